@@ -1,0 +1,186 @@
+"""The command line: thin Typer commands over plain functions.
+
+Each command parses its options and calls one importable function. Library code raises
+`ScaleError` for anything the user can fix; only this module catches it, prints one red
+line on stderr and exits non-zero, so a user's mistake never shows a traceback. Heavy
+imports (torch, transformers, scipy) happen inside the commands, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scalecli import __version__
+from scalecli.errors import ScaleError
+
+app = typer.Typer(
+    name="scalecli",
+    help="Measure the scaling laws of GPT-2-style language models on your own data.\n\n"
+    "sweep -> results.csv -> fit -> fit.json -> report",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True, highlight=False)
+
+DEFAULT_OUT = Path("out/default")
+
+
+def _fail(error: ScaleError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True)
+    return typer.Exit(code=error.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"scalecli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Measure the scaling laws of GPT-2-style language models on your own data."""
+
+
+@app.command()
+def sweep(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="Sweep YAML file. Default: the packaged sweeps/default.yaml."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output root; results go to OUT/NAME/. Default: out.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu | cuda | auto.")] = None,
+    tokens: Annotated[
+        str | None, typer.Option(help="Token budget per run, e.g. 2e6 or 1e6,4e6 for a grid.")
+    ] = None,
+    seeds: Annotated[str | None, typer.Option(help="Seeds, e.g. 0 or 0,1,2.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the expanded runs and their cost; train nothing.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Rerun runs recorded as failed or diverged.")
+    ] = False,
+    keep_checkpoints: Annotated[
+        bool, typer.Option("--keep-checkpoints", help="Keep mid-run checkpoints of finished runs.")
+    ] = False,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option("--trust-remote-code", help="Allow hub datasets/tokenizers to run their code."),
+    ] = False,
+) -> None:
+    """Train a ladder of GPT-2 sizes and write one results.csv row per run."""
+    from scalecli.sweep import SweepOptions, run_sweep
+
+    options = SweepOptions(
+        file=file,
+        out=out,
+        device=device,
+        tokens=tokens,
+        seeds=seeds,
+        dry_run=dry_run,
+        retry_failed=retry_failed,
+        keep_checkpoints=keep_checkpoints,
+        trust_remote_code=trust_remote_code,
+    )
+    try:
+        code = run_sweep(options)
+    except ScaleError as error:
+        raise _fail(error) from None
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def fit(
+    path: Annotated[
+        Path, typer.Argument(help="results.csv, or an output folder that holds one.")
+    ] = DEFAULT_OUT,
+    form: Annotated[str, typer.Option(help="power | saturating | chinchilla | all.")] = "power",
+    x: Annotated[str, typer.Option(help="Column for x (N).")] = "params_non_embedding",
+    y: Annotated[
+        str | None,
+        typer.Option(help="Column for y. Default: val_ppl for power, val_loss otherwise."),
+    ] = None,
+    d: Annotated[str, typer.Option(help="Column for D, the tokens (chinchilla).")] = "tokens",
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Row filter COLUMN=VALUE; repeat to combine. Default: status=ok."),
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the CIs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    predict: Annotated[
+        str | None, typer.Option(help="x values (or FLOPs for chinchilla) to predict, e.g. 1e8,1e9.")
+    ] = None,
+    holdout: Annotated[
+        int, typer.Option(min=0, help="Refit without the K largest x and check the prediction.")
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print fit.json to stdout.")] = False,
+) -> None:
+    """Fit scaling laws to a results CSV and write fit.json next to it."""
+    from scalecli.fit_run import FitOptions, run_fit
+
+    options = FitOptions(
+        path=path,
+        form=form,
+        x=x,
+        y=y,
+        d=d,
+        where=list(where) if where else None,  # None: default status=ok, if that column exists
+        bootstrap=bootstrap,
+        seed=seed,
+        predict=predict,
+        holdout=holdout,
+        as_json=as_json,
+    )
+    try:
+        run_fit(options)
+    except ScaleError as error:
+        raise _fail(error) from None
+
+
+@app.command()
+def report(
+    out_dir: Annotated[
+        Path, typer.Argument(help="A sweep's output folder (holds results.csv).")
+    ] = DEFAULT_OUT,
+    prompt: Annotated[
+        str | None, typer.Option(help="Prompt for the samples. Default: a held-out line.")
+    ] = None,
+    terminal: Annotated[
+        bool, typer.Option("--terminal", help="Print the tables (and a plot) in the terminal.")
+    ] = False,
+    sample_tokens: Annotated[int, typer.Option(min=1, help="Tokens per sample.")] = 60,
+) -> None:
+    """Render plots, tables, the extrapolation and samples into OUT_DIR/report/."""
+    from scalecli.report import ReportOptions, run_report
+
+    options = ReportOptions(
+        out_dir=out_dir,
+        prompt=prompt,
+        terminal=terminal,
+        sample_tokens=sample_tokens,
+        command=" ".join(["scalecli", *sys.argv[1:]]),
+    )
+    try:
+        run_report(options)
+    except ScaleError as error:
+        raise _fail(error) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""What the machine can do: device, threads, bf16 support and the measured matmul peak.
+
+The peak is measured, not looked up in a table, so MFU means the same thing on any CPU
+or GPU: the fraction of what this machine's own dense matmul reaches in this dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from scalecli.errors import ScaleError
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    autocast_dtype: torch.dtype | None  # None: plain fp32
+    threads: int
+
+    @property
+    def dtype_name(self) -> str:
+        return "bf16" if self.autocast_dtype == torch.bfloat16 else "fp32"
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process: hyperthreads slow matmul-bound training."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count() or 1
+    try:
+        pairs = set()
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            physical = core = None
+            for line in handle:
+                if line.startswith("physical id"):
+                    physical = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                    pairs.add((physical, core))
+        if pairs:
+            return max(1, min(available, len(pairs)))
+    except OSError:
+        pass
+    return max(1, available)
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with bf16 matmul instructions (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+# On CPU, bf16 autocast pays from this width up (measured by bench/train_throughput.py:
+# no gain at width 48, +12% at 64, +30% at 96, +46% at 128). A fixed rule, not a timing,
+# so that the same sweep always picks the same dtype and gives the same losses.
+CPU_BF16_MIN_WIDTH = 64
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ScaleError("runtime.device is cuda but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+def resolve_runtime(device: str, dtype: str, n_embd: int, threads: int | None) -> Runtime:
+    dev = resolve_device(device)
+    if dtype == "fp32":
+        autocast = None
+    elif dtype == "bf16":
+        if dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ScaleError("runtime.dtype is bf16 but this GPU has no bf16; use dtype: fp32")
+        autocast = torch.bfloat16
+    elif dev.type == "cuda":
+        autocast = torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    else:
+        wide = n_embd >= CPU_BF16_MIN_WIDTH
+        autocast = torch.bfloat16 if cpu_has_native_bf16() and wide else None
+    return Runtime(dev, autocast, threads or physical_cores())
+
+
+@functools.cache
+def matmul_peak(device_type: str, dtype_name: str, threads: int) -> float:
+    """Dense matmul FLOP/s measured on this machine, in the given dtype (best of a few)."""
+    dtype = torch.bfloat16 if dtype_name == "bf16" else torch.float32
+    device = torch.device(device_type)
+    n = 4096 if device_type == "cuda" else 1024
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        best = 0.0
+        for _ in range(5):
+            reps = 20 if device_type == "cuda" else 4
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            _sync(device)
+            best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
+        return best
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

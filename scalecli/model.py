@@ -1,0 +1,105 @@
+"""GPT-2-style models from `transformers.GPT2Config`, with their parameter and FLOP counts.
+
+The definitions live here, next to the model they describe, so that the CSV's columns
+and the formulas that produce them cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# GPT-2's tanh approximation of GELU, computed in one fused kernel. The HF default
+# "gelu_new" evaluates the same formula as several Python-level tensor ops and trains
+# up to 1.8x slower on CPU; the two agree to float rounding (see tests/test_model.py).
+DEFAULT_ACTIVATION = "gelu_pytorch_tanh"
+
+
+@dataclass(frozen=True)
+class ParamCounts:
+    params: int  # every trainable parameter, tied weights once
+    params_non_embedding: int  # params minus token and position embeddings: Kaplan et al.'s N
+    flops_per_token: int  # training FLOPs per token, forward + backward
+
+
+def gpt2_config(
+    *,
+    n_layer: int,
+    n_embd: int,
+    n_head: int,
+    vocab_size: int,
+    n_ctx: int,
+    eos_token_id: int = 0,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    """A GPT2Config for a scaling-law run: no dropout, fused GELU, SDPA attention."""
+    from transformers import GPT2Config
+
+    fields: dict[str, Any] = {
+        "n_layer": n_layer,
+        "n_embd": n_embd,
+        "n_head": n_head,
+        "vocab_size": vocab_size,
+        "n_positions": n_ctx,
+        "n_inner": 4 * n_embd,
+        "activation_function": DEFAULT_ACTIVATION,
+        # Dropout regularises; scaling-law runs see each token about once and want none.
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "bos_token_id": eos_token_id,
+        "eos_token_id": eos_token_id,
+        "tie_word_embeddings": True,
+    }
+    fields.update(extra or {})
+    config = GPT2Config(**fields)
+    config._attn_implementation = "sdpa"
+    return config
+
+
+def build_model(config: Any, seed: int) -> Any:
+    """A randomly initialised GPT2LMHeadModel; the same seed gives the same weights."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config)
+    return model
+
+
+def closed_form_counts(
+    *, n_layer: int, n_embd: int, vocab_size: int, n_ctx: int, n_inner: int | None = None
+) -> ParamCounts:
+    """Parameter and FLOP counts of a GPT-2 block stack, in closed form.
+
+    Per block: attention c_attn (d x 3d + 3d) and c_proj (d x d + d), MLP c_fc (d x f + f)
+    and c_proj (f x d + d), two LayerNorms (2d each). With f = 4d that is
+    12 d^2 + 13 d: Kaplan et al.'s 12 n_layer d^2 plus biases and norms. A final
+    LayerNorm (2d) follows the stack. The output head is tied to the token embedding.
+    """
+    d, f = n_embd, n_inner or 4 * n_embd
+    per_block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d
+    non_embedding = n_layer * per_block + 2 * d
+    embedding = vocab_size * d + n_ctx * d
+    # Training FLOPs per token: 6 per weight of every matmul (forward 2, backward 4),
+    # the tied output head included, plus attention's QK^T and AV (PaLM, Appendix B;
+    # nanoGPT's estimate_mfu): 6 * (N + V d) + 12 * n_layer * d * n_ctx.
+    flops = 6 * (non_embedding + vocab_size * d) + 12 * n_layer * d * n_ctx
+    return ParamCounts(non_embedding + embedding, non_embedding, flops)
+
+
+def count_params(model: Any) -> ParamCounts:
+    """Counts measured on a model: tied weights deduplicated by storage pointer."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if p.data_ptr() not in seen:
+            seen.add(p.data_ptr())
+            total += p.numel()
+    embedding = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
+    cfg = model.config
+    non_embedding = total - embedding
+    flops = 6 * (non_embedding + cfg.vocab_size * cfg.n_embd) + 12 * cfg.n_layer * cfg.n_embd * (
+        cfg.n_positions
+    )
+    return ParamCounts(total, non_embedding, flops)

@@ -1,0 +1,127 @@
+"""results.csv: the contract between `sweep` and `fit`, written so that it is always whole.
+
+Every change rewrites the file to a temporary sibling, fsyncs it and renames it over the
+old one. A rename is atomic on POSIX, so a kill -9 at any moment leaves either the old
+file or the new one, never a partial row. Rows are keyed by `run_id`: writing a run again
+(a retry of a failed run) replaces its row instead of duplicating it. A sweep has tens
+to thousands of rows, so rewriting the file per finished run costs nothing next to
+training.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scalecli.errors import ScaleError
+
+COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "sweep",
+    "model",
+    "n_layer",
+    "n_embd",
+    "n_head",
+    "n_ctx",
+    "vocab_size",
+    "activation_function",
+    "params",
+    "params_non_embedding",
+    "tokens",
+    "flops_per_token",
+    "flops",
+    "flops_6nd",
+    "lr",
+    "batch_tokens",
+    "steps",
+    "seed",
+    "train_loss",
+    "val_loss",
+    "val_ppl",
+    "val_bpb",
+    "tokens_per_s",
+    "mfu",
+    "non_compute_frac",
+    "wall_s",
+    "status",
+    "error",
+    "device",
+    "dtype",
+    "compiled",
+    "data_fingerprint",
+    "tokenizer",
+    "scalecli_version",
+    "finished_at",
+)
+
+STATUSES = ("ok", "diverged", "failed")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old or the new content, nothing between."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise ScaleError(f"cannot write {path}: {error.strerror or error}; "
+                         "check free disk space and write permission") from None
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself is durable only once the directory entry is flushed.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a results.csv as strings, in file order; [] if it does not exist."""
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        # repr keeps every digit, so a reread value is bit-identical.
+        return repr(value)
+    return str(value)
+
+
+def upsert_row(path: Path, row: Mapping[str, Any]) -> None:
+    """Add `row` to the CSV at `path`, replacing any earlier row with the same run_id."""
+    unknown = set(row) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"not results.csv columns: {sorted(unknown)}")
+    rows = [r for r in read_rows(path) if r.get("run_id") != row["run_id"]]
+    rows.append({key: _format(row.get(key)) for key in COLUMNS})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def statuses(path: Path) -> dict[str, str]:
+    """run_id -> status for every run recorded in the CSV."""
+    return {r["run_id"]: r.get("status", "") for r in read_rows(path) if r.get("run_id")}
