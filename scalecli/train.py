@@ -239,7 +239,9 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
             raise Interrupted(f"stopped at step {step} of {run.steps}; checkpoint saved. "
                               "Run the same command again to resume")
 
+    # Periodic evaluations are inside this window; the final one is not.
     train_s = time.perf_counter() - train_t0
+    eval_s = loop["eval_s"]
     result = RunResult(status=status, error=error, steps_done=loop["step"],
                        dtype=rt.dtype_name, device=str(device), compiled=compile_model)
     result.train_loss = loop["last_loss"]
@@ -249,13 +251,13 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
         if loop["curve"] and loop["curve"][-1]["step"] == run.steps:
             loop["curve"][-1]["val_loss"] = final.loss
     # Throughput and utilisation of the training steps (evaluation excluded).
-    loop_s = max(1e-9, train_s - loop["eval_s"])
+    loop_s = max(1e-9, train_s - eval_s)
     tokens_done = loop["step"] * run.train.batch_tokens
     result.tokens_per_s = tokens_done / loop_s
     peak = matmul_peak(device.type, rt.dtype_name, rt.threads)
     result.mfu = result.tokens_per_s * counts.flops_per_token / peak
     # Time outside forward, backward, optimizer and evaluation: data, logging, Python.
-    result.non_compute_frac = max(0.0, 1 - (loop["compute_s"] + loop["eval_s"]) / max(train_s, 1e-9))
+    result.non_compute_frac = max(0.0, 1 - (loop["compute_s"] + eval_s) / max(train_s, 1e-9))
     result.curve = loop["curve"]
     if status == "ok":
         save_final(run_dir, model, data)
