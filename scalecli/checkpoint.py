@@ -18,8 +18,10 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from scalecli.errors import ScaleError
+from scalecli.faults import pause_point
 
 NAME = "checkpoint"
+FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -62,6 +64,7 @@ def save(run_dir: Path, model: Any, optimizer: torch.optim.Optimizer,
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)
+        pause_point("checkpoint")  # test-only (scalecli/faults.py)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
     except OSError as error:
@@ -74,7 +77,7 @@ def find(run_dir: Path) -> Path | None:
     """The complete checkpoint of a run, if any (also one left mid-swap by a kill)."""
     for name in (NAME, f".{NAME}.old"):
         folder = run_dir / name
-        if (folder / "state.json").exists():
+        if all((folder / f).is_file() for f in FILES):
             return folder
     return None
 
@@ -93,5 +96,14 @@ def load(folder: Path, model: Any, optimizer: torch.optim.Optimizer) -> dict[str
 
 
 def remove(run_dir: Path) -> None:
+    """Delete a run's checkpoints. Each is first renamed away, so a kill part-way through
+    never leaves a half-deleted folder under a name that `find` would load."""
     for name in (NAME, f".{NAME}.old", f".{NAME}.tmp"):
-        shutil.rmtree(run_dir / name, ignore_errors=True)
+        folder = run_dir / name
+        trash = run_dir / f".{NAME}.trash"
+        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.replace(folder, trash)
+        except OSError:
+            continue  # not there
+        shutil.rmtree(trash, ignore_errors=True)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from scalecli.errors import ScaleError
+from scalecli.faults import pause_point
 from scalecli.spec import DataSpec
 
 EMBEDDED = "embedded:shakespeare"
@@ -126,8 +127,12 @@ def _local_files(pattern: str) -> list[str]:
 
 
 def is_local(dataset: str) -> bool:
+    """Local files or globs. A folder goes to `load_dataset` like a hub id (a dataset repo)."""
+    path = os.path.expanduser(dataset)
+    if os.path.isdir(path):
+        return False
     return any(c in dataset for c in "*?[") or Path(dataset).suffix.lower() in LOCAL_BUILDERS \
-        or os.path.exists(os.path.expanduser(dataset))
+        or os.path.exists(path)
 
 
 def _column(ds: Any, column: str, where: str) -> list[str]:
@@ -176,8 +181,10 @@ def _load_hub(spec: DataSpec) -> tuple[list[str], list[str]]:
         try:
             return datasets.load_dataset(spec.dataset, spec.config, split=split)
         except Exception as error:
-            offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in str(error).lower() \
-                or "connect" in str(error).lower() or "resolve" in str(error).lower()
+            message = str(error).lower()
+            offline = not os.path.isdir(spec.dataset) and (
+                os.environ.get("HF_HUB_OFFLINE") == "1"
+                or any(word in message for word in ("offline", "connect", "resolve")))
             if offline:
                 raise ScaleError(
                     f"data.dataset: could not reach the Hugging Face hub for '{spec.dataset}' "
@@ -304,6 +311,7 @@ def tokenize(docs: list[str], tok: Any, eos_id: int, key: str) -> np.ndarray:
     ds = datasets.Dataset.from_dict({"text": docs})
 
     def encode(batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
+        pause_point("tokenize")  # test-only (scalecli/faults.py)
         return {"ids": [e.ids + [eos_id] for e in tok.encode_batch(batch["text"])]}
 
     features = datasets.Features({"ids": datasets.List(datasets.Value("int32"))})

@@ -91,6 +91,18 @@ def resolve_runtime(device: str, dtype: str, n_embd: int, threads: int | None) -
     return Runtime(dev, autocast, threads or physical_cores())
 
 
+def apply_runtime(rt: Runtime) -> None:
+    """Put the process in training shape: one torch thread per physical core, no other pool.
+
+    The tokenizer's Rust thread pool has done its work by now (data is tokenised before
+    the first run). Turning it off here keeps it from competing with torch's threads and
+    from warning (or deadlocking) when torch.compile forks its compile workers.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if torch.get_num_threads() != rt.threads:
+        torch.set_num_threads(rt.threads)
+
+
 @functools.cache
 def matmul_peak(device_type: str, dtype_name: str, threads: int) -> float:
     """Dense matmul FLOP/s measured on this machine, in the given dtype (best of a few)."""

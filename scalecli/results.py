@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scalecli.errors import ScaleError
+from scalecli.faults import pause_point
 
 COLUMNS: tuple[str, ...] = (
     "run_id",
@@ -69,6 +70,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        pause_point(f"write:{path.name}")  # test-only (scalecli/faults.py)
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from rich.table import Table
 
 from scalecli import __version__, checkpoint
 from scalecli.errors import Interrupted, ScaleError
+from scalecli.faults import pause_point
 from scalecli.lock import folder_lock
 from scalecli.model import closed_form_counts
 from scalecli.results import atomic_write_text, statuses, upsert_row
@@ -119,11 +120,16 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
 
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = expand(spec, vocab)
-    rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, 256, spec.runtime.threads)
-    # Estimated at 40% of the measured matmul peak: typical of these sizes (see bench/).
-    rate = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+    try:
+        rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, 256, spec.runtime.threads)
+        # Estimated at 40% of the measured matmul peak: typical of these sizes (see bench/).
+        rate: float | None = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+        where = rt.device.type
+    except ScaleError:
+        # Planning a GPU sweep on a machine without one: counts yes, time unknown.
+        rate, where = None, f"{spec.runtime.device} (not here: no time estimate)"
     table = Table(title=f"{spec.name}: {len(runs)} runs (vocab {vocab}, context "
-                        f"{spec.data.context}) on {rt.device.type}")
+                        f"{spec.data.context}) on {where}")
     for column in ("model", "L", "d", "heads", "params", "N (non-emb.)", "tokens", "steps",
                    "lr", "seed", "FLOPs", "est. time"):
         table.add_column(column, justify="right" if column != "model" else "left")
@@ -132,14 +138,17 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
         c = _counts(run, vocab)
         flops = c.flops_per_token * run.tokens
         total_flops += flops
-        total_s += flops / rate
+        total_s += flops / rate if rate else 0.0
         table.add_row(run.model.name, str(run.model.n_layer), str(run.model.n_embd),
                       str(run.model.n_head), _fmt(c.params), _fmt(c.params_non_embedding),
                       _fmt(run.tokens), str(run.steps), f"{run.lr:.3g}", str(run.seed),
-                      _fmt(flops), _duration(flops / rate))
+                      _fmt(flops), _duration(flops / rate) if rate else "-")
     console.print(table)
-    console.print(f"total: {_fmt(total_flops)}FLOPs, about {_duration(total_s)} of training "
-                  f"at {_fmt(rate)}FLOP/s (40% of this machine's measured matmul peak)")
+    if rate:
+        console.print(f"total: {_fmt(total_flops)}FLOPs, about {_duration(total_s)} of training "
+                      f"at {_fmt(rate)}FLOP/s (40% of this machine's measured matmul peak)")
+    else:
+        console.print(f"total: {_fmt(total_flops)}FLOPs")
     return 0
 
 
@@ -245,6 +254,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
         overall = progress.add_task("sweep (runs)", total=len(todo), info="")
         flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
         for index, (run, rid) in enumerate(todo):
+            pause_point("before-run")  # test-only (scalecli/faults.py)
             run_dir = out_dir / "runs" / rid
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "run.json", {"run_id": rid, **asdict(run),

@@ -22,7 +22,8 @@ from scalecli import checkpoint
 from scalecli.data import TokenData
 from scalecli.errors import Interrupted
 from scalecli.evaluate import EvalResult, evaluate, val_tensors
-from scalecli.hardware import Runtime, matmul_peak
+from scalecli.faults import pause_point
+from scalecli.hardware import Runtime, apply_runtime, matmul_peak
 from scalecli.model import build_model, count_params, gpt2_config
 from scalecli.spec import RunSpec
 
@@ -135,7 +136,7 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
               compile_model: bool = False) -> RunResult:
     """Train one run from scratch, or resume it from its checkpoint, and evaluate it."""
     start_wall = time.perf_counter()
-    torch.set_num_threads(rt.threads)
+    apply_runtime(rt)
     device, context = rt.device, run.data.context
     config = gpt2_config(n_layer=run.model.n_layer, n_embd=run.model.n_embd,
                          n_head=run.model.n_head, vocab_size=data.vocab_size, n_ctx=context,
@@ -229,6 +230,7 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
             window = []
         if on_step is not None:
             on_step(step, loss_value, lr)
+        pause_point(f"step:{step}")  # test-only (scalecli/faults.py)
         interval = run.train.checkpoint_every_s
         stop = should_stop()
         if step < run.steps and (stop or (interval and time.perf_counter() - last_ckpt > interval)):
@@ -267,5 +269,8 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
 
 def save_final(run_dir: Path, model: Any, data: TokenData) -> None:
     """Final weights (safetensors), config and tokenizer: enough for `from_pretrained`."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one shard; a bar per run would only be noise
     model.save_pretrained(str(run_dir), safe_serialization=True)
     (run_dir / "tokenizer.json").write_text(data.tokenizer_json, encoding="utf-8")

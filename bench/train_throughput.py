@@ -1,0 +1,529 @@
+"""Training throughput: scalecli's own loop vs `transformers.Trainer` vs a nanoGPT-style model.
+
+    python bench/train_throughput.py            # the default sweep's sizes + L6 d384 (~6 min)
+    python bench/train_throughput.py --quick    # fewer rounds and steps (~2 min)
+    python bench/train_throughput.py --gpt2-124m  # GPT-2 small's shape, for a GPU
+    python bench/train_throughput.py --bf16-check # scalecli's path, fp32 vs bf16 per size
+    python bench/train_throughput.py --compile-check s5  # compile time and gain, whole run
+
+In one process, for every size, three variants train on the same token stream:
+  (a) scalecli: `scalecli.train.train_run`, the code `scalecli sweep` runs, data loading,
+      lr schedule, clipping and logging included, at the dtype `resolve_runtime` picks;
+  (b) trainer: `transformers.Trainer` on a default `GPT2Config` of the same shape (gelu_new,
+      dropout 0.1, HF's default attention), `bf16=True` where scalecli uses bf16;
+  (c) nanogpt: a minimal nanoGPT-style model (fused qkv, SDPA, tied embeddings, tanh GELU)
+      in a plain loop at the same precision.
+Each variant starts from a fresh model, warms up, then times several steps; variants
+alternate within every round (rotating the order) so that load from other jobs on a
+shared machine falls on all of them alike. Reported: median tokens/s over rounds with
+the min-max spread, MFU against the measured matmul peak of the dtype used, FLOPs per
+token from `closed_form_counts` (DESIGN.md), and peak memory (see `Memory`).
+
+The last line is machine-readable:
+  train_vs_trainer=<median over sizes> train_vs_nanogpt=<median over sizes> mfu_l6d384=<x>
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import gc
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scalecli.data import TokenData, prepare  # noqa: E402
+from scalecli.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime  # noqa: E402
+from scalecli.model import closed_form_counts  # noqa: E402
+from scalecli.spec import ModelSpec, RunSpec, expand, load_spec  # noqa: E402
+from scalecli.train import Batches, train_run  # noqa: E402
+
+VARIANTS = ("scalecli", "trainer", "nanogpt")
+
+
+# ---------------------------------------------------------------------------------------
+# Memory
+
+
+class Memory:
+    """Peak memory of one variant, from before its model is built to the end of training.
+
+    CPU: the peak resident set size above the RSS at the start. Linux keeps the peak in
+    /proc/self/status (VmHWM) and resets it when "5" is written to /proc/self/clear_refs,
+    so each variant gets its own peak. Freed memory is first handed back (gc, malloc_trim)
+    so that one variant's leftovers do not hide the next one's growth. This counts
+    weights, gradients, optimizer state, activations and allocator slack, as the OS sees
+    them. CUDA: torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.base = 0
+
+    @staticmethod
+    def _status(key: str) -> int:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def start(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            return
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+                handle.write("5")
+        except OSError:
+            pass
+        self.base = self._status("VmRSS")
+
+    def peak(self) -> int:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) - self.base
+        return self._status("VmHWM") - self.base
+
+
+# ---------------------------------------------------------------------------------------
+# (c) a minimal nanoGPT-style model
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.c_attn = nn.Linear(d, 3 * d)  # q, k and v in one matmul
+        self.c_proj = nn.Linear(d, d)
+        self.c_fc = nn.Linear(d, 4 * d)
+        self.mlp_proj = nn.Linear(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+        x = x + self.c_proj(y.transpose(1, 2).reshape(b, t, d))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class NanoGPT(nn.Module):
+    def __init__(self, n_layer: int, d: int, n_head: int, vocab: int, context: int) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(context, d)
+        self.h = nn.ModuleList(Block(d, n_head) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight  # tied
+        for p in self.parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+        for block in self.h:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+# ---------------------------------------------------------------------------------------
+# The variants: each trains `warmup + steps` steps from scratch and returns (tokens/s, info)
+
+
+@dataclasses.dataclass
+class Case:
+    label: str
+    run: RunSpec
+    data: TokenData
+    rt: Runtime
+    warmup: int
+    steps: int
+    compile: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.warmup + self.steps
+
+    @property
+    def batch_seqs(self) -> int:
+        return self.run.train.batch_tokens // self.run.data.context
+
+    @property
+    def micro_seqs(self) -> int:
+        from scalecli.train import micro_batch_seqs
+
+        return micro_batch_seqs(self.run, self.rt.device, self.run.model.n_embd,
+                                self.data.vocab_size)
+
+
+def bench_scalecli(case: Case) -> tuple[float, dict[str, Any]]:
+    """`train_run` itself; the timed window is read from its own curve (every step logged)."""
+    with tempfile.TemporaryDirectory() as folder:
+        result = train_run(case.run, case.data, Path(folder), case.rt, compile_model=case.compile)
+    if result.status != "ok":
+        raise RuntimeError(f"scalecli run {result.status}: {result.error}")
+    at = {p["step"]: p["elapsed_s"] for p in result.curve}
+    seconds = at[case.total] - at[case.warmup]
+    return case.steps * case.run.train.batch_tokens / seconds, {
+        "non_compute_frac": result.non_compute_frac, "first_step_s": at[1]}
+
+
+def bench_trainer(case: Case) -> tuple[float, dict[str, Any]]:
+    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, \
+        TrainingArguments
+
+    m, context = case.run.model, case.run.data.context
+    batches = Batches(case.data.train, context, case.batch_seqs, case.run.seed)
+    # The same sequences scalecli trains on; HF shifts the labels itself (T - 1 targets).
+    blocks = torch.cat([batches.get(s)[0] for s in range(case.total)])
+
+    class Blocks(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return blocks.shape[0]
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"input_ids": blocks[i], "labels": blocks[i]}
+
+    stamps: dict[int, float] = {}
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if case.rt.device.type == "cuda":
+                torch.cuda.synchronize()
+            stamps[state.global_step] = time.perf_counter()
+
+    torch.manual_seed(case.run.seed)
+    config = GPT2Config(n_layer=m.n_layer, n_embd=m.n_embd, n_head=m.n_head,
+                        vocab_size=case.data.vocab_size, n_positions=context,
+                        bos_token_id=case.data.eos_id, eos_token_id=case.data.eos_id)
+    model = GPT2LMHeadModel(config)
+    micro = case.micro_seqs
+    with tempfile.TemporaryDirectory() as folder:
+        args = TrainingArguments(
+            output_dir=folder, per_device_train_batch_size=micro,
+            gradient_accumulation_steps=case.batch_seqs // micro, max_steps=case.total,
+            learning_rate=case.run.lr, weight_decay=case.run.train.weight_decay,
+            adam_beta1=case.run.train.beta1, adam_beta2=case.run.train.beta2,
+            max_grad_norm=case.run.train.grad_clip, lr_scheduler_type="cosine",
+            warmup_steps=max(1, round(case.run.train.warmup_frac * case.total)),
+            bf16=case.rt.autocast_dtype == torch.bfloat16, use_cpu=case.rt.device.type == "cpu",
+            logging_strategy="no", save_strategy="no", eval_strategy="no", report_to=[],
+            disable_tqdm=True, dataloader_num_workers=0, seed=case.run.seed,
+            torch_compile=case.compile,
+        )
+        trainer = Trainer(model=model, args=args, train_dataset=Blocks(), callbacks=[Clock()])
+        trainer.train()
+    seconds = stamps[case.total] - stamps[case.warmup]
+    info = {"attn": model.config._attn_implementation, "act": model.config.activation_function,
+            "optim": str(args.optim.value if hasattr(args.optim, "value") else args.optim)}
+    return case.steps * case.run.train.batch_tokens / seconds, info
+
+
+def bench_nanogpt(case: Case) -> tuple[float, dict[str, Any]]:
+    m, context, device = case.run.model, case.run.data.context, case.rt.device
+    apply_runtime(case.rt)
+    torch.manual_seed(case.run.seed)
+    model = NanoGPT(m.n_layer, m.n_embd, m.n_head, case.data.vocab_size, context).to(device)
+    forward: Callable[..., torch.Tensor] = torch.compile(model) if case.compile else model
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    kwargs: dict[str, Any] = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": case.run.train.weight_decay},
+                                   {"params": other, "weight_decay": 0.0}], lr=case.run.lr,
+                                  betas=(case.run.train.beta1, case.run.train.beta2), **kwargs)
+    batches = Batches(case.data.train, context, case.batch_seqs, case.run.seed)
+    micro = case.micro_seqs
+    accum = case.batch_seqs // micro
+    dtype = case.rt.autocast_dtype
+    start = 0.0
+    for step in range(case.total):
+        if step == case.warmup:
+            start = time.perf_counter()
+        x, y = (t.to(device, non_blocking=True) for t in batches.get(step))
+        for i in range(accum):
+            with torch.autocast(device.type, dtype=dtype or torch.float32,
+                                enabled=dtype is not None):
+                logits = forward(x[i * micro:(i + 1) * micro])
+            loss = F.cross_entropy(logits.float().flatten(0, 1),
+                                   y[i * micro:(i + 1) * micro].flatten()) / accum
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), case.run.train.grad_clip, foreach=True)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss.item()  # one host sync per step, as in scalecli's loop
+    seconds = time.perf_counter() - start
+    return case.steps * case.run.train.batch_tokens / seconds, {}
+
+
+BENCH = {"scalecli": bench_scalecli, "trainer": bench_trainer, "nanogpt": bench_nanogpt}
+
+
+# ---------------------------------------------------------------------------------------
+# Cases
+
+
+def short_run(run: RunSpec, steps: int, **train_changes: Any) -> RunSpec:
+    """The same run cut to `steps` steps, with no mid-run evaluation or checkpoint."""
+    train = dataclasses.replace(run.train, eval_points=0, checkpoint_every_s=0.0, **train_changes)
+    return dataclasses.replace(run, steps=steps, tokens=steps * train.batch_tokens, train=train)
+
+
+def short_val(data: TokenData, context: int) -> TokenData:
+    # train_run ends with an evaluation (outside its timed window); two sequences suffice.
+    return dataclasses.replace(data, val=data.val[: 2 * context + 1])
+
+
+def synthetic(vocab: int, tokens: int, context: int) -> TokenData:
+    """Uniform random tokens: the throughput of a shape needs no real text."""
+    rng = np.random.default_rng(0)
+    return TokenData(train=rng.integers(0, vocab, tokens, dtype=np.int32),
+                     val=rng.integers(0, vocab, 2 * context + 1, dtype=np.int32), val_bytes=1,
+                     vocab_size=vocab, eos_id=0, tokenizer_json="{}", fingerprint="synthetic",
+                     dataset="synthetic", tokenizer=f"synthetic:{vocab}", prompt="")
+
+
+def make_cases(args: argparse.Namespace) -> list[Case]:
+    spec, _raw = load_spec(Path(args.sweep) if args.sweep else None)
+    device, dtype = spec.runtime.device, args.dtype or spec.runtime.dtype
+    cases = []
+    if args.gpt2_124m:
+        # GPT-2 small: 12 layers, width 768, 12 heads, context 1024, vocab 50257.
+        context, vocab = 1024, 50257
+        data = synthetic(vocab, 4_000_000, context)
+        shapes = [("gpt2-124m", ModelSpec("gpt2-124m", 12, 768, 12), args.batch_tokens or 32768)]
+        base = expand(dataclasses.replace(
+            spec, data=dataclasses.replace(spec.data, context=context)), vocab)[0]
+        for label, model, batch in shapes:
+            run = short_run(dataclasses.replace(base, model=model, lr=6e-4), 1,
+                            batch_tokens=batch)
+            rt = resolve_runtime(device, dtype, model.n_embd, spec.runtime.threads)
+            cases.append(Case(label, run, data, rt, args.warmup, args.steps))
+        return cases
+    print("preparing data (the default sweep's, and bpe:4096 at context 256)", flush=True)
+    sweep_data = prepare(spec.data, spec.eval.tokens)
+    runs = expand(spec, sweep_data.vocab_size)
+    seen = set()
+    for run in runs:
+        if run.model.name in seen or (args.sizes and run.model.name not in args.sizes):
+            continue
+        seen.add(run.model.name)
+        rt = resolve_runtime(device, dtype, run.model.n_embd, spec.runtime.threads)
+        cases.append(Case(run.model.name, run, short_val(sweep_data, run.data.context), rt,
+                          args.warmup, args.steps))
+    if not args.sizes or "L6d384" in args.sizes:
+        # A larger model, where matmuls dominate: 6 layers, width 384, vocab 4096, context 256,
+        # micro-batch 16 sequences.
+        context = 256
+        data_spec = dataclasses.replace(spec.data, tokenizer="bpe:4096", context=context)
+        data = prepare(data_spec, 2 * context + 1)
+        big = dataclasses.replace(spec, data=data_spec)
+        run = expand(big, data.vocab_size)[0]
+        run = dataclasses.replace(run, model=ModelSpec("L6d384", 6, 384, 6), lr=1e-3)
+        rt = resolve_runtime(device, dtype, 384, spec.runtime.threads)
+        cases.append(Case("L6d384", run, short_val(data, context), rt,
+                          args.warmup, max(2, args.steps // 2)))
+    for case in cases:
+        case.run = short_run(case.run, case.total,
+                             batch_tokens=case.run.train.batch_tokens if case.label != "L6d384"
+                             else 16 * 256)
+    return cases
+
+
+# ---------------------------------------------------------------------------------------
+# Measuring and reporting
+
+
+def measure(cases: list[Case], variants: tuple[str, ...], rounds: int,
+            compile_all: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
+    stats: dict[tuple[str, str], dict[str, Any]] = {}
+    for case in cases:
+        case.compile = compile_all
+        mem = Memory(case.rt.device)
+        for r in range(rounds):
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            for variant in order:
+                mem.start()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rate, info = BENCH[variant](case)
+                s = stats.setdefault((case.label, variant), {"rates": [], "mem": 0, "info": {}})
+                s["rates"].append(rate)
+                s["mem"] = max(s["mem"], mem.peak())
+                for key, value in info.items():
+                    s["info"].setdefault(key, []).append(value)
+            line = "  ".join(f"{v} {stats[(case.label, v)]['rates'][-1]:,.0f}" for v in variants)
+            print(f"  {case.label} round {r + 1}/{rounds}: {line} tok/s", flush=True)
+    return stats
+
+
+def peaks(rt: Runtime) -> dict[str, float]:
+    kinds = ["fp32"] + (["bf16"] if rt.autocast_dtype == torch.bfloat16 else [])
+    return {k: matmul_peak.__wrapped__(rt.device.type, k, rt.threads) for k in kinds}
+
+
+def fmt_rate(rates: list[float]) -> str:
+    return f"{statistics.median(rates):>9,.0f} [{min(rates):,.0f}-{max(rates):,.0f}]"
+
+
+def report(cases: list[Case], variants: tuple[str, ...],
+           stats: dict[tuple[str, str], dict[str, Any]], peak: dict[str, float]) -> None:
+    ratios: dict[str, list[float]] = {"trainer": [], "nanogpt": []}
+    mfu_big = math.nan
+    print()
+    print(f"{'size':8} {'L':>2} {'d':>4} {'V':>6} {'T':>5} {'dtype':5} {'variant':9} "
+          f"{'tok/s median [min-max]':>30} {'MFU':>6} {'peak MiB':>9} {'vs scalecli':>11}")
+    for case in cases:
+        m = case.run.model
+        flops = closed_form_counts(n_layer=m.n_layer, n_embd=m.n_embd,
+                                   vocab_size=case.data.vocab_size, n_ctx=case.run.data.context,
+                                   n_inner=dict(m.extra).get("n_inner")).flops_per_token
+        own = statistics.median(stats[(case.label, "scalecli")]["rates"]) \
+            if (case.label, "scalecli") in stats else math.nan
+        for variant in variants:
+            s = stats[(case.label, variant)]
+            med = statistics.median(s["rates"])
+            mfu = med * flops / peak[case.rt.dtype_name]
+            rel = own / med
+            if variant in ratios:
+                ratios[variant].append(rel)
+            if variant == "scalecli" and case.label in ("L6d384", "gpt2-124m"):
+                mfu_big = mfu
+            print(f"{case.label:8} {m.n_layer:>2} {m.n_embd:>4} {case.data.vocab_size:>6} "
+                  f"{case.run.data.context:>5} {case.rt.dtype_name:5} {variant:9} "
+                  f"{fmt_rate(s['rates']):>30} {mfu:>6.1%} {s['mem'] / 2**20:>9.0f} "
+                  f"{rel:>10.2f}x")
+        extra = stats.get((case.label, "scalecli"), {}).get("info", {})
+        if "non_compute_frac" in extra:
+            print(f"{'':8} scalecli non_compute_frac (whole short run, first step included): "
+                  f"median {statistics.median(extra['non_compute_frac']):.1%}")
+    info = next((s["info"] for (_, v), s in stats.items() if v == "trainer"), {})
+    if info:
+        print(f"trainer model: attention {info['attn'][0]}, activation {info['act'][0]}, "
+              f"optimizer {info['optim'][0]}")
+    print("peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peak.items()))
+
+    def med(xs: list[float]) -> str:
+        return f"{statistics.median(xs):.3f}" if xs else "nan"
+
+    print(f"train_vs_trainer={med(ratios['trainer'])} train_vs_nanogpt={med(ratios['nanogpt'])} "
+          f"mfu_l6d384={mfu_big:.3f}")
+
+
+def bf16_check(cases: list[Case], rounds: int) -> None:
+    """scalecli's path at fp32 and at bf16 autocast, per size: is CPU_BF16_MIN_WIDTH right?"""
+    print(f"\n{'size':6} {'d':>4} {'fp32 tok/s':>28} {'bf16 tok/s':>28} {'bf16 gain':>9}")
+    for case in cases:
+        rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for r in range(rounds):
+            for name in (("fp32", "bf16") if r % 2 == 0 else ("bf16", "fp32")):
+                dtype = torch.bfloat16 if name == "bf16" else None
+                rates[name].append(bench_scalecli(dataclasses.replace(
+                    case, rt=dataclasses.replace(case.rt, autocast_dtype=dtype)))[0])
+        gain = statistics.median(rates["bf16"]) / statistics.median(rates["fp32"])
+        print(f"{case.label:6} {case.run.model.n_embd:>4} {fmt_rate(rates['fp32']):>28} "
+              f"{fmt_rate(rates['bf16']):>28} {gain:>8.2f}x", flush=True)
+
+
+def compile_check(case: Case, steps: int) -> None:
+    """A whole run (the sweep's own steps, evaluations included), eager and compiled."""
+    print(f"\ncompile check: {case.label}, {steps} steps, eval points and final eval included")
+    for flag in (False, True):
+        run = dataclasses.replace(case.run, steps=steps,
+                                  tokens=steps * case.run.train.batch_tokens,
+                                  train=dataclasses.replace(case.run.train, eval_points=4))
+        with tempfile.TemporaryDirectory() as folder:
+            t0 = time.perf_counter()
+            result = train_run(run, case.data, Path(folder), case.rt, compile_model=flag)
+            wall = time.perf_counter() - t0
+        at = {p["step"]: p["elapsed_s"] for p in result.curve}
+        late = [s for s in sorted(at) if s >= steps // 2]
+        steady = (at[late[-1]] - at[late[0]]) / (late[-1] - late[0])
+        print(f"  compile={flag!s:5} wall {wall:6.1f}s  first step {at[min(at)]:6.2f}s  "
+              f"steady {steady * 1e3:6.1f} ms/step  tokens/s (loop) {result.tokens_per_s:,.0f}  "
+              f"non_compute {result.non_compute_frac:.1%}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 timed steps")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per variant")
+    parser.add_argument("--sizes", nargs="*", help="only these sizes (e.g. s1 s5 L6d384)")
+    parser.add_argument("--sweep", help="sweep file (default: sweeps/default.yaml)")
+    parser.add_argument("--dtype", choices=("auto", "fp32", "bf16"), help="override the rule")
+    parser.add_argument("--gpt2-124m", action="store_true",
+                        help="GPT-2 small's shape (12 x 768, context 1024, vocab 50257): a GPU run")
+    parser.add_argument("--batch-tokens", type=int, help="with --gpt2-124m (default 32768)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile all variants")
+    parser.add_argument("--bf16-check", action="store_true")
+    parser.add_argument("--compile-check", metavar="SIZE")
+    args = parser.parse_args()
+    quick = args.quick
+    args.rounds = args.rounds or (2 if quick else 3)
+    args.warmup = args.warmup if args.warmup is not None else (2 if quick else 3)
+    args.steps = args.steps or (4 if quick else 10)
+    if args.compile or args.compile_check:
+        args.warmup = max(args.warmup, 3)  # the first steps compile
+    if args.compile_check:
+        args.sizes = [args.compile_check]
+
+    t0 = time.perf_counter()
+    cases = make_cases(args)
+    rt = cases[0].rt
+    apply_runtime(rt)
+    print(f"torch {torch.__version__}, {rt.device}, {rt.threads} threads, "
+          f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM')}", flush=True)
+    if args.compile_check:
+        compile_check(cases[0], _sweep_steps(args))
+        return
+    if args.bf16_check:
+        bf16_check(cases, args.rounds)
+        return
+    before = peaks(rt)
+    print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in before.items()),
+          flush=True)
+    stats = measure(cases, VARIANTS, args.rounds, compile_all=args.compile)
+    after = peaks(rt)
+    # The machine is shared: the higher of the two measurements (a lower MFU) is the peak.
+    peak = {k: max(before[k], after[k]) for k in before}
+    peak.setdefault("bf16", peak["fp32"])
+    print(f"\nwarmup {args.warmup} steps, timed {args.steps} steps (L6d384: "
+          f"{max(2, args.steps // 2)}), {args.rounds} interleaved rounds; "
+          f"peak measured before and after, max taken; total {time.perf_counter() - t0:.0f}s")
+    report(cases, VARIANTS, stats, peak)
+
+
+def _sweep_steps(args: argparse.Namespace) -> int:
+    spec, _ = load_spec(Path(args.sweep) if args.sweep else None)
+    return spec.budget.tokens[0] // spec.train.batch_tokens if spec.budget.tokens else 300
+
+
+if __name__ == "__main__":
+    main()
