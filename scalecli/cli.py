@@ -8,6 +8,7 @@ imports (torch, transformers, scipy) happen inside the commands, so `--help` is 
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,9 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False)
 
 DEFAULT_OUT = Path("out/default")
+# Out of space, over quota, file too large, read-only file system, permission denied.
+_WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG,
+                 errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _fail(error: ScaleError) -> typer.Exit:
@@ -98,6 +102,13 @@ def sweep(
         code = run_sweep(options)
     except ScaleError as error:
         raise _fail(error) from None
+    except OSError as error:
+        # A full disk or a read-only folder where no module expected one: still one line.
+        if error.errno not in _WRITE_ERRORS:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        raise _fail(ScaleError(f"cannot write{where}: {error.strerror}; free disk space or "
+                               "pass --out with a writable folder; rerun to resume")) from None
     raise typer.Exit(code=code)
 
 

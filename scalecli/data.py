@@ -116,6 +116,8 @@ def _local_files(pattern: str) -> list[str]:
     files = [f for f in files if os.path.isfile(f)]
     if not files:
         raise ScaleError(f"data.dataset: no file matches '{pattern}'; check the path or glob")
+    if all(os.path.getsize(f) == 0 for f in files):
+        raise ScaleError(f"data.dataset: '{pattern}' is empty (0 bytes); point it at text")
     suffixes = {Path(f).suffix.lower() for f in files}
     unknown = suffixes - set(LOCAL_BUILDERS)
     if unknown:
@@ -154,6 +156,7 @@ def _hold_out(docs: list[str], val_frac: float, where: str) -> tuple[list[str], 
 def _load_local(spec: DataSpec) -> tuple[list[str], list[str]]:
     import datasets
 
+    datasets.disable_progress_bars()
     files = _local_files(spec.dataset)
     builder = LOCAL_BUILDERS[Path(files[0]).suffix.lower()]
     # Plain text: one document per paragraph, so that even one file can be split.

@@ -61,7 +61,7 @@ def generate(run_dir: Path, prompt: str, max_new_tokens: int) -> tuple[str, int,
     from transformers import GPT2LMHeadModel
 
     tokenizer = load_tokenizer(run_dir)
-    model = GPT2LMHeadModel.from_pretrained(str(run_dir))
+    model = GPT2LMHeadModel.from_pretrained(str(run_dir), use_safetensors=True)
     torch.manual_seed(SEED)  # the same draws for every size
     model.eval()
     n_ctx = int(model.config.n_positions)

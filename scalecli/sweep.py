@@ -255,6 +255,8 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
         flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
         for index, (run, rid) in enumerate(todo):
             pause_point("before-run")  # test-only (scalecli/faults.py)
+            if flag():  # Ctrl-C during the last run's final evaluation: stop here
+                raise Interrupted("stopped between runs; run the same command again to resume")
             run_dir = out_dir / "runs" / rid
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "run.json", {"run_id": rid, **asdict(run),

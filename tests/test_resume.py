@@ -11,7 +11,9 @@ slow part, and what matters is what the killed process left on disk.
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,3 +193,60 @@ def test_ctrl_c_checkpoints_exits_130_and_resumes(setup: dict) -> None:
                 case["proc"].communicate()
     check_resumes(setup, once)
     check_resumes(setup, twice)
+
+
+def files_under(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def test_full_disk_is_one_clear_line_and_damages_nothing(setup: dict, monkeypatch) -> None:
+    out = setup["root"] / "full"
+    shutil.copytree(setup["root"] / "reference", out)
+    before = files_under(out / "tiny")
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == "results.csv":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    # Two new runs (seed 1); the first one's row cannot be written.
+    result = sweep_in_process(setup["sweep"], out, setup["cache"], "--seeds", "0,1")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    message = " ".join(result.stderr.split())
+    assert "results.csv" in message and "No space left on device" in message
+    after = files_under(out / "tiny")
+    for name, value in before.items():
+        if name == "data.json":  # rewritten by every sweep, with the same content
+            assert after[name][1] == value[1]
+        elif name != "sweep.yaml":  # rewritten on purpose: the latest command's sweep
+            assert after[name] == value, name
+    assert not [n for n in after if ".tmp" in n], after.keys()
+
+    result = sweep_in_process(setup["sweep"], out, setup["cache"], "--seeds", "0,1")
+    assert result.exit_code == 0, result.output
+    rows = {r["run_id"]: float(r["val_loss"]) for r in read_csv(out)}
+    assert len(rows) == 4
+    for run_id, loss in setup["reference"].items():
+        assert rows[run_id] == pytest.approx(loss, abs=1e-6)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes into read-only folders")
+def test_read_only_out_folder_is_one_clear_line(setup: dict) -> None:
+    out = setup["root"] / "readonly"
+    shutil.copytree(setup["root"] / "reference", out)
+    before = files_under(out / "tiny")
+    (out / "tiny").chmod(0o555)
+    try:
+        result = sweep_in_process(setup["sweep"], out, setup["cache"], "--seeds", "0,1")
+    finally:
+        (out / "tiny").chmod(0o755)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert str(out / "tiny") in " ".join(result.stderr.split())
+    assert files_under(out / "tiny") == before
