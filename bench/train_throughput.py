@@ -26,9 +26,11 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import dataclasses
 import gc
+import io
 import math
 import os
 import statistics
@@ -43,18 +45,18 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.data import TokenData, prepare  # noqa: E402
-from scalecli.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime  # noqa: E402
-from scalecli.model import closed_form_counts  # noqa: E402
-from scalecli.spec import ModelSpec, RunSpec, expand, load_spec  # noqa: E402
-from scalecli.train import Batches, train_run  # noqa: E402
+from scalecli.data import TokenData, prepare
+from scalecli.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
+from scalecli.model import closed_form_counts
+from scalecli.spec import ModelSpec, RunSpec, expand, load_spec
+from scalecli.train import Batches, train_run
 
 VARIANTS = ("scalecli", "trainer", "nanogpt")
 
@@ -93,10 +95,8 @@ class Memory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.base = torch.cuda.memory_allocated(self.device)
             return
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except OSError:
-            pass
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
                 handle.write("5")
@@ -195,8 +195,13 @@ def bench_scalecli(case: Case) -> tuple[float, dict[str, Any]]:
 
 
 def bench_trainer(case: Case) -> tuple[float, dict[str, Any]]:
-    from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, \
-        TrainingArguments
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     m, context = case.run.model, case.run.data.context
     batches = Batches(case.data.train, context, case.batch_seqs, case.run.seed)
@@ -320,10 +325,11 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
         base = expand(dataclasses.replace(
             spec, data=dataclasses.replace(spec.data, context=context)), vocab)[0]
         for label, model, batch in shapes:
-            run = short_run(dataclasses.replace(base, model=model, lr=6e-4), 1,
-                            batch_tokens=batch)
+            run = dataclasses.replace(base, model=model, lr=6e-4)
             rt = resolve_runtime(device, dtype, model.n_embd, spec.runtime.threads)
-            cases.append(Case(label, run, data, rt, args.warmup, args.steps))
+            case = Case(label, run, data, rt, args.warmup, args.steps)
+            case.run = short_run(run, case.total, batch_tokens=batch)
+            cases.append(case)
         return cases
     print("preparing data (the default sweep's, and bpe:4096 at context 256)", flush=True)
     sweep_data = prepare(spec.data, spec.eval.tokens)
@@ -347,7 +353,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
         run = dataclasses.replace(run, model=ModelSpec("L6d384", 6, 384, 6), lr=1e-3)
         rt = resolve_runtime(device, dtype, 384, spec.runtime.threads)
         cases.append(Case("L6d384", run, short_val(data, context), rt,
-                          args.warmup, max(2, args.steps // 2)))
+                          min(args.warmup, 2), max(2, args.steps // 2)))
     for case in cases:
         case.run = short_run(case.run, case.total,
                              batch_tokens=case.run.train.batch_tokens if case.label != "L6d384"
@@ -369,8 +375,8 @@ def measure(cases: list[Case], variants: tuple[str, ...], rounds: int,
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for variant in order:
                 mem.start()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                    warnings.simplefilter("ignore")  # Trainer's metrics and deprecations
                     rate, info = BENCH[variant](case)
                 s = stats.setdefault((case.label, variant), {"rates": [], "mem": 0, "info": {}})
                 s["rates"].append(rate)
@@ -382,8 +388,10 @@ def measure(cases: list[Case], variants: tuple[str, ...], rounds: int,
     return stats
 
 
-def peaks(rt: Runtime) -> dict[str, float]:
-    kinds = ["fp32"] + (["bf16"] if rt.autocast_dtype == torch.bfloat16 else [])
+def peaks(cases: list[Case]) -> dict[str, float]:
+    """The dense matmul peak of every dtype the cases use (scalecli.hardware.matmul_peak)."""
+    rt = cases[0].rt
+    kinds = sorted({c.rt.dtype_name for c in cases} | {"fp32"})
     return {k: matmul_peak.__wrapped__(rt.device.type, k, rt.threads) for k in kinds}
 
 
@@ -471,7 +479,7 @@ def compile_check(case: Case, steps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 timed steps")
+    parser.add_argument("--quick", action="store_true", help="2 rounds x 4 steps, not 4 x 8")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="timed steps per variant")
@@ -486,9 +494,9 @@ def main() -> None:
     parser.add_argument("--compile-check", metavar="SIZE")
     args = parser.parse_args()
     quick = args.quick
-    args.rounds = args.rounds or (2 if quick else 3)
-    args.warmup = args.warmup if args.warmup is not None else (2 if quick else 3)
-    args.steps = args.steps or (4 if quick else 10)
+    args.rounds = args.rounds or (2 if quick else 4)
+    args.warmup = args.warmup if args.warmup is not None else 2
+    args.steps = args.steps or (4 if quick else 8)
     if args.compile or args.compile_check:
         args.warmup = max(args.warmup, 3)  # the first steps compile
     if args.compile_check:
@@ -501,22 +509,23 @@ def main() -> None:
     print(f"torch {torch.__version__}, {rt.device}, {rt.threads} threads, "
           f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM')}", flush=True)
     if args.compile_check:
-        compile_check(cases[0], _sweep_steps(args))
+        compile_check(cases[0], 60 if quick else _sweep_steps(args))
         return
     if args.bf16_check:
         bf16_check(cases, args.rounds)
         return
-    before = peaks(rt)
+    before = peaks(cases)
     print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in before.items()),
           flush=True)
     stats = measure(cases, VARIANTS, args.rounds, compile_all=args.compile)
-    after = peaks(rt)
+    after = peaks(cases)
     # The machine is shared: the higher of the two measurements (a lower MFU) is the peak.
     peak = {k: max(before[k], after[k]) for k in before}
     peak.setdefault("bf16", peak["fp32"])
     print(f"\nwarmup {args.warmup} steps, timed {args.steps} steps (L6d384: "
-          f"{max(2, args.steps // 2)}), {args.rounds} interleaved rounds; "
-          f"peak measured before and after, max taken; total {time.perf_counter() - t0:.0f}s")
+          f"{min(args.warmup, 2)} and {max(2, args.steps // 2)}), {args.rounds} interleaved "
+          f"rounds; peak measured before and after, max taken; "
+          f"total {time.perf_counter() - t0:.0f}s")
     report(cases, VARIANTS, stats, peak)
 
 

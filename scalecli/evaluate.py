@@ -46,7 +46,7 @@ def evaluate(model: Any, inputs: torch.Tensor, targets: torch.Tensor, *, batch_s
         y = targets[start : min(n, start + batch_seqs)].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                             enabled=autocast_dtype is not None):
-            logits = model(input_ids=x).logits
+            logits = model(input_ids=x, use_cache=False).logits
         # Summed in float64 so that the mean does not depend on the batch size.
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
     model.train(was_training)

@@ -224,6 +224,8 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     from scalecli.hardware import matmul_peak, resolve_runtime
     from scalecli.train import train_run
 
+    for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
+        stale.unlink(missing_ok=True)
     quiet = not console.is_terminal
     with console.status("preparing data", spinner="dots") as status:
         data = prepare(spec.data, spec.eval.tokens, options.trust_remote_code,

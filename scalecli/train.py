@@ -24,7 +24,12 @@ from scalecli.errors import Interrupted
 from scalecli.evaluate import EvalResult, evaluate, val_tensors
 from scalecli.faults import pause_point
 from scalecli.hardware import Runtime, apply_runtime, matmul_peak
-from scalecli.model import build_model, count_params, gpt2_config
+from scalecli.model import (
+    build_model,
+    count_params,
+    enable_activation_checkpointing,
+    gpt2_config,
+)
 from scalecli.spec import RunSpec
 
 
@@ -143,7 +148,7 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
                          eos_token_id=data.eos_id, extra=dict(run.model.extra))
     model = build_model(config, run.seed).to(device)
     if run.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable_activation_checkpointing(model)
     model.train()
     counts = count_params(model)
     optimizer = _optimizer(model, run, device)
@@ -192,7 +197,8 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
             xs, ys = x[m * micro : (m + 1) * micro], y[m * micro : (m + 1) * micro]
             with torch.autocast(device.type, dtype=autocast or torch.float32,
                                 enabled=autocast is not None):
-                logits = forward(input_ids=xs).logits
+                # use_cache=False: no KV cache to build and copy in training (same numbers).
+                logits = forward(input_ids=xs, use_cache=False).logits
             loss = F.cross_entropy(logits.float().flatten(0, 1), ys.flatten()) / accum
             loss.backward()
             loss_sum += loss.detach()

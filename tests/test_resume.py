@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
 import os
 import shutil
 import signal
@@ -28,7 +29,8 @@ from scalecli.results import COLUMNS
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 runner = CliRunner()
-WORDS = "the quick brown fox jumps over a lazy dog while my cat sat on our old mat".split()
+WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while",
+         "my", "cat", "sat", "on", "our", "old", "mat")
 
 SWEEP = """\
 name: tiny
@@ -118,6 +120,7 @@ def check_resumes(setup: dict, case: dict, *extra: str):
     for r in rows_before:  # rows written before the kill are kept as they were
         assert r in rows
     assert f"{len(rows_before)} already recorded" in result.stdout
+    assert not list(case["out"].rglob("*.tmp*")), "a temporary file left behind"
     return result
 
 
@@ -142,11 +145,23 @@ def test_sigkill_at_five_moments_then_rerun_matches_reference(setup: dict) -> No
             case["proc"].send_signal(signal.SIGKILL)
             case["proc"].communicate(timeout=30)
             assert case["proc"].returncode == -signal.SIGKILL
+            if case["name"] == "checkpoint":  # killed mid-swap: only .checkpoint.old is whole
+                run_dir = next((case["out"] / "tiny" / "runs").iterdir())
+                assert (run_dir / ".checkpoint.old" / "state.json").is_file()
+                assert not (run_dir / "checkpoint").exists()
     finally:
         for case in cases:
             if case["proc"].poll() is None:
                 case["proc"].kill()
                 case["proc"].communicate()
+
+    # The mid-run kill (paused before step 10's checkpoint) left one at step 9. The rerun
+    # must continue from it, not start again (which would give the same val_loss): its
+    # curve keeps the killed process's timings.
+    run_a = next((cases[1]["out"] / "tiny" / "runs").iterdir())
+    state = json.loads((run_a / "checkpoint" / "state.json").read_text())
+    assert state["loop"]["step"] == 9
+    killed_curve = [(p["step"], p["elapsed_s"]) for p in state["loop"]["curve"]]
 
     for case in cases:
         keep = ("--keep-checkpoints",) if case["name"] == "between" else ()
@@ -160,8 +175,9 @@ def test_sigkill_at_five_moments_then_rerun_matches_reference(setup: dict) -> No
             kept = case["name"] == "between" and run_dir.name.startswith("b-")
             assert ("checkpoint" in names) == kept, (case["point"], names)
             assert not names & {".checkpoint.old", ".checkpoint.tmp"}, names
-    # Killed mid-swap, the run resumed from the previous checkpoint (.checkpoint.old).
-    assert not (cases[3]["out"] / "tiny" / ".lock").exists()
+    with open(run_a / "curve.csv", encoding="utf-8") as handle:
+        curve = [(int(r["step"]), float(r["elapsed_s"])) for r in csv.DictReader(handle)]
+    assert curve[: len(killed_curve)] == killed_curve
 
 
 def test_ctrl_c_checkpoints_exits_130_and_resumes(setup: dict) -> None:
