@@ -71,7 +71,7 @@ def sweep(
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Seeds, e.g. 0 or 0,1,2.")] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the expanded runs and their cost; train nothing.")
+        bool, typer.Option("--dry-run", help="Print the runs and their cost; train nothing.")
     ] = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Rerun runs recorded as failed or diverged.")
@@ -81,7 +81,7 @@ def sweep(
     ] = False,
     trust_remote_code: Annotated[
         bool,
-        typer.Option("--trust-remote-code", help="Allow hub datasets/tokenizers to run their code."),
+        typer.Option("--trust-remote-code", help="Allow a hub tokenizer to run its own code."),
     ] = False,
 ) -> None:
     """Train a ladder of GPT-2 sizes and write one results.csv row per run."""
@@ -131,7 +131,7 @@ def fit(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap refits for the CIs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     predict: Annotated[
-        str | None, typer.Option(help="x values (or FLOPs for chinchilla) to predict, e.g. 1e8,1e9.")
+        str | None, typer.Option(help="x values (FLOPs for chinchilla) to predict, e.g. 1e8,1e9.")
     ] = None,
     holdout: Annotated[
         int, typer.Option(min=0, help="Refit without the K largest x and check the prediction.")

@@ -165,7 +165,8 @@ def _load_local(spec: DataSpec) -> tuple[list[str], list[str]]:
         ds = datasets.load_dataset(builder, data_files=files, split="train",
                                    cache_dir=str(cache_dir() / "datasets"), **extra)
     except Exception as error:  # datasets raises many types for unreadable files
-        raise ScaleError(f"data.dataset: cannot read {spec.dataset}: {_first_line(error)}") from None
+        message = _first_line(error)
+        raise ScaleError(f"data.dataset: cannot read {spec.dataset}: {message}") from None
     docs = _column(ds, spec.text_column, spec.dataset)
     if spec.max_documents:
         docs = docs[: spec.max_documents]
@@ -315,7 +316,7 @@ def tokenize(docs: list[str], tok: Any, eos_id: int, key: str) -> np.ndarray:
 
     def encode(batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         pause_point("tokenize")  # test-only (scalecli/faults.py)
-        return {"ids": [e.ids + [eos_id] for e in tok.encode_batch(batch["text"])]}
+        return {"ids": [[*e.ids, eos_id] for e in tok.encode_batch(batch["text"])]}
 
     features = datasets.Features({"ids": datasets.List(datasets.Value("int32"))})
     out = ds.map(encode, batched=True, batch_size=64, remove_columns=["text"], features=features,

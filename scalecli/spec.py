@@ -270,7 +270,8 @@ def _model(raw: Any, index: int) -> ModelSpec:
     base = raw.pop("size", None)
     if base is not None:
         if base not in SIZES:
-            raise ScaleError(f"{where}.size: unknown size '{base}'{_did_you_mean(str(base), SIZES)}")
+            hint = _did_you_mean(str(base), SIZES)
+            raise ScaleError(f"{where}.size: unknown size '{base}'{hint}")
         raw = {**SIZES[base], "name": base, **raw}
     shape = {}
     for key in ("n_layer", "n_embd", "n_head"):
@@ -323,7 +324,8 @@ def _check(spec: SweepSpec) -> None:
     _positive(t.batch_tokens, "train.batch_tokens")
     if t.batch_tokens % d.context:
         raise ScaleError(f"train.batch_tokens={t.batch_tokens} is not a multiple of "
-                         f"data.context={d.context}; try {max(1, t.batch_tokens // d.context) * d.context}")
+                         f"data.context={d.context}; "
+                         f"try {max(1, t.batch_tokens // d.context) * d.context}")
     if t.micro_batch_tokens is not None:
         _positive(t.micro_batch_tokens, "train.micro_batch_tokens")
         if t.batch_tokens % t.micro_batch_tokens or t.micro_batch_tokens % d.context:

@@ -214,12 +214,11 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
         if not math.isfinite(loss_value):
             status, error = "diverged", f"non-finite loss {loss_value} at step {step}"
             break
-        if step > warmup:
-            if loss_value > run.train.diverge_factor * loop["min_loss"]:
-                status = "diverged"
-                error = (f"loss {loss_value:.4g} at step {step} exceeds "
-                         f"{run.train.diverge_factor:g} x its running minimum {loop['min_loss']:.4g}")
-                break
+        if step > warmup and loss_value > run.train.diverge_factor * loop["min_loss"]:
+            status = "diverged"
+            error = (f"loss {loss_value:.4g} at step {step} exceeds {run.train.diverge_factor:g}"
+                     f" x its running minimum {loop['min_loss']:.4g}")
+            break
         loop["min_loss"] = min(loop["min_loss"], loss_value)
         loop["last_loss"] = loss_value
 

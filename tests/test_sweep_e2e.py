@@ -81,7 +81,7 @@ def test_run_folders_hold_curve_config_weights_and_tokenizer(swept) -> None:
 
 
 def test_rerun_trains_nothing(swept) -> None:
-    tmp, df = swept
+    tmp, _ = swept
     csv = tmp / "a" / "tiny" / "results.csv"
     before = csv.read_text()
     result = CliRunner().invoke(app, ["sweep", str(tmp / "tiny.yaml"), "--out", str(tmp / "a")])
