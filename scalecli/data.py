@@ -327,10 +327,13 @@ def tokenize(docs: list[str], tok: Any, eos_id: int, key: str) -> np.ndarray:
 
 
 def _default_prompt(val_docs: list[str]) -> str:
+    """A line of running text from the held-out split: no heading, no stage direction."""
     for doc in val_docs:
         for line in doc.splitlines():
             line = line.strip()
-            if 30 <= len(line) <= 120 and not line.isupper():
+            letters = [c for c in line if c.isalpha()]
+            prose = letters and sum(c.islower() for c in letters) / len(letters) > 0.8
+            if 30 <= len(line) <= 120 and prose and not line.startswith(("Enter", "Exit")):
                 return line
     return val_docs[0].strip()[:80]
 
