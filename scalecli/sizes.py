@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 SIZES: dict[str, dict[str, Any]] = {
-    # The CPU ladder: small enough to train in seconds, spanning 30x in N.
-    "s1": dict(n_layer=2, n_embd=32, n_head=2),  # N ~ 25K
-    "s2": dict(n_layer=2, n_embd=48, n_head=2),  # N ~ 57K
+    # The CPU ladder: small enough to train in seconds, spanning 36x in N. Every size has
+    # at least 3 layers: on the default sweep a 2-layer model gained almost nothing from
+    # 2x the width (val_loss 4.274 at L2 d32, 4.260 at L2 d48), while L3 d48 reached 4.150.
+    "s1": dict(n_layer=3, n_embd=24, n_head=2),  # N ~ 22K
+    "s2": dict(n_layer=3, n_embd=48, n_head=2),  # N ~ 85K
     "s3": dict(n_layer=3, n_embd=64, n_head=2),  # N ~ 150K
     "s4": dict(n_layer=3, n_embd=96, n_head=3),  # N ~ 336K
     "s5": dict(n_layer=4, n_embd=128, n_head=4),  # N ~ 793K

@@ -201,6 +201,9 @@ def _should_compile(setting: str, device_type: str, est_seconds: float) -> bool:
 
 def run_sweep(options: SweepOptions) -> int:
     console = Console(highlight=False)
+    if not console.is_terminal:
+        # Logs and CI: no bars, and tables wide enough to read rather than 80 columns.
+        console = Console(highlight=False, width=160)
     spec, raw = load_spec(options.file, out=str(options.out) if options.out else None,
                           device=options.device, tokens=options.tokens, seeds=options.seeds)
     if options.dry_run:

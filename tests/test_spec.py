@@ -39,7 +39,7 @@ def test_minimal_spec_parses_with_defaults() -> None:
     spec = parse_spec(minimal())
     assert spec.name == "t"
     assert [m.name for m in spec.models] == ["a", "s1"]
-    assert spec.models[1].n_embd == 32  # looked up in the size table
+    assert spec.models[1].n_embd == 24  # looked up in the size table
     assert spec.train.lr == (3e-3,)
     assert spec.runtime.device == "auto"
 
@@ -93,7 +93,7 @@ def test_expand_one_run_per_model_budget_lr_seed() -> None:
 def test_tokens_per_param_scales_with_all_params() -> None:
     spec = parse_spec(minimal(budget={"tokens_per_param": 20}))
     run = expand(spec, vocab_size=300)[1]
-    params = closed_form_counts(n_layer=2, n_embd=32, vocab_size=300, n_ctx=32).params
+    params = closed_form_counts(n_layer=3, n_embd=24, vocab_size=300, n_ctx=32).params
     assert abs(run.tokens - 20 * params) <= 1024 / 2
 
 
