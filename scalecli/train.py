@@ -105,7 +105,9 @@ def _optimizer(model: Any, run: RunSpec, device: torch.device) -> torch.optim.Op
     other = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": run.train.weight_decay},
               {"params": other, "weight_decay": 0.0}]
-    kwargs: dict[str, Any] = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    # Fused AdamW: one kernel over all parameters. On CPU it is also far faster than the
+    # foreach path (L6 d384: 3.5 ms against 75 ms per step, measured in bench/).
+    kwargs: dict[str, Any] = {"fused": True}
     return torch.optim.AdamW(groups, lr=run.lr, betas=(run.train.beta1, run.train.beta2),
                              **kwargs)
 
