@@ -53,8 +53,46 @@ def gpt2_config(
     }
     fields.update(extra or {})
     config = GPT2Config(**fields)
-    config._attn_implementation = "sdpa"
+    config._attn_implementation = _register_attention()
     return config
+
+
+def _register_attention() -> str:
+    """SDPA, except causal bf16 self-attention on CPU, which runs as explicit matmuls.
+
+    PyTorch's CPU flash-attention kernel is slow in bf16, the more so at small head
+    sizes. Scores in fp32 (as accurate as the flash kernel, which also keeps them in fp32),
+    bf16 probabilities times bf16 values; one training step on a 2-core AVX512-BF16 EPYC:
+    L6 d384 (16 x 256 tokens, 6 heads of 64) 690 -> 550 ms, s3 31 -> 17 ms. Only the bf16
+    path changes numerics (rounding order); fp32 runs, masks, dropout and KV-cached
+    decoding still go to SDPA.
+    """
+    import torch
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                  dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> Any:
+        t = query.shape[2]
+        # Beyond 512 tokens the fp32 scores (B x H x T x T, kept for backward) cost more
+        # memory than the speed is worth; SDPA's flash kernel never materialises them.
+        if (query.device.type != "cpu" or query.dtype != torch.bfloat16 or dropout
+                or attention_mask is not None or key.shape[2] != t or t > 512):
+            return sdpa_attention_forward(module, query, key, value, attention_mask,
+                                          dropout=dropout, scaling=scaling, **kwargs)
+        b, h, _, d = query.shape
+        scale = scaling if scaling is not None else d**-0.5
+        future = torch.full((t, t), float("-inf"), device=query.device).triu_(1)
+        # fp32 scores, scaled and causally masked in one kernel: scale * q k^T + future
+        scores = torch.baddbmm(future, query.float().reshape(b * h, t, d),
+                               key.float().reshape(b * h, t, d).transpose(1, 2), alpha=scale)
+        probs = torch.softmax(scores, dim=-1).to(value.dtype).view(b, h, t, t)
+        return (probs @ value).transpose(1, 2).contiguous(), None
+
+    AttentionInterface.register("scalecli", attention)
+    AttentionMaskInterface.register("scalecli", sdpa_mask)  # the same masks as "sdpa"
+    return "scalecli"
 
 
 def build_model(config: Any, seed: int) -> Any:

@@ -72,8 +72,9 @@ def test_flops_per_token_is_designs_formula() -> None:
 
 
 def test_attention_runs_through_sdpa(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fp32 (and GPU) attention is PyTorch's SDPA; only bf16 on CPU takes scalecli's path.
     model = tiny()
-    assert model.config._attn_implementation == "sdpa"
+    assert model.config._attn_implementation == "scalecli"
     calls = []
     original = F.scaled_dot_product_attention
 
@@ -159,3 +160,15 @@ def test_batches_are_deterministic_shifted_and_cover_every_block() -> None:
     assert torch.equal(Batches(stream, context, seqs, seed=3).get(2)[0], a.get(2)[0])
     # Another seed, another order.
     assert not torch.equal(Batches(stream, context, seqs, seed=4).get(0)[0], a.get(0)[0])
+
+
+def test_cpu_bf16_attention_matches_sdpa() -> None:
+    model = tiny()
+    x = tokens()
+    out = {}
+    for name in ("scalecli", "sdpa"):
+        model.config._attn_implementation = name
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out[name] = model(input_ids=x, use_cache=False).logits.float()
+    assert torch.allclose(out["scalecli"], out["sdpa"], atol=3e-2, rtol=0)
+    assert not torch.equal(out["scalecli"], out["sdpa"])  # the bf16 path did run
