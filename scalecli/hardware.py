@@ -63,8 +63,9 @@ def cpu_has_native_bf16() -> bool:
 
 # On CPU, bf16 autocast pays from this width up. Measured on a 2-core AVX512-BF16 EPYC
 # (`python bench/train_throughput.py --quick --bf16-check`, default sizes, context 128):
-# 0.75x at width 24, 0.84x at 48, 1.03x at 64, 1.12x at 96, 1.41x at 128. A fixed rule, not a timing,
-# so that the same sweep always picks the same dtype and gives the same losses.
+# 0.75x at width 24, 0.84x at 48, 1.03x at 64, 1.12x at 96, 1.41x at 128 (measured with
+# SDPA attention, before the faster bf16 attention in model.py). A fixed rule, not a
+# timing, so that the same sweep always picks the same dtype and gives the same losses.
 CPU_BF16_MIN_WIDTH = 64
 
 
