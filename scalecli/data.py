@@ -16,7 +16,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import importlib.util
-import json
 import os
 import re
 from collections.abc import Callable
@@ -369,9 +368,3 @@ def prepare(spec: DataSpec, eval_tokens: int, trust_remote_code: bool = False,
         eos_id=eos_id, tokenizer_json=tok_json, fingerprint=fingerprint, dataset=spec.dataset,
         tokenizer=spec.tokenizer, prompt=_default_prompt(val_docs),
     )
-
-
-def write_json(path: Path, obj: Any) -> None:
-    from scalecli.results import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

@@ -107,6 +107,7 @@ def apply_runtime(rt: Runtime) -> None:
         _keep_freed_memory()
 
 
+@functools.cache
 def _keep_freed_memory() -> None:
     """Let glibc reuse freed memory instead of returning it to the OS after every step.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,6 +78,12 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise ScaleError(f"cannot write {path}: {error.strerror or error}; "
                          "check free disk space and write permission") from None
     _fsync_dir(path.parent)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Valid JSON (no NaN), written atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False,
+                                       default=str) + "\n")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -36,8 +36,8 @@ from scalecli import __version__, checkpoint
 from scalecli.errors import Interrupted, ScaleError
 from scalecli.faults import pause_point
 from scalecli.lock import folder_lock
-from scalecli.model import closed_form_counts
-from scalecli.results import atomic_write_text, statuses, upsert_row
+from scalecli.model import DEFAULT_ACTIVATION, closed_form_counts
+from scalecli.results import atomic_write_text, statuses, upsert_row, write_json
 from scalecli.spec import RunSpec, SweepSpec, expand, load_spec
 
 
@@ -159,7 +159,7 @@ def _row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict
         "n_layer": run.model.n_layer, "n_embd": run.model.n_embd, "n_head": run.model.n_head,
         "n_ctx": run.data.context, "vocab_size": data.vocab_size,
         "activation_function": dict(run.model.extra).get("activation_function",
-                                                         "gelu_pytorch_tanh"),
+                                                         DEFAULT_ACTIVATION),
         "params": counts.params, "params_non_embedding": counts.params_non_embedding,
         "tokens": run.tokens, "flops_per_token": counts.flops_per_token,
         "flops": counts.flops_per_token * run.tokens, "flops_6nd": 6 * counts.params * run.tokens,
@@ -222,9 +222,8 @@ def run_sweep(options: SweepOptions) -> int:
 
 def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOptions,
          console: Console, flag: StopFlag) -> int:
-    import torch
 
-    from scalecli.data import prepare, write_json
+    from scalecli.data import prepare
     from scalecli.hardware import matmul_peak, resolve_runtime
     from scalecli.train import train_run
 
@@ -269,7 +268,6 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
                                               **asdict(counts[rid])})
             rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, run.model.n_embd,
                                  spec.runtime.threads)
-            torch.set_num_threads(rt.threads)
             rate = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
             est = counts[rid].flops_per_token * run.tokens / rate
             compile_model = _should_compile(spec.runtime.compile, rt.device.type, est)
