@@ -11,7 +11,8 @@ In one process, for every size, three variants train on the same token stream:
       lr schedule, clipping and logging included, at the dtype `resolve_runtime` picks;
   (b) trainer: `transformers.Trainer` on a default `GPT2Config` of the same shape (gelu_new,
       dropout 0.1, HF's default attention), `bf16=True` where scalecli uses bf16;
-  (c) nanogpt: a minimal nanoGPT-style model (fused qkv, SDPA, tied embeddings, tanh GELU)
+  (c) nanogpt: a minimal nanoGPT-style model (fused qkv, SDPA, tied embeddings, exact GELU
+      as in nanoGPT's own model)
       in a plain loop at the same precision.
 Each variant starts from a fresh model, warms up, then times several steps; variants
 alternate within every round (rotating the order) so that load from other jobs on a
@@ -130,7 +131,7 @@ class Block(nn.Module):
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
         x = x + self.c_proj(y.transpose(1, 2).reshape(b, t, d))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
 
 
 class NanoGPT(nn.Module):

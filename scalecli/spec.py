@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scalecli.errors import ScaleError
+from scalecli.model import DEFAULT_ACTIVATION
 from scalecli.sizes import SIZES
 
 
@@ -151,6 +152,8 @@ class RunSpec:
             train.pop(key)
         return {
             "model": asdict(self.model) | {"name": None},
+            # The default activation is part of what was trained, though no file names it.
+            "activation": dict(self.model.extra).get("activation_function", DEFAULT_ACTIVATION),
             "tokens": self.tokens,
             "lr": self.lr,
             "seed": self.seed,

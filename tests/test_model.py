@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from scalecli.model import (
+    DEFAULT_ACTIVATION,
     build_model,
     closed_form_counts,
     count_params,
@@ -32,15 +33,41 @@ def tokens(batch: int = 3, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, VOCAB, (batch, CONTEXT), generator=torch.Generator().manual_seed(seed))
 
 
-def test_fused_gelu_matches_gelu_new_on_the_same_weights() -> None:
-    fused = tiny()
-    assert fused.config.activation_function == "gelu_pytorch_tanh"
+def test_default_activation_is_the_exact_gelu_that_gpt2s_formula_approximates() -> None:
+    from transformers.activations import ACT2FN
+
+    assert tiny().config.activation_function == DEFAULT_ACTIVATION == "gelu"
+    x = torch.linspace(-8, 8, 16001, dtype=torch.float64)
+    exact = 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    torch.testing.assert_close(ACT2FN[DEFAULT_ACTIVATION](x), exact, atol=1e-12, rtol=0)
+    # GPT-2's tanh formula (HF "gelu_new") is within 5e-4 of it everywhere, not equal.
+    gap = (exact - ACT2FN["gelu_new"](x)).abs().max().item()
+    assert 1e-4 < gap < 5e-4
+
+
+def _scaled_up(model: object) -> object:
+    # At init (std 0.02) GELU sees inputs near 0, where every GELU variant agrees. Scaled
+    # up, its inputs reach tens of units, where the tanh formula and the exact GELU part.
+    with torch.no_grad():
+        for block in model.transformer.h:
+            block.mlp.c_fc.weight.mul_(60)
+    return model
+
+
+@pytest.mark.parametrize("activation,atol", [("gelu", 1e-3), ("gelu_pytorch_tanh", 1e-5)])
+def test_fused_gelu_matches_gelu_new_on_the_same_weights(activation: str, atol: float) -> None:
+    fused = _scaled_up(tiny(activation_function=activation))
     reference = tiny(activation_function="gelu_new")
     reference.load_state_dict(fused.state_dict())
     x = tokens()
     with torch.no_grad():
         a, b = fused(input_ids=x).logits, reference(input_ids=x).logits
-    torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+        pre = fused.transformer.h[0].mlp.c_fc(fused.transformer.h[0].ln_2(
+            fused.transformer.wte(x)))
+    assert pre.abs().max() > 2  # the test reaches where the variants differ
+    torch.testing.assert_close(a, b, atol=atol, rtol=0)
+    if activation == "gelu":
+        assert (a - b).abs().max() > 1e-6  # a different function, within tolerance
 
 
 @pytest.mark.parametrize("shape", [
