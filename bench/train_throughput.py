@@ -327,7 +327,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
             spec, data=dataclasses.replace(spec.data, context=context)), vocab)[0]
         for label, model, batch in shapes:
             run = dataclasses.replace(base, model=model, lr=6e-4)
-            rt = resolve_runtime(device, dtype, model.n_embd, spec.runtime.threads)
+            rt = resolve_runtime(device, dtype, spec.runtime.threads)
             case = Case(label, run, data, rt, args.warmup, args.steps)
             case.run = short_run(run, case.total, batch_tokens=batch)
             cases.append(case)
@@ -340,7 +340,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
         if run.model.name in seen or (args.sizes and run.model.name not in args.sizes):
             continue
         seen.add(run.model.name)
-        rt = resolve_runtime(device, dtype, run.model.n_embd, spec.runtime.threads)
+        rt = resolve_runtime(device, dtype, spec.runtime.threads)
         cases.append(Case(run.model.name, run, short_val(sweep_data, run.data.context), rt,
                           args.warmup, args.steps))
     if not args.sizes or "L6d384" in args.sizes:
@@ -352,7 +352,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
         big = dataclasses.replace(spec, data=data_spec)
         run = expand(big, data.vocab_size)[0]
         run = dataclasses.replace(run, model=ModelSpec("L6d384", 6, 384, 6), lr=1e-3)
-        rt = resolve_runtime(device, dtype, 384, spec.runtime.threads)
+        rt = resolve_runtime(device, dtype, spec.runtime.threads)
         cases.append(Case("L6d384", run, short_val(data, context), rt,
                           min(args.warmup, 2), max(2, args.steps // 2)))
     for case in cases:
@@ -445,7 +445,7 @@ def report(cases: list[Case], variants: tuple[str, ...],
 
 
 def bf16_check(cases: list[Case], rounds: int) -> None:
-    """scalecli's path at fp32 and at bf16 autocast, per size: is CPU_BF16_MIN_WIDTH right?"""
+    """scalecli's path at fp32 and at bf16 autocast, per size: does bf16 pay at every width?"""
     print(f"\n{'size':6} {'d':>4} {'fp32 tok/s':>28} {'bf16 tok/s':>28} {'bf16 gain':>9}")
     for case in cases:
         rates: dict[str, list[float]] = {"fp32": [], "bf16": []}

@@ -121,7 +121,7 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = expand(spec, vocab)
     try:
-        rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, 256, spec.runtime.threads)
+        rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
         # Estimated at 40% of the measured matmul peak: typical of these sizes (see bench/).
         rate: float | None = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
         where = rt.device.type
@@ -249,6 +249,8 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
 
     counts = {rid: _counts(run, data.vocab_size) for run, rid in zip(runs, ids, strict=True)}
+    rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
+    planned_rate = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)  # compile: auto
     todo_flops = sum(counts[rid].flops_per_token * run.tokens for run, rid in todo)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -266,10 +268,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "run.json", {"run_id": rid, **asdict(run),
                                               **asdict(counts[rid])})
-            rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, run.model.n_embd,
-                                 spec.runtime.threads)
-            rate = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
-            est = counts[rid].flops_per_token * run.tokens / rate
+            est = counts[rid].flops_per_token * run.tokens / planned_rate
             compile_model = _should_compile(spec.runtime.compile, rt.device.type, est)
             task = progress.add_task(f"{run.model.name} ({index + 1}/{len(todo)})",
                                      total=run.steps, info="")
