@@ -1,6 +1,6 @@
 """Training throughput: scalecli's own loop vs `transformers.Trainer` vs a nanoGPT-style model.
 
-    python bench/train_throughput.py            # the default sweep's sizes + L6 d384 (~6 min)
+    python bench/train_throughput.py            # the default sweep's sizes + L6 d384 (~2.5 min)
     python bench/train_throughput.py --quick    # fewer rounds and steps (~2 min)
     python bench/train_throughput.py --gpt2-124m  # GPT-2 small's shape, for a GPU
     python bench/train_throughput.py --bf16-check # scalecli's path, fp32 vs bf16 per size
@@ -17,8 +17,9 @@ In one process, for every size, three variants train on the same token stream:
 Each variant starts from a fresh model, warms up, then times several steps; variants
 alternate within every round (rotating the order) so that load from other jobs on a
 shared machine falls on all of them alike. Reported: median tokens/s over rounds with
-the min-max spread, MFU against the measured matmul peak of the dtype used, FLOPs per
-token from `closed_form_counts` (DESIGN.md), and peak memory (see `Memory`).
+the min-max spread, MFU against the matmul peak of the dtype used (measured around every
+round; the median of the per-round ratios), FLOPs per token from `closed_form_counts`
+(DESIGN.md), and peak memory (see `Memory`).
 
 The last line is machine-readable:
   train_vs_trainer=<median over sizes> train_vs_nanogpt=<median over sizes> mfu_l6d384=<x>
@@ -354,7 +355,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
         run = dataclasses.replace(run, model=ModelSpec("L6d384", 6, 384, 6), lr=1e-3)
         rt = resolve_runtime(device, dtype, spec.runtime.threads)
         cases.append(Case("L6d384", run, short_val(data, context), rt,
-                          min(args.warmup, 2), max(2, args.steps // 2)))
+                          min(args.warmup, 2), args.steps))
     for case in cases:
         case.run = short_run(case.run, case.total,
                              batch_tokens=case.run.train.batch_tokens if case.label != "L6d384"
@@ -374,26 +375,35 @@ def measure(cases: list[Case], variants: tuple[str, ...], rounds: int,
         mem = Memory(case.rt.device)
         for r in range(rounds):
             order = variants[r % len(variants):] + variants[:r % len(variants)]
+            # The machine's speed drifts (other tenants, clocks): every round measures the
+            # matmul peak right before and after its variants, so each round's MFU is a
+            # ratio of two measurements taken side by side. The higher one is the peak.
+            before = peak_of(case)
+            rates = {}
             for variant in order:
                 mem.start()
                 with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                     warnings.simplefilter("ignore")  # Trainer's metrics and deprecations
-                    rate, info = BENCH[variant](case)
-                s = stats.setdefault((case.label, variant), {"rates": [], "mem": 0, "info": {}})
-                s["rates"].append(rate)
+                    rates[variant], info = BENCH[variant](case)
+                s = stats.setdefault((case.label, variant),
+                                     {"rates": [], "peaks": [], "mem": 0, "info": {}})
+                s["rates"].append(rates[variant])
                 s["mem"] = max(s["mem"], mem.peak())
                 for key, value in info.items():
                     s["info"].setdefault(key, []).append(value)
-            line = "  ".join(f"{v} {stats[(case.label, v)]['rates'][-1]:,.0f}" for v in variants)
-            print(f"  {case.label} round {r + 1}/{rounds}: {line} tok/s", flush=True)
+            peak = max(before, peak_of(case))
+            for variant in variants:
+                stats[(case.label, variant)]["peaks"].append(peak)
+            line = "  ".join(f"{v} {rates[v]:,.0f}" for v in variants)
+            print(f"  {case.label} round {r + 1}/{rounds}: {line} tok/s; "
+                  f"{case.rt.dtype_name} matmul peak {peak / 1e9:.0f} GFLOP/s", flush=True)
     return stats
 
 
-def peaks(cases: list[Case]) -> dict[str, float]:
-    """The dense matmul peak of every dtype the cases use (scalecli.hardware.matmul_peak)."""
-    rt = cases[0].rt
-    kinds = sorted({c.rt.dtype_name for c in cases} | {"fp32"})
-    return {k: matmul_peak.__wrapped__(rt.device.type, k, rt.threads) for k in kinds}
+def peak_of(case: Case) -> float:
+    """The dense matmul peak in the case's dtype, measured now (scalecli.hardware.matmul_peak)."""
+    rt = case.rt
+    return matmul_peak.__wrapped__(rt.device.type, rt.dtype_name, rt.threads)
 
 
 def fmt_rate(rates: list[float]) -> str:
@@ -401,7 +411,7 @@ def fmt_rate(rates: list[float]) -> str:
 
 
 def report(cases: list[Case], variants: tuple[str, ...],
-           stats: dict[tuple[str, str], dict[str, Any]], peak: dict[str, float]) -> None:
+           stats: dict[tuple[str, str], dict[str, Any]]) -> None:
     ratios: dict[str, list[float]] = {"trainer": [], "nanogpt": []}
     mfu_big = math.nan
     print()
@@ -417,7 +427,9 @@ def report(cases: list[Case], variants: tuple[str, ...],
         for variant in variants:
             s = stats[(case.label, variant)]
             med = statistics.median(s["rates"])
-            mfu = med * flops / peak[case.rt.dtype_name]
+            # MFU per round against that round's peak, then the median over rounds.
+            mfu = statistics.median(r * flops / p for r, p in zip(s["rates"], s["peaks"],
+                                                                  strict=True))
             rel = own / med
             if variant in ratios:
                 ratios[variant].append(rel)
@@ -435,7 +447,9 @@ def report(cases: list[Case], variants: tuple[str, ...],
     if info:
         print(f"trainer model: attention {info['attn'][0]}, activation {info['act'][0]}, "
               f"optimizer {info['optim'][0]}")
-    print("peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in peak.items()))
+    peaks = [p for (_, v), s in stats.items() if v == "scalecli" for p in s["peaks"]]
+    print(f"matmul peak per round: median {statistics.median(peaks) / 1e9:.1f} GFLOP/s "
+          f"[{min(peaks) / 1e9:.1f}-{max(peaks) / 1e9:.1f}] (each case in its own dtype)")
 
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.3f}" if xs else "nan"
@@ -515,19 +529,11 @@ def main() -> None:
     if args.bf16_check:
         bf16_check(cases, args.rounds)
         return
-    before = peaks(cases)
-    print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in before.items()),
-          flush=True)
     stats = measure(cases, VARIANTS, args.rounds, compile_all=args.compile)
-    after = peaks(cases)
-    # The machine is shared: the higher of the two measurements (a lower MFU) is the peak.
-    peak = {k: max(before[k], after[k]) for k in before}
-    peak.setdefault("bf16", peak["fp32"])
-    print(f"\nwarmup {args.warmup} steps, timed {args.steps} steps (L6d384: "
-          f"{min(args.warmup, 2)} and {max(2, args.steps // 2)}), {args.rounds} interleaved "
-          f"rounds; peak measured before and after, max taken; "
+    print(f"\nwarmup {args.warmup} steps (L6d384: {min(args.warmup, 2)}), timed {args.steps} "
+          f"steps, {args.rounds} interleaved rounds, matmul peak measured around every round; "
           f"total {time.perf_counter() - t0:.0f}s")
-    report(cases, VARIANTS, stats, peak)
+    report(cases, VARIANTS, stats)
 
 
 def _sweep_steps(args: argparse.Namespace) -> int:
