@@ -1,7 +1,7 @@
 """Training throughput: scalecli's own loop vs `transformers.Trainer` vs a nanoGPT-style model.
 
     python bench/train_throughput.py            # the default sweep's sizes + L6 d384 (~2.5 min)
-    python bench/train_throughput.py --quick    # fewer rounds and steps (~2 min)
+    python bench/train_throughput.py --quick    # fewer rounds and steps (~1 min)
     python bench/train_throughput.py --gpt2-124m  # GPT-2 small's shape, for a GPU
     python bench/train_throughput.py --bf16-check # scalecli's path, fp32 vs bf16 per size
     python bench/train_throughput.py --compile-check s5  # compile time and gain, whole run
