@@ -108,8 +108,9 @@ class RuntimeSpec:
     device: str = "auto"
     """cpu | cuda | auto."""
     dtype: str = "auto"
-    """auto | fp32 | bf16. auto: bf16 autocast on CUDA, and on CPUs with native bf16 for
-    models wide enough to gain from it; fp32 otherwise. Master weights are always fp32."""
+    """auto | fp32 | bf16. auto: bf16 autocast on CUDA GPUs with bf16 and on CPUs with
+    native bf16 matmuls, fp32 otherwise; one dtype for every size. Master weights are
+    always fp32."""
     compile: str = "auto"
     """auto | on | off. auto compiles only when the run is long enough to repay it."""
     threads: int | None = None
