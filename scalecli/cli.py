@@ -70,6 +70,16 @@ def sweep(
         str | None, typer.Option(help="Token budget per run, e.g. 2e6 or 1e6,4e6 for a grid.")
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Seeds, e.g. 0 or 0,1,2.")] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="local | ray: train here, one run after another, or each run as a "
+                     "Ray task (pip install 'scalecli[ray]')."),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="With --executor ray: the cluster to join, e.g. auto. Default: "
+                     "$RAY_ADDRESS, else a Ray instance on this machine."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the runs and their cost; train nothing.")
     ] = False,
@@ -93,6 +103,8 @@ def sweep(
         device=device,
         tokens=tokens,
         seeds=seeds,
+        executor=executor,
+        ray_address=ray_address,
         dry_run=dry_run,
         retry_failed=retry_failed,
         keep_checkpoints=keep_checkpoints,

@@ -114,7 +114,16 @@ class RuntimeSpec:
     compile: str = "auto"
     """auto | on | off. auto compiles only when the run is long enough to repay it."""
     threads: int | None = None
-    """CPU threads for torch; default: the physical cores."""
+    """CPU threads for torch; default: the physical cores (with executor ray: cpus_per_run)."""
+    executor: str = "local"
+    """local | ray. ray: every run is a Ray task, on this machine or on a Ray cluster."""
+    ray_address: str | None = None
+    """With executor ray: the cluster to join (e.g. auto, ray://head:10001). Default:
+    $RAY_ADDRESS if set, else a Ray instance started on this machine."""
+    cpus_per_run: int = 1
+    """With executor ray: CPUs Ray reserves for each run."""
+    gpus_per_run: float | None = None
+    """With executor ray: GPUs Ray reserves for each run. Default: 1 when device is cuda."""
 
 
 @dataclass(frozen=True)
@@ -361,11 +370,13 @@ def _check(spec: SweepSpec) -> None:
         raise ScaleError(f"eval.tokens={e.tokens} is shorter than one sequence "
                          f"(data.context + 1 = {d.context + 1})")
     for name, options in (("device", ("auto", "cpu", "cuda")), ("dtype", ("auto", "fp32", "bf16")),
-                          ("compile", ("auto", "on", "off"))):
+                          ("compile", ("auto", "on", "off")), ("executor", ("local", "ray"))):
         value = getattr(r, name)
         if value not in options and not (name == "device" and value.startswith("cuda:")):
             raise ScaleError(f"runtime.{name}: '{value}' is not one of {', '.join(options)}")
     _positive(r.threads, "runtime.threads")
+    _positive(r.cpus_per_run, "runtime.cpus_per_run")
+    _positive(r.gpus_per_run, "runtime.gpus_per_run", allow_zero=True)
     names = [m.name for m in spec.models]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
@@ -448,13 +459,16 @@ def _split_numbers(text: str, where: str, kind: type) -> list[Any]:
 
 
 def apply_overrides(raw: dict[str, Any], *, out: str | None = None, device: str | None = None,
-                    tokens: str | None = None, seeds: str | None = None) -> dict[str, Any]:
+                    tokens: str | None = None, seeds: str | None = None,
+                    executor: str | None = None, ray_address: str | None = None
+                    ) -> dict[str, Any]:
     """Command-line overrides, applied to the raw dict so they pass the same checks."""
     raw = dict(raw)
     if out is not None:
         raw["out"] = out
-    if device is not None:
-        raw["runtime"] = {**(raw.get("runtime") or {}), "device": device}
+    for key, value in (("device", device), ("executor", executor), ("ray_address", ray_address)):
+        if value is not None:
+            raw["runtime"] = {**(raw.get("runtime") or {}), key: value}
     if tokens is not None:
         raw["budget"] = {"tokens": _split_numbers(tokens, "--tokens", int)}
     if seeds is not None:

@@ -12,7 +12,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -48,6 +48,8 @@ class SweepOptions:
     device: str | None = None
     tokens: str | None = None
     seeds: str | None = None
+    executor: str | None = None
+    ray_address: str | None = None
     dry_run: bool = False
     retry_failed: bool = False
     keep_checkpoints: bool = False
@@ -191,22 +193,14 @@ def _write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
     atomic_write_text(run_dir / "curve.csv", "\n".join(lines) + "\n")
 
 
-def _should_compile(setting: str, device_type: str, est_seconds: float) -> bool:
-    if setting != "auto":
-        return setting == "on"
-    # Measured on CPU (`bench/train_throughput.py --quick --compile-check s3`): 21.5 s to
-    # compile for 39.4 -> 38.2 ms/step, a 3% gain that repays itself only after ~12 min.
-    # On CUDA the gain is larger (fused kernels, fewer launches) and compile takes ~1 min.
-    return est_seconds > (3600 if device_type == "cpu" else 300)
-
-
 def run_sweep(options: SweepOptions) -> int:
     console = Console(highlight=False)
     if not console.is_terminal:
         # Logs and CI: no bars, and tables wide enough to read rather than 80 columns.
         console = Console(highlight=False, width=160)
     spec, raw = load_spec(options.file, out=str(options.out) if options.out else None,
-                          device=options.device, tokens=options.tokens, seeds=options.seeds)
+                          device=options.device, tokens=options.tokens, seeds=options.seeds,
+                          executor=options.executor, ray_address=options.ray_address)
     if options.dry_run:
         return dry_run(spec, console, options.trust_remote_code)
     out_dir = _out_dir(spec)
@@ -224,8 +218,6 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
          console: Console, flag: StopFlag) -> int:
 
     from scalecli.data import prepare
-    from scalecli.hardware import matmul_peak, resolve_runtime
-    from scalecli.train import train_run
 
     for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
         stale.unlink(missing_ok=True)
@@ -249,65 +241,108 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
 
     counts = {rid: _counts(run, data.vocab_size) for run, rid in zip(runs, ids, strict=True)}
-    rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
-    planned_rate = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)  # compile: auto
     todo_flops = sum(counts[rid].flops_per_token * run.tokens for run, rid in todo)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"), console=console, disable=quiet, transient=False,
     )
-    with progress:
-        overall = progress.add_task("sweep (runs)", total=len(todo), info="")
-        flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
-        for index, (run, rid) in enumerate(todo):
-            pause_point("before-run")  # test-only (scalecli/faults.py)
-            if flag():  # Ctrl-C during the last run's final evaluation: stop here
-                raise Interrupted("stopped between runs; run the same command again to resume")
-            run_dir = out_dir / "runs" / rid
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(run_dir / "run.json", {"run_id": rid, **asdict(run),
-                                              **asdict(counts[rid])})
-            est = counts[rid].flops_per_token * run.tokens / planned_rate
-            compile_model = _should_compile(spec.runtime.compile, rt.device.type, est)
-            task = progress.add_task(f"{run.model.name} ({index + 1}/{len(todo)})",
-                                     total=run.steps, info="")
-            started = time.perf_counter()
+    overall = progress.add_task("sweep (runs)", total=len(todo), info="")
+    flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
 
-            def on_step(step: int, loss: float, lr: float, task: int = task,
-                        started: float = started, run: RunSpec = run) -> None:
-                rate = step * run.train.batch_tokens / max(1e-9, time.perf_counter() - started)
-                progress.update(task, completed=step,
-                                info=f"loss {loss:.3f}  {rate:,.0f} tok/s  lr {lr:.2e}")
-
-            try:
-                result = train_run(run, data, run_dir, rt, should_stop=flag, on_step=on_step,
-                                   compile_model=compile_model)
-            except (Interrupted, ScaleError):
-                raise
-            except Exception as error:  # an OOM or a bug in one run must not end the sweep
-                message = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}" \
-                    if str(error).strip() else type(error).__name__
-                row = _row(run, rid, data, None, counts[rid])
-                row.update({"status": "failed", "error": message, "device": str(rt.device),
-                            "dtype": rt.dtype_name})
-                upsert_row(csv_path, row)
-                progress.update(task, visible=False)
-                console.print(f"[red]{run.model.name}: failed: {message}[/]")
-                continue
+    def record(run: RunSpec, rid: str, result: Any, error: str, device: str, dtype: str) -> None:
+        """One finished run into results.csv (and curve.csv); the same for every executor."""
+        run_dir = out_dir / "runs" / rid
+        if result is None:
+            row = _row(run, rid, data, None, counts[rid])
+            row.update({"status": "failed", "error": error, "device": device, "dtype": dtype})
+            upsert_row(csv_path, row)
+            line = f"[red]{run.model.name}: failed: {error}[/]"
+        else:
             _write_curve(run_dir, result.curve)
             upsert_row(csv_path, _row(run, rid, data, result, counts[rid]))
             if not options.keep_checkpoints:
                 checkpoint.remove(run_dir)
-            progress.update(task, visible=False)
-            progress.advance(overall)
             progress.advance(flops_task, counts[rid].flops_per_token * run.tokens)
             line = _run_line(run, result)
-            if quiet:
-                console.print(line)
-            else:
-                progress.console.print(line)
+        progress.advance(overall)
+        (console if quiet else progress.console).print(line)
+
+    def start(run: RunSpec, rid: str) -> Path:
+        run_dir = (out_dir / "runs" / rid).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "run.json", {"run_id": rid, **asdict(run), **asdict(counts[rid])})
+        return run_dir
+
+    with progress:
+        if spec.runtime.executor == "ray":
+            _run_on_ray(spec, data, [(run, rid, start(run, rid)) for run, rid in todo],
+                        counts, out_dir, record, flag, console)
+        else:
+            _run_here(spec, data, todo, counts, start, record, flag, progress)
     return _summary(console, csv_path, ids)
+
+
+def _run_here(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: dict,
+              start: Callable[[RunSpec, str], Path], record: Callable[..., None],
+              flag: StopFlag, progress: Progress) -> None:
+    """The local executor: one run after another in this process, a progress bar each."""
+    from scalecli.hardware import resolve_runtime, should_compile
+    from scalecli.train import train_run
+
+    rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
+    for index, (run, rid) in enumerate(todo):
+        pause_point("before-run")  # test-only (scalecli/faults.py)
+        if flag():  # Ctrl-C during the last run's final evaluation: stop here
+            raise Interrupted("stopped between runs; run the same command again to resume")
+        run_dir = start(run, rid)
+        compile_model = should_compile(spec.runtime.compile, rt,
+                                       counts[rid].flops_per_token * run.tokens)
+        task = progress.add_task(f"{run.model.name} ({index + 1}/{len(todo)})",
+                                 total=run.steps, info="")
+        started = time.perf_counter()
+
+        def on_step(step: int, loss: float, lr: float, task: int = task,
+                    started: float = started, run: RunSpec = run) -> None:
+            rate = step * run.train.batch_tokens / max(1e-9, time.perf_counter() - started)
+            progress.update(task, completed=step,
+                            info=f"loss {loss:.3f}  {rate:,.0f} tok/s  lr {lr:.2e}")
+
+        try:
+            result = train_run(run, data, run_dir, rt, should_stop=flag, on_step=on_step,
+                               compile_model=compile_model)
+        except (Interrupted, ScaleError):
+            raise
+        except Exception as error:  # an OOM or a bug in one run must not end the sweep
+            message = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}" \
+                if str(error).strip() else type(error).__name__
+            progress.update(task, visible=False)
+            record(run, rid, None, message, str(rt.device), rt.dtype_name)
+            continue
+        progress.update(task, visible=False)
+        record(run, rid, result, "", result.device, result.dtype)
+
+
+def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]],
+                counts: dict, out_dir: Path, record: Callable[..., None], flag: StopFlag,
+                console: Console) -> None:
+    """The Ray executor: every run a Ray task, recorded here as each one finishes."""
+    from scalecli.remote import Job, Outcome, run_on_ray
+
+    def on_done(outcome: Outcome) -> None:
+        job, result = outcome.job, outcome.result
+        if result is None:
+            record(job.run, job.run_id, None, outcome.error, spec.runtime.device,
+                   spec.runtime.dtype)
+        else:
+            record(job.run, job.run_id, result, "", result.device, result.dtype)
+
+    jobs = [Job(run, rid, run_dir, counts[rid].flops_per_token * run.tokens)
+            for run, rid, run_dir in todo]
+    if jobs:
+        console.print(f"submitting {len(jobs)} runs to Ray")
+        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag,
+                   status=lambda m: console.print(f"[dim]{m}[/]"))
 
 
 def _run_line(run: RunSpec, result: Any) -> str:
