@@ -59,9 +59,10 @@ class SweepOptions:
 class StopFlag:
     """Ctrl-C once: stop after this step. Twice: stop now."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, first: str) -> None:
         self.count = 0
         self.console = console
+        self.first = first  # what the first Ctrl-C does, for the user to read
 
     def __call__(self) -> bool:
         return self.count > 0
@@ -72,8 +73,7 @@ class StopFlag:
             # Every file is written by atomic rename, so leaving now corrupts nothing.
             os.write(2, b"\nsecond Ctrl-C: exiting now; rerun the same command to resume\n")
             os._exit(130)
-        self.console.print("[yellow]Ctrl-C: finishing this step and saving a checkpoint "
-                           "(press again to exit at once)[/]")
+        self.console.print(f"[yellow]Ctrl-C: {self.first} (press again to exit at once)[/]")
 
 
 @contextmanager
@@ -209,7 +209,9 @@ def run_sweep(options: SweepOptions) -> int:
     except OSError as error:
         raise ScaleError(f"cannot create {out_dir}: {error.strerror or error}; "
                          "pass --out with a writable folder") from None
-    flag = StopFlag(console)
+    flag = StopFlag(console, "cancelling the runs in flight; finished runs are kept"
+                    if spec.runtime.executor == "ray"
+                    else "finishing this step and saving a checkpoint")
     with folder_lock(out_dir, warn=lambda m: console.print(f"[yellow]{m}[/]")), _sigint(flag):
         return _run(spec, raw, out_dir, options, console, flag)
 
