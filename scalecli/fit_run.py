@@ -382,10 +382,11 @@ def _fmt(value: float | None) -> str:
 
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     """One table of parameters per form, then fit quality, extrapolation and derived lines."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from scalecli.console import output_console
+
+    console = output_console()
     excluded = ", ".join(f"{n} {k}" for k, n in doc["rows_excluded"].items())
     console.print(
         f"[bold]{doc['source']}[/]: {doc['rows_used']} of {doc['rows_total']} rows used"

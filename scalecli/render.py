@@ -427,10 +427,11 @@ def to_markdown(report: ReportData) -> str:
 
 # Terminal -------------------------------------------------------------------------------
 def to_terminal(report: ReportData, console=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console(highlight=False)
+    from scalecli.console import output_console
+
+    console = console or output_console()
     console.rule(title(report))
     console.print(f"scalecli {report.version}  data {report.fingerprint}  "
                   f"command: {report.command}", markup=False)

@@ -33,6 +33,7 @@ from rich.progress import (
 from rich.table import Table
 
 from scalecli import __version__, checkpoint
+from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
 from scalecli.faults import pause_point
 from scalecli.lock import folder_lock
@@ -194,10 +195,7 @@ def _write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
 
 
 def run_sweep(options: SweepOptions) -> int:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Logs and CI: no bars, and tables wide enough to read rather than 80 columns.
-        console = Console(highlight=False, width=160)
+    console = output_console()  # not a terminal: no bars, plain lines
     spec, raw = load_spec(options.file, out=str(options.out) if options.out else None,
                           device=options.device, tokens=options.tokens, seeds=options.seeds,
                           executor=options.executor, ray_address=options.ray_address)
