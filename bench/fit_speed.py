@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber
 
-from scalecli import fit
+from scalecli import chinchilla
 
 # Chinchilla's published fit (Hoffmann et al. 2022, Eq. 10) as the truth.
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -31,22 +31,23 @@ def synthetic(n_points: int = 240, seed: int = 0):
     n = np.exp(rng.uniform(np.log(1e6), np.log(1e9), n_points))
     d = np.exp(rng.uniform(np.log(1e8), np.log(1e11), n_points))
     theta = np.array([TRUE[k] for k in ("E", "A", "B", "alpha", "beta")])
-    loss = fit.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0.0, 0.01, n_points))
+    loss = chinchilla.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0.0, 0.01, n_points))
     return n, d, loss
 
 
 def reference_objective(p, log_n, log_d, log_l):
     """The objective as Besiroglu et al. 2024 write it: scipy's huber, summed."""
-    return huber(fit.HUBER_DELTA, fit.chinchilla_log_predict(p, log_n, log_d) - log_l).sum()
+    residual = chinchilla.chinchilla_log_predict(p, log_n, log_d) - log_l
+    return huber(chinchilla.HUBER_DELTA, residual).sum()
 
 
 def main() -> None:
     n, d, loss = synthetic()
     log_n, log_d, log_l = np.log(n), np.log(d), np.log(loss)
-    grid = fit.chinchilla_grid()
+    grid = chinchilla.chinchilla_grid()
 
     t0 = time.perf_counter()
-    point = fit.fit_chinchilla(n, d, loss)
+    point = chinchilla.fit_chinchilla(n, d, loss)
     fit_s = time.perf_counter() - t0
     p_fast = point.extra["internal"]
     f_fast = point.extra["objective"]
@@ -61,7 +62,7 @@ def main() -> None:
     ref_best = min(ref, key=lambda r: r.fun)
 
     t0 = time.perf_counter()
-    full = [fit._lbfgsb(p0, log_n, log_d, log_l) for p0 in grid]
+    full = [chinchilla._lbfgsb(p0, log_n, log_d, log_l) for p0 in grid]
     full_s = time.perf_counter() - t0
     full_best = min(full, key=lambda r: r.fun)
     loop_best = min((ref_best, full_best), key=lambda r: r.fun)
@@ -76,7 +77,7 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
-    boots, skipped = fit.bootstrap_chinchilla(n, d, loss, point, 1000, rng)
+    boots, skipped = chinchilla.bootstrap_chinchilla(n, d, loss, point, 1000, rng)
     boot_s = time.perf_counter() - t0
 
     e_, a_, b_, alpha, beta = point.theta

@@ -226,6 +226,7 @@ def ten_x_text(x_col: str, y_col: str, factor: float) -> str:
 def _form_data(form, rows, header, path, x_col, y_col, d_col):
     """The validated arrays for one form, or a ScaleError that says what is wrong."""
     from scalecli import fit as fitmath
+    from scalecli.laws import N_PARAMS
 
     x = numeric_column(rows, x_col, header, path)
     y = numeric_column(rows, y_col, header, path)
@@ -234,7 +235,7 @@ def _form_data(form, rows, header, path, x_col, y_col, d_col):
     if x.size < need:
         raise ScaleError(
             f"{x.size} rows of {path} are left to fit; the {form} form has "
-            f"{fitmath.N_PARAMS[form]} parameters and needs at least {need} points"
+            f"{N_PARAMS[form]} parameters and needs at least {need} points"
         )
     if np.unique(x).size < 2:
         raise ScaleError(

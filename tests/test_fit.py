@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import approx_fprime
 
-from scalecli import fit
+from scalecli import chinchilla, fit, laws
 
 NOISE = 0.01  # 1% lognormal multiplicative noise
 
@@ -25,7 +25,7 @@ def chinchilla_data(n_points: int = 60, seed: int = 0):
     theta = np.array([1.69, 406.4, 410.7, 0.34, 0.28])
     n = np.exp(rng.uniform(np.log(1e6), np.log(1e9), n_points))
     d = np.exp(rng.uniform(np.log(1e8), np.log(1e11), n_points))
-    return theta, n, d, noisy(fit.chinchilla_predict(theta, n, d), rng)
+    return theta, n, d, noisy(chinchilla.chinchilla_predict(theta, n, d), rng)
 
 
 # ---------------------------------------------------------------------------- recovery
@@ -34,7 +34,7 @@ def chinchilla_data(n_points: int = 60, seed: int = 0):
 def test_power_recovers_exponent():
     rng = np.random.default_rng(0)
     x = np.logspace(5, 8, 40)
-    result = fit.fit_power(x, noisy(3e3 * x**-0.25, rng))
+    result = laws.fit_power(x, noisy(3e3 * x**-0.25, rng))
     assert result.converged
     assert abs(result.theta[1] - -0.25) < 0.01
     assert_allclose(result.theta[0], 3e3, rtol=0.15)
@@ -43,7 +43,7 @@ def test_power_recovers_exponent():
 def test_saturating_recovers_parameters():
     rng = np.random.default_rng(1)
     x = np.logspace(6, 9, 40)
-    result = fit.fit_saturating(x, noisy(1.7 + 400.0 * x**-0.34, rng))
+    result = laws.fit_saturating(x, noisy(1.7 + 400.0 * x**-0.34, rng))
     assert result.converged
     e_, _, alpha = result.theta
     assert abs(alpha - 0.34) < 0.03
@@ -52,7 +52,7 @@ def test_saturating_recovers_parameters():
 
 def test_chinchilla_recovers_exponents():
     theta, n, d, loss = chinchilla_data()
-    result = fit.fit_chinchilla(n, d, loss)
+    result = chinchilla.fit_chinchilla(n, d, loss)
     assert result.converged
     assert abs(result.theta[3] - theta[3]) < 0.03
     assert abs(result.theta[4] - theta[4]) < 0.03
@@ -88,7 +88,7 @@ def test_power_bootstrap_coverage():
 
 def test_saturating_bootstrap_coverage():
     truth = np.array([1.7, 400.0, 0.34])
-    coverage = _coverage("saturating", truth, lambda x: fit.saturating_predict(truth, x), 200)
+    coverage = _coverage("saturating", truth, lambda x: laws.saturating_predict(truth, x), 200)
     assert np.all(coverage >= 0.9), coverage
 
 
@@ -105,7 +105,7 @@ GPT2_WT103_PPL = np.array([37.50, 26.37, 22.05, 17.48])
 
 
 def test_gpt2_openwebtext_loss_exponent():
-    result = fit.fit_power(GPT2_OWT_PARAMS, GPT2_OWT_LOSS)
+    result = laws.fit_power(GPT2_OWT_PARAMS, GPT2_OWT_LOSS)
     assert abs(result.theta[1] - -0.0814) <= 0.001
     # The same line by an independent route.
     slope = np.polyfit(np.log(GPT2_OWT_PARAMS), np.log(GPT2_OWT_LOSS), 1)[0]
@@ -113,7 +113,7 @@ def test_gpt2_openwebtext_loss_exponent():
 
 
 def test_gpt2_wikitext_perplexity_exponent():
-    result = fit.fit_power(GPT2_WT103_PARAMS, GPT2_WT103_PPL)
+    result = laws.fit_power(GPT2_WT103_PARAMS, GPT2_WT103_PPL)
     assert abs(result.theta[1] - -0.290) <= 0.002
 
 
@@ -121,7 +121,7 @@ def test_power_standard_error_matches_scipy():
     from scipy.stats import linregress
 
     reg = linregress(np.log(GPT2_WT103_PARAMS), np.log(GPT2_WT103_PPL))
-    result = fit.fit_power(GPT2_WT103_PARAMS, GPT2_WT103_PPL)
+    result = laws.fit_power(GPT2_WT103_PARAMS, GPT2_WT103_PPL)
     assert_allclose(result.se[1], reg.stderr, rtol=1e-10)
 
 
@@ -134,8 +134,9 @@ def test_chinchilla_gradient_matches_finite_differences():
     weights = np.random.default_rng(0).integers(0, 3, n.size).astype(float)
     for p in ([5.0, 6.0, 0.5, 0.3, 0.3], [10.0, 0.0, -1.0, 1.0, 0.5]):
         p = np.array(p)
-        _, grad = fit.chinchilla_objective(p, *args, weights)
-        numeric = approx_fprime(p, lambda q: fit.chinchilla_objective(q, *args, weights)[0], 1e-7)
+        _, grad = chinchilla.chinchilla_objective(p, *args, weights)
+        numeric = approx_fprime(
+            p, lambda q: chinchilla.chinchilla_objective(q, *args, weights)[0], 1e-7)
         assert_allclose(grad, numeric, rtol=1e-4, atol=1e-9)
 
 
@@ -144,12 +145,13 @@ def test_vectorised_objective_matches_scalar_and_scipy_huber():
 
     _, n, d, loss = chinchilla_data(30)
     args = (np.log(n), np.log(d), np.log(loss))
-    grid = fit.chinchilla_grid()
+    grid = chinchilla.chinchilla_grid()
     assert grid.shape == (4500, 5)
     pick = grid[::397]
-    many = fit.chinchilla_objective_many(pick, *args)
-    scalar = [fit.chinchilla_objective(p, *args)[0] for p in pick]
-    direct = [huber(1e-3, fit.chinchilla_log_predict(p, *args[:2]) - args[2]).sum() for p in pick]
+    many = chinchilla.chinchilla_objective_many(pick, *args)
+    scalar = [chinchilla.chinchilla_objective(p, *args)[0] for p in pick]
+    direct = [huber(1e-3, chinchilla.chinchilla_log_predict(p, *args[:2]) - args[2]).sum()
+              for p in pick]
     assert_allclose(many, scalar, rtol=1e-12)
     assert_allclose(many, direct, rtol=1e-12)
 
@@ -157,19 +159,19 @@ def test_vectorised_objective_matches_scalar_and_scipy_huber():
 def test_compute_optimal_minimises_loss_at_fixed_compute():
     theta = np.array([1.69, 406.4, 410.7, 0.34, 0.28])
     flops = np.array([1e20, 1e23])
-    opt = fit.compute_optimal(theta, flops)
+    opt = chinchilla.compute_optimal(theta, flops)
     assert_allclose(6 * opt["N_opt"] * opt["D_opt"], flops, rtol=1e-12)
     assert_allclose(opt["a_opt"] + opt["b_opt"], 1.0)
     for c, n_opt in zip(flops, opt["N_opt"], strict=True):
         ns = n_opt * np.logspace(-1, 1, 2001)
-        losses = fit.chinchilla_predict(theta, ns, c / (6 * ns))
+        losses = chinchilla.chinchilla_predict(theta, ns, c / (6 * ns))
         assert_allclose(ns[np.argmin(losses)], n_opt, rtol=2e-3)
 
 
 def test_degenerate_bootstrap_resamples_are_skipped_and_counted():
     x = np.array([1.0, 1.0, 1.0, 1.0, 10.0])
     y = np.array([5.0, 5.1, 4.9, 5.0, 3.0])
-    boots, skipped = fit.bootstrap_power(x, y, 500, np.random.default_rng(3))
+    boots, skipped = laws.bootstrap_power(x, y, 500, np.random.default_rng(3))
     # Count the degenerate resamples from the same index draws, independently.
     idx = np.random.default_rng(3).integers(0, 5, size=(500, 5))
     expected = int(np.sum((idx != 4).all(axis=1) | (idx == 4).all(axis=1)))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from scalecli import chinchilla, laws
 from scalecli import fit as fitmath
 from scalecli.cli import app
 from scalecli.fit_run import compute_fit
@@ -95,7 +96,7 @@ def test_all_forms_and_chinchilla_predictions(tmp_path: Path):
     rng = np.random.default_rng(1)
     n = np.repeat(np.logspace(6, 8, 4), 3)
     d = np.tile(np.logspace(8, 10, 3), 4)
-    loss = fitmath.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0, 0.01, n.size))
+    loss = chinchilla.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0, 0.01, n.size))
     lines = ["params_non_embedding,tokens,val_loss,val_ppl,status"] + [
         f"{a},{b},{c},{np.exp(c)},ok" for a, b, c in zip(n, d, loss, strict=True)
     ]
@@ -114,7 +115,7 @@ def test_all_forms_and_chinchilla_predictions(tmp_path: Path):
 
 def test_not_converged_reports_no_numbers(results: Path, monkeypatch):
     def stuck(x, y):
-        return fitmath.FitResult(
+        return laws.FitResult(
             "saturating", np.array([1.0, 1.0, 1.0]), False, "no start converged"
         )
 
