@@ -438,6 +438,8 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {_fmt(pred['y'])}{ci}"
             )
         console.print(f"  extrapolation: {fit['extrapolation_note']}")
+        if fit.get("caveat"):
+            console.print(f"  [yellow]caution:[/] {fit['caveat']}")
         check = fit["extrapolation"]
         if check:
             for xv, pv, ov, ev in zip(

@@ -72,25 +72,43 @@ def fit_power(x: np.ndarray, y: np.ndarray) -> FitResult:
     )
 
 
+def noise_scales(rss: float, dof: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of the log-space noise scale: sigma* = sqrt(RSS / chi2_dof), one per refit.
+
+    With five sizes and two or three parameters, RSS / dof rests on two or three degrees
+    of freedom and is itself very uncertain. Drawing the scale from its sampling
+    distribution, instead of plugging in the estimate, makes the bootstrap intervals of a
+    linear fit the exact Student-t ones, and keeps those of the saturating fit honest.
+    """
+    return np.sqrt(rss / rng.chisquare(dof, size=n_boot))
+
+
 def bootstrap_power(
     x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, int]:
-    """All bootstrap refits of the power form at once, as (n_ok, 2) thetas.
+    """All bootstrap refits of the power form at once, as (n_boot, 2) thetas.
 
-    One (n_boot, n) index matrix resamples the rows; the OLS slope of every resample is
-    a few vectorised sums, so 10,000 refits take milliseconds. Resamples whose x are all
-    equal have no slope and are skipped; the count of skipped ones is returned.
+    A parametric bootstrap on the sizes that were trained: the x are the experiment's
+    design, not a sample, so they stay fixed; each refit gets the fitted line plus
+    Gaussian noise in log y with a scale drawn by `noise_scales`. On synthetic five-size
+    sweeps the 95% interval of the exponent covered the truth 95.0-95.3% of the time,
+    against 91.7-92.0% when resampling (x, y) pairs (`bench/fit_coverage.py`). Needs at
+    least 3 points and 2 distinct x; else no refits.
     """
     lx, ly = np.log(x), np.log(y)
-    idx = rng.integers(0, lx.size, size=(n_boot, lx.size))
-    bx, by = lx[idx], ly[idx]  # (n_boot, n)
-    mx = bx.mean(axis=1, keepdims=True)
-    my = by.mean(axis=1, keepdims=True)
-    sxx = np.sum((bx - mx) ** 2, axis=1)
-    ok = sxx > 1e-12 * max(1.0, float(np.sum((lx - lx.mean()) ** 2)))
-    b = np.sum((bx - mx) * (by - my), axis=1)[ok] / sxx[ok]
-    log_a = my[ok, 0] - b * mx[ok, 0]
-    return np.column_stack([np.exp(log_a), b]), int(n_boot - ok.sum())
+    dof = lx.size - 2
+    if dof < 1 or np.unique(lx).size < 2:
+        return np.empty((0, 2)), n_boot
+    point = fit_power(x, y)
+    fitted = np.log(point.theta[0]) + point.theta[1] * lx
+    rss = float(np.sum((ly - fitted) ** 2))
+    by = fitted + noise_scales(rss, dof, n_boot, rng)[:, None] * rng.standard_normal(
+        (n_boot, lx.size))
+    mx = lx.mean()
+    sxx = np.sum((lx - mx) ** 2)
+    b = (by - by.mean(axis=1, keepdims=True)) @ (lx - mx) / sxx
+    log_a = by.mean(axis=1) - b * mx
+    return np.column_stack([np.exp(log_a), b]), 0
 
 
 # ------------------------------------------------------------------------ saturating
@@ -120,7 +138,8 @@ def saturating_lm(
     weights: np.ndarray | None = None,
     max_iter: int = 200,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Levenberg-Marquardt on many problems at once: starts q0 (B, 3), row weights (B, n).
+    """Levenberg-Marquardt on many problems at once: starts q0 (B, 3), targets ly (n,) or
+    (B, n), row weights (B, n).
 
     Minimises 0.5 * sum_i w_i r_i^2 for every row of q0 in lockstep with its own damping,
     so 1,000 bootstrap refits cost about as much as one Python loop of ~50 numpy steps.
@@ -209,23 +228,24 @@ def fit_saturating(x: np.ndarray, y: np.ndarray) -> FitResult:
 def bootstrap_saturating(
     x: np.ndarray, y: np.ndarray, point: FitResult, n_boot: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, int]:
-    """All refits at once: row counts as weights, warm-started at the point estimate.
+    """All refits at once, warm-started at the point estimate, on the fixed design.
 
-    Resamples with all x equal are skipped; refits that do not converge are dropped too.
-    Returns ((n_ok, 3) thetas, n_skipped_or_failed).
+    The parametric bootstrap of `bootstrap_power`: the fitted curve plus lognormal noise
+    whose scale is drawn by `noise_scales` (n - 3 degrees of freedom). With five sizes,
+    resampling (x, y) pairs leaves most resamples with three or four distinct sizes, which
+    three parameters fit almost exactly: its intervals held the true E, A and alpha in
+    59-66% of synthetic five-size sweeps, these in 69-83% (still too narrow: fit.caveat).
+    Refits that do not converge are dropped. Returns ((n_ok, 3) thetas, n_dropped).
     """
-    lx, ly = np.log(x), np.log(y)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    counts = np.zeros((n_boot, x.size))
-    np.add.at(counts, (np.arange(n_boot)[:, None], idx), 1.0)
-    distinct = np.array([np.unique(lx[c > 0]).size for c in counts])
-    keep = distinct >= 2
-    if not keep.any():
+    lx = np.log(x)
+    dof = lx.size - 3
+    if dof < 1 or np.unique(lx).size < 3:
         return np.empty((0, 3)), n_boot
-    q0 = np.repeat(point.extra["internal"][None, :], keep.sum(), axis=0)
-    q, _, conv = saturating_lm(q0, lx, ly, counts[keep])
+    fitted = np.log(saturating_predict(point.theta, x))
+    rss = float(np.sum((np.log(y) - fitted) ** 2))
+    noise = noise_scales(rss, dof, n_boot, rng)[:, None] * rng.standard_normal((n_boot, lx.size))
+    q0 = np.repeat(point.extra["internal"][None, :], n_boot, axis=0)
+    q, _, conv = saturating_lm(q0, lx, fitted[None, :] + noise)
     q = q[conv]
     thetas = np.column_stack([np.exp(q[:, 2]), np.exp(q[:, 0]), q[:, 1]])
     return thetas, int(n_boot - thetas.shape[0])
-
-

@@ -233,6 +233,8 @@ def fit_summary(fit: dict) -> list[Block]:
                                                         strict=False)]))
     if fit.get("extrapolation_note"):
         blocks.append(Block("p", str(fit["extrapolation_note"])))
+    if fit.get("caveat"):
+        blocks.append(Block("p", f"Caution: {fit['caveat']}."))
     if derived.get("optimal"):
         blocks.append(Block("p", "Compute-optimal allocation:"))
         blocks.append(Block("table", headers=["C (FLOPs)", "N_opt", "D_opt"],
