@@ -7,6 +7,7 @@ module, which needs no cluster and runs in milliseconds.
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -38,6 +39,7 @@ def sweep(tmp_path: Path, out: str, *args: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def ray_here() -> Any:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage reports
     ray = pytest.importorskip("ray")  # installed by the test extra; optional for users
     ray.init(num_cpus=2, object_store_memory=80 * 2**20, include_dashboard=False,
              log_to_driver=False)
