@@ -1,7 +1,8 @@
 """Coverage of the fit's 95% intervals on synthetic sweeps with known parameters.
 
-    python bench/fit_coverage.py           # ~1 min
+    python bench/fit_coverage.py               # ~1 min
     python bench/fit_coverage.py --reps 1000
+    python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap (~1 min)
 
 For a design of sizes (the default ladder's five N, and ten sizes over 400x), draw many
 synthetic sweeps from a known law with lognormal noise, fit each, and count how often
@@ -25,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli import laws
+from scalecli import chinchilla, laws
 
 DESIGNS = {
     "5 sizes, 36x (default ladder)": np.array([21720, 84912, 150080, 335712, 793344.0]),
@@ -99,14 +100,39 @@ def run(reps: int, n_boot: int, seed: int) -> None:
         print(f"{'':32} ({fitted} of {reps} saturating fits converged)")
 
 
+def run_chinchilla(reps: int, n_boot: int, seed: int) -> None:
+    """Sweeps of 60 random (N, D) points from Hoffmann et al.'s own fit, 1% noise."""
+    rng = np.random.default_rng(seed)
+    theta = np.array([1.69, 406.4, 410.7, 0.34, 0.28])
+    hits, fitted = np.zeros(5), 0
+    for _ in range(reps):
+        n = np.exp(rng.uniform(np.log(1e6), np.log(1e9), 60))
+        d = np.exp(rng.uniform(np.log(1e8), np.log(1e11), 60))
+        loss = chinchilla.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0, 0.01, 60))
+        point = chinchilla.fit_chinchilla(n, d, loss)
+        if point.converged:
+            boots, _ = chinchilla.bootstrap_chinchilla(n, d, loss, point, n_boot, rng)
+            hits += covered(boots, theta)
+            fitted += 1
+    cover = ", ".join(f"{100 * h / fitted:.0f}%" for h in hits)
+    print(f"chinchilla, 60 points, pairs bootstrap: E, A, B, alpha, beta covered {cover} "
+          f"({fitted} sweeps, {n_boot} refits each; binomial sd at 95%: "
+          f"{100 * np.sqrt(0.95 * 0.05 / fitted):.1f} points)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=300)
-    parser.add_argument("--boot", type=int, default=400)
+    parser.add_argument("--reps", type=int, help="sweeps per design (default 300; chinchilla 40)")
+    parser.add_argument("--boot", type=int, help="refits per sweep (default 400; chinchilla 100)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chinchilla", action="store_true",
+                        help="the Chinchilla form's pairs bootstrap instead")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # overflow in far-out refits' exp
-    run(args.reps, args.boot, args.seed)
+    if args.chinchilla:
+        run_chinchilla(args.reps or 40, args.boot or 100, args.seed)
+    else:
+        run(args.reps or 300, args.boot or 400, args.seed)
 
 
 if __name__ == "__main__":
