@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,31 @@ def _sees(token_path: str, token: str) -> bool:
         return False
 
 
+def connect(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> Any:
+    """Join the cluster (or start Ray here) once per process; returns the `ray` module.
+
+    The sweep calls this before preparing the data, so that a wrong address fails in
+    seconds rather than after a long tokenisation.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return ray
+    address = runtime.ray_address or os.environ.get("RAY_ADDRESS")
+    status(f"joining Ray at {address}" if address else "starting Ray on this machine")
+    unreachable = _unreachable(address) if address else None
+    if unreachable:
+        # Ray itself would retry for minutes before giving up.
+        raise ScaleError(f"cannot reach Ray at {address} ({unreachable}); check "
+                         "--ray-address / runtime.ray_address, or run `ray status` there")
+    options: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
+    try:
+        ray.init(log_to_driver=False, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ScaleError(f"cannot start or join Ray ({_first_line(error)}); check "
+                         "runtime.ray_address, or run `ray status`") from None
+    return ray
+
+
 def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: RuntimeSpec, *,
                on_done: Callable[[Outcome], None], should_stop: Callable[[], bool],
                status: Callable[[str], None] = lambda _m: None) -> None:
@@ -94,16 +120,7 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
     without any locking of its own. Ctrl-C (`should_stop`) cancels the tasks still
     running; every outcome already handed over is kept.
     """
-    ray = _import_ray()
-    if not ray.is_initialized():
-        address = runtime.ray_address or os.environ.get("RAY_ADDRESS")
-        status(f"joining Ray at {address}" if address else "starting Ray on this machine")
-        options: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
-        try:
-            ray.init(log_to_driver=False, **options)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise ScaleError(f"cannot start or join Ray ({_first_line(error)}); check "
-                             "runtime.ray_address, or run `ray status`") from None
+    ray = connect(runtime, status)
     token = secrets.token_hex(16)
     token_path = out_dir / TOKEN_FILE
     token_path.write_text(token, encoding="utf-8")
@@ -131,6 +148,22 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
         for ref in pending:
             ray.cancel(ref, force=True)
         token_path.unlink(missing_ok=True)
+
+
+def _unreachable(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why the head at host:port (or ray://host:port) does not answer; None if it does.
+
+    Addresses without a port ("auto", "local") are left to Ray's own lookup, which fails
+    fast when nothing is running.
+    """
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return None
+    except OSError as error:
+        return error.strerror or str(error) or type(error).__name__
 
 
 def _import_ray() -> Any:

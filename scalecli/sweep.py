@@ -222,6 +222,10 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
         stale.unlink(missing_ok=True)
     quiet = not console.is_terminal
+    if spec.runtime.executor == "ray":
+        from scalecli.remote import connect
+
+        connect(spec.runtime, status=lambda m: console.print(f"[dim]{m}[/]"))
     with console.status("preparing data", spinner="dots") as status:
         data = prepare(spec.data, spec.eval.tokens, options.trust_remote_code,
                        status=lambda m: status.update(m))
@@ -341,8 +345,7 @@ def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]
             for run, rid, run_dir in todo]
     if jobs:
         console.print(f"submitting {len(jobs)} runs to Ray")
-        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag,
-                   status=lambda m: console.print(f"[dim]{m}[/]"))
+        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag)
 
 
 def _run_line(run: RunSpec, result: Any) -> str:

@@ -8,6 +8,7 @@ module, which needs no cluster and runs in milliseconds.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import types
 from pathlib import Path
@@ -185,6 +186,7 @@ def test_without_ray_installed_the_error_says_how_to_get_it(
 def test_jobs_carry_absolute_run_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker's working folder is not the driver's: a relative out must still land here.
     submitted: list[remote.Job] = []
+    monkeypatch.setattr(remote, "connect", lambda *a, **k: None)
     monkeypatch.setattr(remote, "run_on_ray", lambda jobs, *a, **k: submitted.extend(jobs))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({**SPEC, "out": "rel"}))
@@ -192,3 +194,39 @@ def test_jobs_carry_absolute_run_folders(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(submitted) == 2, result.output
     runs = (tmp_path / "rel" / "tiny" / "runs").resolve()
     assert all(job.run_dir.is_absolute() and job.run_dir.parent == runs for job in submitted)
+
+
+def test_an_unreachable_cluster_is_one_clear_error_in_seconds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ray would retry for minutes; scalecli checks the head's port first.
+    fake = FakeRay([])
+    fake.is_initialized = lambda: False  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    with socket.socket() as probe:  # a port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ScaleError, match=f"cannot reach Ray at 127.0.0.1:{port}"):
+        remote.run_on_ray(_jobs(tmp_path, 1), None, tmp_path,
+                          RuntimeSpec(executor="ray", ray_address=f"127.0.0.1:{port}"),
+                          on_done=lambda _o: None, should_stop=lambda: False)
+    assert remote._unreachable("auto") is None  # no port: Ray's own lookup
+
+
+def test_a_wrong_address_fails_before_the_data_is_prepared(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scalecli.data
+
+    def no_data(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("data prepared before Ray was reached")
+
+    monkeypatch.setattr(scalecli.data, "prepare", no_data)
+    fake = FakeRay([])
+    fake.is_initialized = lambda: False  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(remote, "_unreachable", lambda address: "Connection refused")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o"),
+                                      "--executor", "ray", "--ray-address", "head:6379"])
+    assert result.exit_code == 2
+    assert "cannot reach Ray at head:6379 (Connection refused)" in result.output
