@@ -401,7 +401,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             console.print(f"[bold red]{title}: did not converge[/] ({fit['message']})")
             continue
         table = Table(title=title, title_justify="left")
-        for column in ("param", "value", "se", "95% CI (bootstrap)"):
+        for column in ("param", "value", "se", "95% CI"):
             table.add_column(column, justify="left" if column == "param" else "right")
         for param, p in fit["params"].items():
             ci = "-" if p["ci_low"] is None else f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
@@ -438,8 +438,6 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {_fmt(pred['y'])}{ci}"
             )
         console.print(f"  extrapolation: {fit['extrapolation_note']}")
-        if fit.get("caveat"):
-            console.print(f"  [yellow]caution:[/] {fit['caveat']}")
         check = fit["extrapolation"]
         if check:
             for xv, pv, ov, ev in zip(
@@ -449,6 +447,8 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                     f"    x = {xv:.4g}: predicted {_fmt(pv)}, observed {_fmt(ov)} "
                     f"({100 * ev:+.2f}%)"
                 )
+        if fit.get("caveat"):
+            console.print(f"  [yellow]caution:[/] {fit['caveat']}")
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     console.print(f"wrote {out_path}")

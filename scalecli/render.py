@@ -197,8 +197,11 @@ def fit_summary(fit: dict) -> list[Block]:
     exp_name = {"power": "b", "saturating": "alpha"}.get(form)
     if exp is not None:
         p = params.get(exp_name) or {}
-        pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(p.get('ci_low'))}, "
-                                  f"{fmt(p.get('ci_high'))}], s.e. {fmt(p.get('se'))})"))
+        lo, hi = p.get("ci_low"), p.get("ci_high")
+        if form == "saturating":  # the exponent is -alpha: its interval flips
+            lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+        pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(lo)}, {fmt(hi)}], "
+                                  f"s.e. {fmt(p.get('se'))})"))
     derived = fit.get("derived") or {}
     if derived.get("ten_x_text"):
         pairs.append(("10x buys", str(derived["ten_x_text"])))
