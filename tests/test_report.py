@@ -320,3 +320,13 @@ def test_missing_folder(tmp_path):
     with pytest.raises(ScaleError, match="no folder"):
         run_report(ReportOptions(out_dir=tmp_path / "nope", prompt=None, terminal=False,
                                  sample_tokens=5, command="t"))
+
+
+def test_saturating_exponent_interval_is_the_negated_alpha_interval():
+    from scalecli.render import fit_summary
+
+    fit = {"form": "saturating", "x": "N", "y": "val_loss", "d": None, "exponent": -0.05,
+           "params": {"E": {"value": 2.0}, "A": {"value": 4.0},
+                      "alpha": {"value": 0.05, "se": 0.01, "ci_low": 0.03, "ci_high": 0.12}}}
+    pairs = dict(next(b for b in fit_summary(fit) if b.kind == "kv").rows)
+    assert pairs["exponent"].startswith("-0.05  (95% CI [-0.12, -0.03]")
