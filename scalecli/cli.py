@@ -148,6 +148,11 @@ def fit(
     holdout: Annotated[
         int, typer.Option(min=0, help="Refit without the K largest x and check the prediction.")
     ] = 1,
+    all_lrs: Annotated[
+        bool,
+        typer.Option("--all-lrs", help="With an lr grid, fit every run, not only the best lr "
+                     "per size (the default, as Kaplan et al. and Chinchilla do)."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print fit.json to stdout.")] = False,
 ) -> None:
     """Fit scaling laws to a results CSV and write fit.json next to it."""
@@ -164,6 +169,7 @@ def fit(
         seed=seed,
         predict=predict,
         holdout=holdout,
+        all_lrs=all_lrs,
         as_json=as_json,
     )
     try:

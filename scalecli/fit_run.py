@@ -52,6 +52,8 @@ class FitOptions:
     seed: int = 0
     predict: str | None = None
     holdout: int = 1
+    all_lrs: bool = False
+    """Fit every learning rate's run, not only the best one per size."""
     as_json: bool = False
 
 
@@ -155,6 +157,43 @@ def filter_rows(
         else:
             kept.append(row)
     return kept, excluded
+
+
+BEST_LR_REASON = "not the best lr of its size"
+
+
+def best_lr_rows(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str
+                 ) -> list[dict[str, str]]:
+    """Per size, budget and seed, the run whose learning rate gave the lowest val_loss.
+
+    With an lr grid a sweep holds several runs per size. A law drawn through all of them
+    mixes well- and badly-tuned runs and bends the exponent; Kaplan et al. (2020) and
+    Hoffmann et al. (2022) fit the best lr per size. Rows pass unchanged when the CSV has
+    no lr or val_loss column, or when no size has two learning rates.
+    """
+    if "lr" not in header or "val_loss" not in header:
+        return rows
+    key_cols = [c for c in dict.fromkeys(
+        ("model", "n_layer", "n_embd", "n_head", x_col, d_col, "seed", "data_fingerprint"))
+        if c in header]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(row[c] for c in key_cols), []).append(i)
+
+    def loss(i: int) -> float:
+        try:
+            value = float(rows[i]["val_loss"])
+        except ValueError:
+            return math.inf
+        return value if math.isfinite(value) else math.inf
+
+    keep = set()
+    for members in groups.values():
+        if len({rows[i]["lr"] for i in members}) < 2:
+            keep.update(members)
+        else:
+            keep.add(min(members, key=loss))
+    return [row for i, row in enumerate(rows) if i in keep]
 
 
 def numeric_column(
@@ -261,6 +300,7 @@ def _compute(
     seed: int,
     predict: np.ndarray | None,
     holdout: int,
+    all_lrs: bool = False,
 ) -> tuple[dict, list[str]]:
     """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
     from scalecli import fit as fitmath
@@ -272,6 +312,11 @@ def _compute(
     header, rows = read_csv(csv_path)
     pairs = parse_where(where, header, csv_path)
     kept, excluded = filter_rows(rows, pairs)
+    if not all_lrs:
+        best = best_lr_rows(kept, header, x, d)
+        if len(best) < len(kept):
+            excluded[BEST_LR_REASON] = len(kept) - len(best)
+            kept = best
     filters = [f"{c}={v}" for c, v in pairs]
     if not kept:
         detail = ", ".join(f"{n} {k}" for k, n in excluded.items())
@@ -338,6 +383,7 @@ def compute_fit(
     seed: int = 0,
     predict: list[float] | str | None = None,
     holdout: int = 1,
+    all_lrs: bool = False,
 ) -> dict:
     """The fit.json dict for a CSV, without writing or printing (the report command calls
     this when fit.json is missing). `where=None` means the default status=ok filter."""
@@ -346,7 +392,8 @@ def compute_fit(
         if isinstance(predict, str)
         else (None if predict is None else np.asarray(predict, dtype=float))
     )
-    doc, _ = _compute(Path(csv_path), form, x, y, d, where, bootstrap, seed, values, holdout)
+    doc, _ = _compute(Path(csv_path), form, x, y, d, where, bootstrap, seed, values, holdout,
+                      all_lrs)
     return doc
 
 
@@ -364,6 +411,7 @@ def run_fit(options: FitOptions) -> None:
         options.seed,
         parse_predict(options.predict),
         options.holdout,
+        options.all_lrs,
     )
     text = json.dumps(doc, indent=2, allow_nan=False)
     out_path = csv_path.parent / "fit.json"

@@ -178,3 +178,34 @@ def test_file_errors(tmp_path: Path):
     _error(run(str(binary)), "not a CSV")
     _error(run(str(write(tmp_path / "ragged.csv", "a,b\n1,2,3\n"))), "not a well-formed CSV")
     _error(run(str(write(tmp_path / "header.csv", "a,b\n"))), "no data rows")
+
+
+def test_an_lr_grid_is_fitted_through_the_best_lr_of_each_size(tmp_path: Path):
+    # Each size ran at two learning rates; the worse one is 0.1-0.4 nats higher, more so
+    # for the larger sizes, which would flatten the law if fitted too.
+    best = {25000: 4.65, 100000: 4.30, 300000: 4.05, 790000: 3.80, 1500000: 3.62}
+    lines = ["run_id,model,params_non_embedding,tokens,lr,seed,val_loss,val_ppl,status"]
+    for i, (n, loss) in enumerate(best.items()):
+        worse = loss + 0.1 * (i + 1)
+        for lr, value in ((1e-3, worse), (3e-3, loss)) if i % 2 else ((3e-3, loss), (1e-3, worse)):
+            lines.append(f"r{i}-{lr},m{i},{n},1000000,{lr},0,{value},{np.exp(value):.4f},ok")
+    path = write(tmp_path / "results.csv", "\n".join(lines) + "\n")
+
+    doc = compute_fit(path, bootstrap=50, holdout=0)
+    assert doc["rows_used"] == 5 and doc["rows_excluded"] == {"not the best lr of its size": 5}
+    x = np.array(list(best))
+    expected = laws.fit_power(x, np.exp(np.array(list(best.values())))).theta[1]
+    assert doc["fits"]["power"]["params"]["b"]["value"] == pytest.approx(expected, rel=1e-6)
+
+    everything = compute_fit(path, bootstrap=50, holdout=0, all_lrs=True)
+    assert everything["rows_used"] == 10 and everything["rows_excluded"] == {}
+    assert everything["fits"]["power"]["params"]["b"]["value"] > expected + 0.01  # flatter
+
+    result = run(str(path), "--bootstrap", "20", "--holdout", "0", "--all-lrs")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "fit.json").read_text())["rows_used"] == 10
+
+
+def test_one_lr_per_size_leaves_every_row(results: Path):
+    doc = compute_fit(results, bootstrap=20, holdout=0)
+    assert doc["rows_used"] == 5 and "not the best lr of its size" not in doc["rows_excluded"]
