@@ -119,18 +119,17 @@ def _out_dir(spec: SweepSpec) -> Path:
 
 def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
     from scalecli.data import vocab_size_of
-    from scalecli.hardware import matmul_peak, resolve_runtime
+    from scalecli.hardware import resolve_runtime
 
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = expand(spec, vocab)
     try:
         rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
-        # Estimated at 40% of the measured matmul peak: typical of these sizes (see bench/).
-        rate: float | None = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
         where = rt.device.type
     except ScaleError:
         # Planning a GPU sweep on a machine without one: counts yes, time unknown.
-        rate, where = None, f"{spec.runtime.device} (not here: no time estimate)"
+        rt, where = None, f"{spec.runtime.device} (not here: no time estimate)"
+    rate_of, how = _estimated_rate(runs, vocab, rt, console) if rt else (None, "")
     table = Table(title=f"{spec.name}: {len(runs)} runs (vocab {vocab}, context "
                         f"{spec.data.context}) on {where}")
     for column in ("model", "L", "d", "heads", "params", "N (non-emb.)", "tokens", "steps",
@@ -140,19 +139,62 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
     for run in runs:
         c = _counts(run, vocab)
         flops = c.flops_per_token * run.tokens
+        seconds = flops / rate_of(c.flops_per_token) if rate_of else None
         total_flops += flops
-        total_s += flops / rate if rate else 0.0
+        total_s += seconds or 0.0
         table.add_row(run.model.name, str(run.model.n_layer), str(run.model.n_embd),
                       str(run.model.n_head), _fmt(c.params), _fmt(c.params_non_embedding),
                       _fmt(run.tokens), str(run.steps), f"{run.lr:.3g}", str(run.seed),
-                      _fmt(flops), _duration(flops / rate) if rate else "-")
+                      _fmt(flops), _duration(seconds) if seconds is not None else "-")
     console.print(table)
-    if rate:
+    if rate_of:
         console.print(f"total: {_fmt(total_flops)}FLOPs, about {_duration(total_s)} of training "
-                      f"at {_fmt(rate)}FLOP/s (40% of this machine's measured matmul peak)")
+                      f"({how}; evaluation and data preparation not included)")
     else:
         console.print(f"total: {_fmt(total_flops)}FLOPs")
     return 0
+
+
+PROBE_MAX_STEP_S = 2.0  # probe a size only if a step is this quick by the peak-based guess
+
+
+def _estimated_rate(runs: list[RunSpec], vocab: int, rt: Any, console: Console
+                    ) -> tuple[Callable[[float], float], str]:
+    """FLOP/s as a function of FLOPs per token, for the time column of a dry run.
+
+    Small models use far less of the matmul peak than large ones (on a 2-core CPU, 7% for
+    the default s1 and 35% for s5), so a fixed fraction misjudges a ladder. Where a step is
+    quick, the smallest and largest shapes train a few steps here, and the time per token
+    is taken as affine in FLOPs per token between them (a fixed cost per token plus
+    compute): on the default ladder this put every size within 20% of its measured time
+    and the whole ladder within 5%.
+    Else the estimate is 40% of the measured matmul peak.
+    """
+    from scalecli.hardware import matmul_peak
+    from scalecli.train import probe_tokens_per_s
+
+    guess = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+    by_cost = sorted(runs, key=lambda r: _counts(r, vocab).flops_per_token)
+    ends = [by_cost[0], by_cost[-1]] if len(by_cost) > 1 else by_cost[:1]
+    step_s = [_counts(r, vocab).flops_per_token * r.train.batch_tokens / guess for r in ends]
+    if max(step_s) > PROBE_MAX_STEP_S:
+        return (lambda _fpt: guess), (f"at {_fmt(guess)}FLOP/s, 40% of this machine's "
+                                       "measured matmul peak")
+    points = []
+    with console.status("timing a few training steps of the smallest and largest size"):
+        for run in dict.fromkeys(ends):  # one probe if the ends are the same run
+            fpt = _counts(run, vocab).flops_per_token
+            points.append((fpt, 1.0 / probe_tokens_per_s(run, vocab, rt)))  # s per token
+    (f0, t0), (f1, t1) = points[0], points[-1]
+
+    def rate(fpt: float) -> float:
+        t = t0 if f1 == f0 else t0 + (t1 - t0) * (fpt - f0) / (f1 - f0)
+        if t <= 0:  # far outside the probed range, with a negative slope: scale by FLOPs
+            t = t1 * fpt / f1
+        return fpt / t
+
+    names = " and ".join(dict.fromkeys(r.model.name for r in ends))
+    return rate, f"speed measured on {names} here, interpolated between them"
 
 
 def _row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[str, Any]:

@@ -106,4 +106,31 @@ def test_dry_run_prints_runs_and_trains_nothing(tmp_path: Path) -> None:
                                       "--dry-run", "--seeds", "0,1"])
     assert result.exit_code == 0, result.output
     assert "4 runs" in result.output and "d32" in result.output
+    assert "speed measured on d16 and d32 here" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_dry_run_time_is_affine_in_flops_per_token_between_the_probes(monkeypatch) -> None:
+    from rich.console import Console
+
+    from scalecli import sweep, train
+    from scalecli.hardware import resolve_runtime
+    from scalecli.spec import expand, parse_spec
+
+    runs = expand(parse_spec({**TINY, "models": [
+        {"name": n, "n_layer": 1, "n_embd": d, "n_head": 2} for n, d in
+        (("a", 16), ("b", 32), ("c", 64))]}), 300)
+    fpt = {r.model.name: sweep._counts(r, 300).flops_per_token for r in runs}
+    # A machine with 1 us of fixed cost per token and 1 GFLOP/s of compute.
+    monkeypatch.setattr(train, "probe_tokens_per_s", lambda run, vocab, rt: 1 / (
+        1e-6 + fpt[run.model.name] / 1e9))
+    rate, how = sweep._estimated_rate(runs, 300, resolve_runtime("cpu", "fp32", 1),
+                                      Console(quiet=True))
+    assert "measured on a and c" in how
+    f = fpt["b"]
+    assert rate(f) == pytest.approx(f / (1e-6 + f / 1e9), rel=1e-9)  # exact for this machine
+
+    monkeypatch.setattr(sweep, "PROBE_MAX_STEP_S", 0.0)  # too slow to probe: the peak rule
+    _, how = sweep._estimated_rate(runs, 300, resolve_runtime("cpu", "fp32", 1),
+                                   Console(quiet=True))
+    assert "40% of this machine's measured matmul peak" in how
