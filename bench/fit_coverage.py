@@ -12,8 +12,8 @@ the 95% interval holds the truth. Two ways to draw the refits, side by side:
   fixed: scalecli's own (`laws.bootstrap_power`, `laws.bootstrap_saturating`): the sizes
          stay fixed, each refit gets the fitted curve plus noise whose scale is drawn from
          its chi-square distribution.
-The saturating alpha that `fit` reports uses neither: it is the profile-likelihood
-interval (`laws.profile_alpha_interval`), counted on its own row.
+The saturating E, A and alpha that `fit` reports use neither: they are profile-likelihood
+intervals (`laws.profile_intervals`), counted on their own row.
 An honest 95% interval covers about 95%; the binomial sd is printed with each figure.
 """
 
@@ -80,16 +80,17 @@ def run(reps: int, n_boot: int, seed: int) -> None:
         yq = laws.saturating_predict(SATURATING, xq)
         par = {"pairs": np.zeros(3), "fixed": np.zeros(3)}
         curve = {"pairs": 0, "fixed": 0}
-        fitted = profiled = 0
+        fitted = 0
+        profiled = np.zeros(3)
         for _ in range(reps):
             y = laws.saturating_predict(SATURATING, x) * np.exp(rng.normal(0, 0.003, x.size))
             point = laws.fit_saturating(x, y)
             if not point.converged:
                 continue
             fitted += 1
-            lo, hi = laws.profile_alpha_interval(x, y, point)
-            profiled += (lo is None or lo <= SATURATING[2]) and (hi is None
-                                                                 or SATURATING[2] <= hi)
+            for j, (lo, hi) in enumerate(laws.profile_intervals(x, y, point).values()):
+                truth = SATURATING[j]  # E, A, alpha: the order of profile_intervals
+                profiled[j] += (lo is None or lo <= truth) and (hi is None or truth <= hi)
             draws = {"pairs": pairs_saturating(x, y, point, n_boot, rng),
                      "fixed": laws.bootstrap_saturating(x, y, point, n_boot, rng)[0]}
             for kind, boots in draws.items():
@@ -102,8 +103,8 @@ def run(reps: int, n_boot: int, seed: int) -> None:
               f"{params['fixed']:>18}")
         print(f"{name:32} {'saturating: curve at 10x the largest':34} {curves['pairs']:>18} "
               f"{curves['fixed']:>18}", flush=True)
-        print(f"{name:32} {'saturating: alpha, profile F (reported)':34} {'':>18} "
-              f"{100 * profiled / fitted:>17.1f}%")
+        reported = ", ".join(f"{100 * v / fitted:.0f}" for v in profiled) + "%"
+        print(f"{name:32} {'saturating: E, A, alpha, profile F':34} {'':>18} {reported:>18}")
         print(f"{'':32} ({fitted} of {reps} saturating fits converged)")
 
 

@@ -25,7 +25,7 @@ from scalecli.laws import (
     fit_power,
     fit_saturating,
     power_predict,
-    profile_alpha_interval,
+    profile_intervals,
     saturating_predict,
 )
 
@@ -226,9 +226,9 @@ def analyse(
     point = fit_form(form, x, y, d)
     rng = np.random.default_rng(seed)
     boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng)
-    # The saturating exponent gets its profile-likelihood interval: with few sizes the
-    # bootstrap's is too narrow (laws.profile_alpha_interval).
-    intervals = {"alpha": profile_alpha_interval(x, y, point)} if form == "saturating" else {}
+    # Saturating parameters get profile-likelihood intervals: with few sizes the
+    # bootstrap's are too narrow (laws.profile_interval).
+    intervals = profile_intervals(x, y, point) if form == "saturating" else {}
     if point.converged:
         r2, rmse = goodness(y, predict_form(form, point.theta, x, d))
         extrapolation, note = extrapolation_check(form, x, y, d, holdout)
@@ -257,23 +257,28 @@ def analyse(
         # n - n_ok resamples were skipped: all x equal (degenerate) or the refit failed.
         "bootstrap": {"n": int(n_boot), "n_ok": int(boots.shape[0]), "seed": int(seed)},
         "method": point.method,
-        "caveat": caveat(form, x) if point.converged else None,
+        "caveat": caveat(form, x, intervals) if point.converged else None,
     }
 
 
-def caveat(form: str, x: np.ndarray) -> str | None:
-    """What the intervals of this fit cannot be trusted for, measured on synthetic sweeps.
+def caveat(form: str, x: np.ndarray,
+           intervals: dict[str, tuple[float | None, float | None]]) -> str | None:
+    """What this fit's numbers cannot be trusted for, measured on synthetic sweeps.
 
-    Saturating fits to few sizes over a narrow range pin down neither E and A one by one
-    nor, fully, the curve: with 5 sizes over 36x the bootstrap's 95% intervals held the
-    true E and A in 69-83% of synthetic sweeps and the curve at 10x the largest size in
-    85-91% (`bench/fit_coverage.py`, two seeds). With 10 sizes over 400x: 86-96% and
-    94-95%. The exponent alpha is not affected: its profile-likelihood interval held the
-    truth in 95-98% (5 sizes) and 93-97% (10 sizes).
+    The saturating parameters' profile intervals keep their coverage (92-98% with 5 or 10
+    sizes, `bench/fit_coverage.py`), but the band and --predict intervals come from the
+    bootstrap, which with 5 sizes over 36x held the true curve at 10x the largest size in
+    only 85-91% of synthetic sweeps (94-95% with 10 sizes over 400x). And an interval of
+    E that reaches 0 means the sizes show no floor yet.
     """
-    if form != "saturating" or (x.size >= 10 and x.max() / x.min() >= 100):
+    if form != "saturating":
         return None
-    return (f"{x.size} sizes over {x.max() / x.min():.0f}x pin down E and A only loosely: their "
-            "95% intervals are too narrow (69-83% coverage in synthetic sweeps like this), "
-            "the curve's band less so (85-91% at 10x the largest size); alpha's profile "
-            "interval is sound (95-98%)")
+    notes = []
+    if intervals.get("E", (None, None))[0] == 0.0:
+        notes.append("E's 95% interval reaches 0: these sizes show no floor yet, so E is "
+                     "not measured")
+    if x.size < 10 or x.max() / x.min() < 100:
+        notes.append(f"with {x.size} sizes over {x.max() / x.min():.0f}x the curve's band and "
+                     "predicted intervals are too narrow (85-91% coverage at 10x the largest "
+                     "size in synthetic sweeps like this)")
+    return "; ".join(notes) or None

@@ -452,7 +452,10 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         for column in ("param", "value", "se", "95% CI"):
             table.add_column(column, justify="left" if column == "param" else "right")
         for param, p in fit["params"].items():
-            ci = "-" if p["ci_low"] is None else f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
+            lo, hi = p["ci_low"], p["ci_high"]
+            # One null end: a profile interval the data do not bound on that side.
+            ci = "-" if lo is None and hi is None else (
+                f"[{'-inf' if lo is None else _fmt(lo)}, {'inf' if hi is None else _fmt(hi)}]")
             table.add_row(param, _fmt(p["value"]), _fmt(p["se"]), ci)
         console.print(table)
         console.print(

@@ -192,20 +192,22 @@ def saturating_lm(
     return q, cost, converged
 
 
-PROFILE_SPAN = 3.0  # how far from the estimate to look for the ends of alpha's interval
+# How far from the estimate to look for the ends of each profile interval, in the internal
+# coordinates (log A, alpha, log E): factors of e^12 (1.6e5) for A and E, 3 for alpha.
+PROFILE_SPAN = (12.0, 3.0, 12.0)
 
 
-def profile_alpha_interval(
-    x: np.ndarray, y: np.ndarray, point: FitResult, level: float = 0.95
+def profile_interval(
+    x: np.ndarray, y: np.ndarray, point: FitResult, k: int, level: float = 0.95
 ) -> tuple[float | None, float | None]:
-    """The profile-likelihood interval of alpha, calibrated by the F distribution.
+    """The profile-likelihood interval of internal coordinate k of (log A, alpha, log E).
 
-    For each alpha the best (A, E) is refitted; alpha is in the interval while the
-    profile's residual sum of squares stays below RSS_min * (1 + F(level; 1, n-3) / (n-3)),
-    the interval that is exact for a linear model and, unlike the bootstrap, keeps its
-    coverage with few sizes: 95% on synthetic five-size sweeps where the bootstrap's was
-    69-83% (`bench/fit_coverage.py`). An end not reached within PROFILE_SPAN of the
-    estimate is None: the data do not bound alpha on that side.
+    For each value of the coordinate the other two are refitted; the value is in the
+    interval while the profile's residual sum of squares stays below
+    RSS_min * (1 + F(level; 1, n-3) / (n-3)), the interval that is exact for a linear model
+    and, unlike the bootstrap, keeps its coverage with few sizes (`bench/fit_coverage.py`).
+    Returns the ends in internal coordinates; an end not reached within PROFILE_SPAN[k] of
+    the estimate is None: the data do not bound the parameter on that side.
     """
     from scipy.stats import f as f_dist
 
@@ -215,17 +217,17 @@ def profile_alpha_interval(
         return None, None
     q_hat = point.extra["internal"]
 
-    def rss(alphas: np.ndarray) -> np.ndarray:
-        q0 = np.repeat(q_hat[None, :], alphas.size, axis=0)
-        q0[:, 1] = alphas
-        _, cost, _ = saturating_lm(q0, lx, ly, fixed=1)
+    def rss(values: np.ndarray) -> np.ndarray:
+        q0 = np.repeat(q_hat[None, :], values.size, axis=0)
+        q0[:, k] = values
+        _, cost, _ = saturating_lm(q0, lx, ly, fixed=k)
         return 2.0 * cost
 
-    rss_min = float(rss(np.array([q_hat[1]]))[0])
+    rss_min = float(rss(np.array([q_hat[k]]))[0])
     limit = rss_min * (1.0 + f_dist.ppf(level, 1, dof) / dof)
     ends: list[float | None] = []
     for side in (-1.0, 1.0):
-        coarse = q_hat[1] + side * np.linspace(0.0, PROFILE_SPAN, 65)
+        coarse = q_hat[k] + side * np.linspace(0.0, PROFILE_SPAN[k], 65)
         values = rss(coarse)
         outside = np.nonzero(values > limit)[0]
         if outside.size == 0:
@@ -234,11 +236,32 @@ def profile_alpha_interval(
         j = int(outside[0])
         fine = np.linspace(coarse[max(j - 1, 0)], coarse[j], 33)
         fine_values = rss(fine)
-        k = max(int(np.nonzero(fine_values > limit)[0][0]), 1)
+        i = max(int(np.nonzero(fine_values > limit)[0][0]), 1)
         # Linear interpolation of the profile between the last point in and the first out.
-        a0, a1, v0, v1 = fine[k - 1], fine[k], fine_values[k - 1], fine_values[k]
+        a0, a1, v0, v1 = fine[i - 1], fine[i], fine_values[i - 1], fine_values[i]
         ends.append(float(a0 + (a1 - a0) * (limit - v0) / (v1 - v0)) if v1 > v0 else float(a1))
     return ends[0], ends[1]
+
+
+def profile_intervals(x: np.ndarray, y: np.ndarray, point: FitResult
+                      ) -> dict[str, tuple[float | None, float | None]]:
+    """Profile-likelihood 95% intervals of E, A and alpha in natural units.
+
+    An unreached end is None (unbounded), except the lower ends of E and A: there the
+    data allow values down to 0, which is the end reported.
+    """
+    if x.size - 3 < 1 or not point.converged:
+        return {name: (None, None) for name in ("E", "A", "alpha")}
+    log_a = profile_interval(x, y, point, 0)
+    alpha = profile_interval(x, y, point, 1)
+    log_e = profile_interval(x, y, point, 2)
+
+    def natural(ends: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+        lo, hi = ends
+        return (0.0 if lo is None else float(np.exp(lo)),
+                None if hi is None else float(np.exp(hi)))
+
+    return {"E": natural(log_e), "A": natural(log_a), "alpha": alpha}
 
 
 def _saturating_starts(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -279,8 +302,8 @@ def fit_saturating(x: np.ndarray, y: np.ndarray) -> FitResult:
         converged=ok,
         message=_saturating_message(ok, qb, y),
         method="least squares on log L, log L_hat = LSE(log A - alpha log x, log E); "
-        "Levenberg-Marquardt from 20 starts; 95% CI of alpha: profile likelihood (F), "
-        "of E and A: fixed-design bootstrap",
+        "Levenberg-Marquardt from 20 starts; 95% CIs: profile likelihood (F); band and "
+        "predictions: fixed-design bootstrap",
         extra={"internal": qb},
     )
 
@@ -294,8 +317,10 @@ def bootstrap_saturating(
     whose scale is drawn by `noise_scales` (n - 3 degrees of freedom). With five sizes,
     resampling (x, y) pairs leaves most resamples with three or four distinct sizes, which
     three parameters fit almost exactly: its intervals held the true E, A and alpha in
-    59-66% of synthetic five-size sweeps, these in 69-83% (still too narrow: fit.caveat).
-    Refits that do not converge are dropped. Returns ((n_ok, 3) thetas, n_dropped).
+    59-66% of synthetic five-size sweeps, these in 69-83%, still too narrow, so `fit`
+    reports profile intervals for the parameters (`profile_intervals`) and uses these
+    refits for the band and predictions only. Refits that do not converge are dropped.
+    Returns ((n_ok, 3) thetas, n_dropped).
     """
     lx = np.log(x)
     dof = lx.size - 3

@@ -175,8 +175,11 @@ def _params_table(fit: dict) -> Block:
     rows = []
     for name, p in (fit.get("params") or {}).items():
         p = p or {}
-        rows.append([name, fmt(p.get("value")), fmt(p.get("se")),
-                     f"[{fmt(p.get('ci_low'))}, {fmt(p.get('ci_high'))}]"])
+        lo, hi = p.get("ci_low"), p.get("ci_high")
+        # One null end: a profile interval the data do not bound on that side.
+        ci = "-" if lo is None and hi is None else (
+            f"[{'-inf' if lo is None else fmt(lo)}, {'inf' if hi is None else fmt(hi)}]")
+        rows.append([name, fmt(p.get("value")), fmt(p.get("se")), ci])
     return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
 
 
