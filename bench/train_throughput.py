@@ -47,18 +47,17 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.data import TokenData, prepare
+from scalecli.data import TokenData, prepare, random_tokens
 from scalecli.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
 from scalecli.model import closed_form_counts
 from scalecli.spec import ModelSpec, RunSpec, expand, load_spec
-from scalecli.train import Batches, train_run
+from scalecli.train import Batches, short_run, train_run
 
 VARIANTS = ("scalecli", "trainer", "nanogpt")
 
@@ -295,24 +294,9 @@ BENCH = {"scalecli": bench_scalecli, "trainer": bench_trainer, "nanogpt": bench_
 # Cases
 
 
-def short_run(run: RunSpec, steps: int, **train_changes: Any) -> RunSpec:
-    """The same run cut to `steps` steps, with no mid-run evaluation or checkpoint."""
-    train = dataclasses.replace(run.train, eval_points=0, checkpoint_every_s=0.0, **train_changes)
-    return dataclasses.replace(run, steps=steps, tokens=steps * train.batch_tokens, train=train)
-
-
 def short_val(data: TokenData, context: int) -> TokenData:
     # train_run ends with an evaluation (outside its timed window); two sequences suffice.
     return dataclasses.replace(data, val=data.val[: 2 * context + 1])
-
-
-def synthetic(vocab: int, tokens: int, context: int) -> TokenData:
-    """Uniform random tokens: the throughput of a shape needs no real text."""
-    rng = np.random.default_rng(0)
-    return TokenData(train=rng.integers(0, vocab, tokens, dtype=np.int32),
-                     val=rng.integers(0, vocab, 2 * context + 1, dtype=np.int32), val_bytes=1,
-                     vocab_size=vocab, eos_id=0, tokenizer_json="{}", fingerprint="synthetic",
-                     dataset="synthetic", tokenizer=f"synthetic:{vocab}", prompt="")
 
 
 def make_cases(args: argparse.Namespace) -> list[Case]:
@@ -322,7 +306,7 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
     if args.gpt2_124m:
         # GPT-2 small: 12 layers, width 768, 12 heads, context 1024, vocab 50257.
         context, vocab = 1024, 50257
-        data = synthetic(vocab, 4_000_000, context)
+        data = random_tokens(vocab, 4_000_000, context)
         shapes = [("gpt2-124m", ModelSpec("gpt2-124m", 12, 768, 12), args.batch_tokens or 32768)]
         base = expand(dataclasses.replace(
             spec, data=dataclasses.replace(spec.data, context=context)), vocab)[0]

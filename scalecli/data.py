@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from scalecli.errors import ScaleError
+from scalecli.errors import ScaleError, first_line
 from scalecli.faults import pause_point
 from scalecli.spec import DataSpec
 
@@ -164,17 +164,12 @@ def _load_local(spec: DataSpec) -> tuple[list[str], list[str]]:
         ds = datasets.load_dataset(builder, data_files=files, split="train",
                                    cache_dir=str(cache_dir() / "datasets"), **extra)
     except Exception as error:  # datasets raises many types for unreadable files
-        message = _first_line(error)
+        message = first_line(error)
         raise ScaleError(f"data.dataset: cannot read {spec.dataset}: {message}") from None
     docs = _column(ds, spec.text_column, spec.dataset)
     if spec.max_documents:
         docs = docs[: spec.max_documents]
     return _hold_out(docs, spec.val_frac, spec.dataset)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _load_hub(spec: DataSpec) -> tuple[list[str], list[str]]:
@@ -194,7 +189,7 @@ def _load_hub(spec: DataSpec) -> tuple[list[str], list[str]]:
                     "(offline?); download it while online, or point data.dataset at local "
                     ".txt/.jsonl/.parquet files") from None
             raise ScaleError(f"data.dataset: cannot load '{spec.dataset}' split '{split}': "
-                             f"{_first_line(error)}") from None
+                             f"{first_line(error)}") from None
 
     train = _column(load(spec.split), spec.text_column, spec.dataset)
     if spec.max_documents:
@@ -279,7 +274,7 @@ def _hf_tokenizer(name: str, trust_remote_code: bool) -> tuple[Any, int]:
     except Exception as error:
         where = "a local path" if os.path.exists(name) else "the Hugging Face hub (offline?)"
         raise ScaleError(f"data.tokenizer: cannot load tokenizer '{name}' from {where}: "
-                         f"{_first_line(error)}; use bpe:N to train one on your data") from None
+                         f"{first_line(error)}; use bpe:N to train one on your data") from None
     backend = getattr(hf, "backend_tokenizer", None)
     if backend is None:
         raise ScaleError(f"data.tokenizer: '{name}' has no fast (Rust) tokenizer; pick another")
@@ -368,3 +363,13 @@ def prepare(spec: DataSpec, eval_tokens: int, trust_remote_code: bool = False,
         eos_id=eos_id, tokenizer_json=tok_json, fingerprint=fingerprint, dataset=spec.dataset,
         tokenizer=spec.tokenizer, prompt=_default_prompt(val_docs),
     )
+
+
+def random_tokens(vocab_size: int, tokens: int, context: int) -> TokenData:
+    """Uniform random tokens, for timing a shape: its throughput needs no real text."""
+    rng = np.random.default_rng(0)
+    return TokenData(train=rng.integers(0, vocab_size, tokens, dtype=np.int32),
+                     val=rng.integers(0, vocab_size, 2 * context + 1, dtype=np.int32),
+                     val_bytes=1, vocab_size=vocab_size, eos_id=0, tokenizer_json="{}",
+                     fingerprint="random", dataset="random", tokenizer=f"random:{vocab_size}",
+                     prompt="")

@@ -20,3 +20,15 @@ class Interrupted(ScaleError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, exit_code=130)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def describe(error: BaseException) -> str:
+    """'Type: first line', at most 300 characters: a failed run's `error` column."""
+    text = str(error).strip()
+    return (f"{type(error).__name__}: {first_line(error)}" if text else type(error).__name__)[:300]

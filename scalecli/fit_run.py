@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -429,6 +430,14 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def interval_text(lo: float | None, hi: float | None, fmt: Callable[[float], str]) -> str:
+    """'[lo, hi]'; '-' when there is no interval. One null end is a profile interval that
+    the data do not bound on that side, shown as -inf or inf."""
+    if lo is None and hi is None:
+        return "-"
+    return f"[{'-inf' if lo is None else fmt(lo)}, {'inf' if hi is None else fmt(hi)}]"
+
+
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     """One table of parameters per form, then fit quality, extrapolation and derived lines."""
     from rich.table import Table
@@ -452,10 +461,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         for column in ("param", "value", "se", "95% CI"):
             table.add_column(column, justify="left" if column == "param" else "right")
         for param, p in fit["params"].items():
-            lo, hi = p["ci_low"], p["ci_high"]
-            # One null end: a profile interval the data do not bound on that side.
-            ci = "-" if lo is None and hi is None else (
-                f"[{'-inf' if lo is None else _fmt(lo)}, {'inf' if hi is None else _fmt(hi)}]")
+            ci = interval_text(p["ci_low"], p["ci_high"], _fmt)
             table.add_row(param, _fmt(p["value"]), _fmt(p["se"]), ci)
         console.print(table)
         console.print(

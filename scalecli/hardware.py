@@ -137,12 +137,20 @@ def should_compile(setting: str, rt: Runtime, flops: float) -> bool:
     Measured on CPU (`bench/train_throughput.py --quick --compile-check s3`): 21.5 s to
     compile for 39.4 -> 38.2 ms/step, a 3% gain that repays itself only after ~12 min.
     On CUDA the gain is larger (fused kernels, fewer launches) and compile takes ~1 min.
-    The run's length is estimated at 40% of this machine's measured matmul peak.
+    The run's length is estimated with `assumed_rate`.
     """
     if setting != "auto":
         return setting == "on"
-    seconds = flops / (0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads))
-    return seconds > (3600 if rt.device.type == "cpu" else 300)
+    return flops / assumed_rate(rt) > (3600 if rt.device.type == "cpu" else 300)
+
+
+def assumed_rate(rt: Runtime) -> float:
+    """Training FLOP/s to plan with when none is measured: 40% of the matmul peak.
+
+    Typical of mid-sized models; the tiny default sizes reach 7-35% on a 2-core CPU and a
+    6-layer width-384 model about 65% (bench/train_throughput.py).
+    """
+    return 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
 
 
 @functools.cache

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scalecli.data import TokenData
-from scalecli.errors import Interrupted, ScaleError
+from scalecli.errors import Interrupted, ScaleError, describe, first_line
 from scalecli.spec import RunSpec, RuntimeSpec
 
 TOKEN_FILE = ".ray-token"
@@ -86,16 +86,27 @@ def _sees(token_path: str, token: str) -> bool:
         return False
 
 
-def connect(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> Any:
-    """Join the cluster (or start Ray here) once per process; returns the `ray` module.
+def join_early(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> None:
+    """Before the data is prepared: Ray must import, and a named cluster must answer.
 
-    The sweep calls this before preparing the data, so that a wrong address fails in
-    seconds rather than after a long tokenisation.
+    A wrong address then fails in seconds rather than after a long tokenisation. A Ray of
+    our own is started later, by `run_on_ray`, and only if some run is left to train.
     """
+    _import_ray()
+    if _address(runtime):
+        connect(runtime, status)
+
+
+def _address(runtime: RuntimeSpec) -> str | None:
+    return runtime.ray_address or os.environ.get("RAY_ADDRESS")
+
+
+def connect(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> Any:
+    """Join the cluster (or start Ray here) once per process; returns the `ray` module."""
     ray = _import_ray()
     if ray.is_initialized():
         return ray
-    address = runtime.ray_address or os.environ.get("RAY_ADDRESS")
+    address = _address(runtime)
     status(f"joining Ray at {address}" if address else "starting Ray on this machine")
     unreachable = _unreachable(address) if address else None
     if unreachable:
@@ -106,7 +117,7 @@ def connect(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: Non
     try:
         ray.init(log_to_driver=False, **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise ScaleError(f"cannot start or join Ray ({_first_line(error)}); check "
+        raise ScaleError(f"cannot start or join Ray ({first_line(error)}); check "
                          "runtime.ray_address, or run `ray status`") from None
     return ray
 
@@ -138,7 +149,8 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
                 try:
                     result, files = ray.get(ref)
                 except ray.exceptions.RayError as error:
-                    on_done(Outcome(job, error=_task_error(error)))
+                    # A RayTaskError wraps the worker's exception: describe that one.
+                    on_done(Outcome(job, error=describe(getattr(error, "cause", None) or error)))
                     continue
                 job.run_dir.mkdir(parents=True, exist_ok=True)
                 for name, blob in files.items():
@@ -174,17 +186,6 @@ def _import_ray() -> Any:
         raise ScaleError("runtime.executor is ray but Ray is not installed; "
                          "pip install 'scalecli[ray]', or use executor: local") from None
     return ray
-
-
-def _task_error(error: BaseException) -> str:
-    # A RayTaskError wraps the worker's exception; its class name and first line say enough.
-    cause = getattr(error, "cause", None) or error
-    return f"{type(cause).__name__}: {_first_line(cause)}"[:300]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _write_bytes(path: Path, blob: bytes) -> None:

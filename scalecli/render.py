@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalecli.fit_run import interval_text
 from scalecli.report import ReportData, clean
 from scalecli.samples import REPETITION_PENALTY, SEED, TEMPERATURE, TOP_K
 
@@ -175,10 +176,7 @@ def _params_table(fit: dict) -> Block:
     rows = []
     for name, p in (fit.get("params") or {}).items():
         p = p or {}
-        lo, hi = p.get("ci_low"), p.get("ci_high")
-        # One null end: a profile interval the data do not bound on that side.
-        ci = "-" if lo is None and hi is None else (
-            f"[{'-inf' if lo is None else fmt(lo)}, {'inf' if hi is None else fmt(hi)}]")
+        ci = interval_text(p.get("ci_low"), p.get("ci_high"), fmt)
         rows.append([name, fmt(p.get("value")), fmt(p.get("se")), ci])
     return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
 

@@ -34,7 +34,7 @@ from rich.table import Table
 
 from scalecli import __version__, checkpoint
 from scalecli.console import output_console
-from scalecli.errors import Interrupted, ScaleError
+from scalecli.errors import Interrupted, ScaleError, describe
 from scalecli.faults import pause_point
 from scalecli.lock import folder_lock
 from scalecli.model import DEFAULT_ACTIVATION, closed_form_counts
@@ -170,10 +170,10 @@ def _estimated_rate(runs: list[RunSpec], vocab: int, rt: Any, console: Console
     and the whole ladder within 5%.
     Else the estimate is 40% of the measured matmul peak.
     """
-    from scalecli.hardware import matmul_peak
+    from scalecli.hardware import assumed_rate
     from scalecli.train import probe_tokens_per_s
 
-    guess = 0.4 * matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+    guess = assumed_rate(rt)
     by_cost = sorted(runs, key=lambda r: _counts(r, vocab).flops_per_token)
     ends = [by_cost[0], by_cost[-1]] if len(by_cost) > 1 else by_cost[:1]
     step_s = [_counts(r, vocab).flops_per_token * r.train.batch_tokens / guess for r in ends]
@@ -258,16 +258,15 @@ def run_sweep(options: SweepOptions) -> int:
 
 def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOptions,
          console: Console, flag: StopFlag) -> int:
-
     from scalecli.data import prepare
 
     for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
         stale.unlink(missing_ok=True)
     quiet = not console.is_terminal
     if spec.runtime.executor == "ray":
-        from scalecli.remote import connect
+        from scalecli.remote import join_early
 
-        connect(spec.runtime, status=lambda m: console.print(f"[dim]{m}[/]"))
+        join_early(spec.runtime, status=lambda m: console.print(f"[dim]{m}[/]"))
     with console.status("preparing data", spinner="dots") as status:
         data = prepare(spec.data, spec.eval.tokens, options.trust_remote_code,
                        status=lambda m: status.update(m))
@@ -296,23 +295,26 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     overall = progress.add_task("sweep (runs)", total=len(todo), info="")
     flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
 
-    def record(run: RunSpec, rid: str, result: Any, error: str, device: str, dtype: str) -> None:
-        """One finished run into results.csv (and curve.csv); the same for every executor."""
-        run_dir = out_dir / "runs" / rid
-        if result is None:
-            row = _row(run, rid, data, None, counts[rid])
-            row.update({"status": "failed", "error": error, "device": device, "dtype": dtype})
-            upsert_row(csv_path, row)
-            line = f"[red]{run.model.name}: failed: {error}[/]"
-        else:
-            _write_curve(run_dir, result.curve)
-            upsert_row(csv_path, _row(run, rid, data, result, counts[rid]))
-            if not options.keep_checkpoints:
-                checkpoint.remove(run_dir)
-            progress.advance(flops_task, counts[rid].flops_per_token * run.tokens)
-            line = _run_line(run, result)
+    def show(line: str) -> None:
         progress.advance(overall)
         (console if quiet else progress.console).print(line)
+
+    def record(run: RunSpec, rid: str, result: Any) -> None:
+        """A run that trained (ok or diverged) into results.csv and curve.csv."""
+        run_dir = out_dir / "runs" / rid
+        _write_curve(run_dir, result.curve)
+        upsert_row(csv_path, _row(run, rid, data, result, counts[rid]))
+        if not options.keep_checkpoints:
+            checkpoint.remove(run_dir)
+        progress.advance(flops_task, counts[rid].flops_per_token * run.tokens)
+        show(_run_line(run, result))
+
+    def record_failure(run: RunSpec, rid: str, error: str, device: str, dtype: str) -> None:
+        """A run that raised (an OOM, a lost node): a `failed` row; the sweep goes on."""
+        row = _row(run, rid, data, None, counts[rid])
+        row.update({"status": "failed", "error": error, "device": device, "dtype": dtype})
+        upsert_row(csv_path, row)
+        show(f"[red]{run.model.name}: failed: {error}[/]")
 
     def start(run: RunSpec, rid: str) -> Path:
         run_dir = (out_dir / "runs" / rid).resolve()
@@ -323,15 +325,15 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     with progress:
         if spec.runtime.executor == "ray":
             _run_on_ray(spec, data, [(run, rid, start(run, rid)) for run, rid in todo],
-                        counts, out_dir, record, flag, console)
+                        counts, out_dir, record, record_failure, flag, console)
         else:
-            _run_here(spec, data, todo, counts, start, record, flag, progress)
+            _run_here(spec, data, todo, counts, start, record, record_failure, flag, progress)
     return _summary(console, csv_path, ids)
 
 
 def _run_here(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: dict,
               start: Callable[[RunSpec, str], Path], record: Callable[..., None],
-              flag: StopFlag, progress: Progress) -> None:
+              record_failure: Callable[..., None], flag: StopFlag, progress: Progress) -> None:
     """The local executor: one run after another in this process, a progress bar each."""
     from scalecli.hardware import resolve_runtime, should_compile
     from scalecli.train import train_run
@@ -360,34 +362,33 @@ def _run_here(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], count
         except (Interrupted, ScaleError):
             raise
         except Exception as error:  # an OOM or a bug in one run must not end the sweep
-            message = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}" \
-                if str(error).strip() else type(error).__name__
             progress.update(task, visible=False)
-            record(run, rid, None, message, str(rt.device), rt.dtype_name)
+            record_failure(run, rid, describe(error), str(rt.device), rt.dtype_name)
             continue
         progress.update(task, visible=False)
-        record(run, rid, result, "", result.device, result.dtype)
+        record(run, rid, result)
 
 
 def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]],
-                counts: dict, out_dir: Path, record: Callable[..., None], flag: StopFlag,
-                console: Console) -> None:
+                counts: dict, out_dir: Path, record: Callable[..., None],
+                record_failure: Callable[..., None], flag: StopFlag, console: Console) -> None:
     """The Ray executor: every run a Ray task, recorded here as each one finishes."""
     from scalecli.remote import Job, Outcome, run_on_ray
 
     def on_done(outcome: Outcome) -> None:
-        job, result = outcome.job, outcome.result
-        if result is None:
-            record(job.run, job.run_id, None, outcome.error, spec.runtime.device,
-                   spec.runtime.dtype)
+        job = outcome.job
+        if outcome.result is None:  # the worker's device and dtype are unknown here
+            record_failure(job.run, job.run_id, outcome.error, spec.runtime.device,
+                           spec.runtime.dtype)
         else:
-            record(job.run, job.run_id, result, "", result.device, result.dtype)
+            record(job.run, job.run_id, outcome.result)
 
     jobs = [Job(run, rid, run_dir, counts[rid].flops_per_token * run.tokens)
             for run, rid, run_dir in todo]
     if jobs:
         console.print(f"submitting {len(jobs)} runs to Ray")
-        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag)
+        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag,
+                   status=lambda m: console.print(f"[dim]{m}[/]"))
 
 
 def _run_line(run: RunSpec, result: Any) -> str:

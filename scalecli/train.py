@@ -283,6 +283,14 @@ def save_final(run_dir: Path, model: Any, data: TokenData) -> None:
     (run_dir / "tokenizer.json").write_text(data.tokenizer_json, encoding="utf-8")
 
 
+def short_run(run: RunSpec, steps: int, **train_changes: Any) -> RunSpec:
+    """The same run cut to `steps` steps, with no mid-run evaluation or checkpoint."""
+    import dataclasses
+
+    train = dataclasses.replace(run.train, eval_points=0, checkpoint_every_s=0.0, **train_changes)
+    return dataclasses.replace(run, steps=steps, tokens=steps * train.batch_tokens, train=train)
+
+
 def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 4) -> float:
     """Training tokens/s of this run's shape and batch on this machine, from a few steps.
 
@@ -290,22 +298,12 @@ def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 
     for allocation and warm-up. `sweep --dry-run` uses it to estimate time from measured
     speed instead of an assumed fraction of the matmul peak.
     """
-    import dataclasses
     import tempfile
 
-    import numpy as np
+    from scalecli.data import random_tokens
 
-    context = run.data.context
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(0, vocab_size, (steps + 1) * run.train.batch_tokens + context + 1)
-    data = TokenData(train=tokens.astype(np.int32), val=tokens[: context + 1].astype(np.int32),
-                     val_bytes=1, vocab_size=vocab_size, eos_id=0, tokenizer_json="{}",
-                     fingerprint="probe", dataset="probe", tokenizer="probe", prompt="")
-    train = dataclasses.replace(run.train, eval_points=0, checkpoint_every_s=0.0,
-                                warmup_frac=0.0)
-    short = dataclasses.replace(run, steps=steps, tokens=steps * run.train.batch_tokens,
-                                train=train)
+    data = random_tokens(vocab_size, (steps + 1) * run.train.batch_tokens, run.data.context)
     with tempfile.TemporaryDirectory(prefix="scalecli-probe-") as folder:
-        result = train_run(short, data, Path(folder), rt)
+        result = train_run(short_run(run, steps), data, Path(folder), rt)
     at = {p["step"]: p["elapsed_s"] for p in result.curve}
     return (steps - 1) * run.train.batch_tokens / max(1e-9, at[steps] - at[1])
