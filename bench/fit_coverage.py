@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli import chinchilla, laws
+from scalecli.fit import chinchilla, laws
 
 DESIGNS = {
     "5 sizes, 36x (default ladder)": np.array([21720, 84912, 150080, 335712, 793344.0]),

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber
 
-from scalecli import chinchilla
+from scalecli.fit import chinchilla
 
 # Chinchilla's published fit (Hoffmann et al. 2022, Eq. 10) as the truth.
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}

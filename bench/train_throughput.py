@@ -7,7 +7,7 @@
     python bench/train_throughput.py --compile-check s5  # compile time and gain, whole run
 
 In one process, for every size, three variants train on the same token stream:
-  (a) scalecli: `scalecli.train.train_run`, the code `scalecli sweep` runs, data loading,
+  (a) scalecli: `scalecli.sweep.train.train_run`, the code `scalecli sweep` runs, data loading,
       lr schedule, clipping and logging included, at the dtype `resolve_runtime` picks;
   (b) trainer: `transformers.Trainer` on a default `GPT2Config` of the same shape (gelu_new,
       dropout 0.1, HF's default attention), `bf16=True` where scalecli uses bf16;
@@ -53,11 +53,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.data import TokenData, prepare, random_tokens
-from scalecli.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
-from scalecli.model import closed_form_counts
-from scalecli.spec import ModelSpec, RunSpec, expand, load_spec
-from scalecli.train import Batches, short_run, train_run
+from scalecli.sweep.data import TokenData, prepare, random_tokens
+from scalecli.sweep.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
+from scalecli.sweep.model import closed_form_counts
+from scalecli.sweep.parse import load_spec
+from scalecli.sweep.spec import ModelSpec, RunSpec, expand
+from scalecli.sweep.train import Batches, short_run, train_run
 
 VARIANTS = ("scalecli", "trainer", "nanogpt")
 
@@ -177,7 +178,7 @@ class Case:
 
     @property
     def micro_seqs(self) -> int:
-        from scalecli.train import micro_batch_seqs
+        from scalecli.sweep.train import micro_batch_seqs
 
         return micro_batch_seqs(self.run, self.rt.device, self.run.model.n_embd,
                                 self.data.vocab_size)
@@ -385,7 +386,7 @@ def measure(cases: list[Case], variants: tuple[str, ...], rounds: int,
 
 
 def peak_of(case: Case) -> float:
-    """The dense matmul peak in the case's dtype, measured now (scalecli.hardware.matmul_peak)."""
+    """The dense matmul peak in the case's dtype, measured now (hardware.matmul_peak)."""
     rt = case.rt
     return matmul_peak.__wrapped__(rt.device.type, rt.dtype_name, rt.threads)
 

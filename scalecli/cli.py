@@ -95,7 +95,7 @@ def sweep(
     ] = False,
 ) -> None:
     """Train a ladder of GPT-2 sizes and write one results.csv row per run."""
-    from scalecli.sweep import SweepOptions, run_sweep
+    from scalecli.sweep.driver import SweepOptions, run_sweep
 
     options = SweepOptions(
         file=file,
@@ -156,7 +156,7 @@ def fit(
     as_json: Annotated[bool, typer.Option("--json", help="Print fit.json to stdout.")] = False,
 ) -> None:
     """Fit scaling laws to a results CSV and write fit.json next to it."""
-    from scalecli.fit_run import FitOptions, run_fit
+    from scalecli.fit.driver import FitOptions, run_fit
 
     options = FitOptions(
         path=path,
@@ -192,7 +192,7 @@ def report(
     sample_tokens: Annotated[int, typer.Option(min=1, help="Tokens per sample.")] = 60,
 ) -> None:
     """Render plots, tables, the extrapolation and samples into OUT_DIR/report/."""
-    from scalecli.report import ReportOptions, run_report
+    from scalecli.report.driver import ReportOptions, run_report
 
     options = ReportOptions(
         out_dir=out_dir,

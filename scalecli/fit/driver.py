@@ -1,0 +1,242 @@
+"""`scalecli fit`: the rows of a CSV -> every requested form -> fit.json, and its summary.
+
+The maths lives in `analysis` (one form end to end) over `laws` and `chinchilla`; reading
+and filtering the CSV is `rows`, the printed summary is `summary`. This module decides
+which forms and columns to fit and puts the document together. Every problem a user can
+fix is raised as one-line `ScaleError` that names the file or column and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scalecli import __version__
+from scalecli.errors import ScaleError
+from scalecli.fit.rows import (
+    BEST_LR_REASON,
+    best_lr_rows,
+    filter_rows,
+    numeric_column,
+    parse_predict,
+    parse_where,
+    read_csv,
+    resolve_csv,
+)
+from scalecli.fit.summary import print_summary
+from scalecli.results import atomic_write_text
+
+FORMS = ("power", "saturating", "chinchilla")
+
+# Plain names for the summary ("10x params -> 20.6% lower perplexity").
+QUANTITY_NAMES = {
+    "params_non_embedding": "params",
+    "params": "params",
+    "tokens": "tokens",
+    "flops": "compute",
+    "flops_6nd": "compute",
+    "val_ppl": "perplexity",
+    "val_loss": "loss",
+    "train_loss": "training loss",
+    "val_bpb": "bits per byte",
+}
+
+
+@dataclass
+class FitOptions:
+    """What `scalecli fit` was asked to do (built by cli.py)."""
+
+    path: Path
+    form: str = "power"
+    x: str = "params_non_embedding"
+    y: str | None = None
+    d: str = "tokens"
+    where: list[str] | None = None
+    """COLUMN=VALUE filters; None means the default status=ok (dropped if no status column)."""
+    bootstrap: int = 1000
+    seed: int = 0
+    predict: str | None = None
+    holdout: int = 1
+    all_lrs: bool = False
+    """Fit every learning rate's run, not only the best one per size."""
+    as_json: bool = False
+
+
+def default_y(form: str) -> str:
+    """Perplexity is the brief's power law; the loss forms need an additive floor in nats."""
+    return "val_ppl" if form == "power" else "val_loss"
+
+
+def ten_x_text(x_col: str, y_col: str, factor: float) -> str:
+    """'10x params -> 20.6% lower perplexity': what an order of magnitude in x buys."""
+    x_name = QUANTITY_NAMES.get(x_col, x_col)
+    y_name = QUANTITY_NAMES.get(y_col, y_col)
+    change = 100.0 * (factor - 1.0)
+    direction = "lower" if change < 0 else "higher"
+    return f"10x {x_name} -> {abs(change):.1f}% {direction} {y_name}"
+
+
+# ------------------------------------------------------------------------------ fitting
+
+
+def _form_data(form, rows, header, path, x_col, y_col, d_col):
+    """The validated arrays for one form, or a ScaleError that says what is wrong."""
+    from scalecli.fit import analysis as fitmath
+    from scalecli.fit.laws import N_PARAMS
+
+    x = numeric_column(rows, x_col, header, path)
+    y = numeric_column(rows, y_col, header, path)
+    d = numeric_column(rows, d_col, header, path) if form == "chinchilla" else None
+    need = fitmath.min_points(form)
+    if x.size < need:
+        raise ScaleError(
+            f"{x.size} rows of {path} are left to fit; the {form} form has "
+            f"{N_PARAMS[form]} parameters and needs at least {need} points"
+        )
+    if np.unique(x).size < 2:
+        raise ScaleError(
+            f"all values of column {x_col!r} in {path} are equal ({x[0]:g}); a fit needs at "
+            "least two distinct x; pick another --x or add runs"
+        )
+    if d is not None and np.unique(d).size < 2:
+        raise ScaleError(
+            f"all values of column {d_col!r} (D) in {path} are equal ({d[0]:g}); the "
+            "chinchilla form needs at least two token budgets; use --form saturating or power"
+        )
+    return x, y, d
+
+
+def _compute(
+    csv_path: Path,
+    form: str,
+    x: str,
+    y: str | None,
+    d: str,
+    where: list[str] | None,
+    bootstrap: int,
+    seed: int,
+    predict: np.ndarray | None,
+    holdout: int,
+    all_lrs: bool = False,
+) -> tuple[dict, list[str]]:
+    """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
+    from scalecli.fit import analysis as fitmath
+
+    if form not in (*FORMS, "all"):
+        raise ScaleError(f"--form {form!r} is unknown; use power, saturating, chinchilla or all")
+    if bootstrap < 0 or holdout < 0:
+        raise ScaleError("--bootstrap and --holdout must be >= 0")
+    header, rows = read_csv(csv_path)
+    pairs = parse_where(where, header, csv_path)
+    kept, excluded = filter_rows(rows, pairs)
+    if not all_lrs:
+        best = best_lr_rows(kept, header, x, d)
+        if len(best) < len(kept):
+            excluded[BEST_LR_REASON] = len(kept) - len(best)
+            kept = best
+    filters = [f"{c}={v}" for c, v in pairs]
+    if not kept:
+        detail = ", ".join(f"{n} {k}" for k, n in excluded.items())
+        raise ScaleError(
+            f"no row of {csv_path} is left after --where {' '.join(filters)} "
+            f"({len(rows)} rows: {detail}); change or drop the filter"
+        )
+    fits, notes = {}, []
+    forms = FORMS if form == "all" else (form,)
+    first_error = None
+    for name in forms:
+        y_col = y or default_y(name)
+        try:
+            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x, y_col, d)
+        except ScaleError as error:
+            if form != "all":
+                raise
+            first_error = first_error or error
+            notes.append(f"{name}: skipped ({error})")
+            continue
+        result = fitmath.analyse(
+            name,
+            x_arr,
+            y_arr,
+            d_arr,
+            n_boot=bootstrap,
+            seed=seed,
+            predict=predict,
+            holdout=holdout,
+        )
+        if name == "power" and result["converged"]:
+            result["derived"]["ten_x_text"] = ten_x_text(
+                x, y_col, result["derived"]["ten_x_factor"]
+            )
+        fits[name] = {
+            "form": name,
+            "x": x,
+            "y": y_col,
+            "d": d if name == "chinchilla" else None,
+            **{k: v for k, v in result.items() if k != "form"},
+        }
+    if not fits:
+        raise first_error
+    doc = {
+        "scalecli_version": __version__,
+        "source": str(csv_path),
+        "filter": filters,
+        "rows_total": len(rows),
+        "rows_used": len(kept),
+        "rows_excluded": excluded,
+        "fits": fits,
+    }
+    return doc, notes
+
+
+def compute_fit(
+    csv_path: Path,
+    form: str = "power",
+    x: str = "params_non_embedding",
+    y: str | None = None,
+    d: str = "tokens",
+    where: list[str] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    predict: list[float] | str | None = None,
+    holdout: int = 1,
+    all_lrs: bool = False,
+) -> dict:
+    """The fit.json dict for a CSV, without writing or printing (the report command calls
+    this when fit.json is missing). `where=None` means the default status=ok filter."""
+    values = (
+        parse_predict(predict)
+        if isinstance(predict, str)
+        else (None if predict is None else np.asarray(predict, dtype=float))
+    )
+    doc, _ = _compute(Path(csv_path), form, x, y, d, where, bootstrap, seed, values, holdout,
+                      all_lrs)
+    return doc
+
+
+def run_fit(options: FitOptions) -> None:
+    """The `scalecli fit` command: fit, write fit.json next to the CSV, print a summary."""
+    csv_path = resolve_csv(Path(options.path))
+    doc, notes = _compute(
+        csv_path,
+        options.form,
+        options.x,
+        options.y,
+        options.d,
+        options.where,
+        options.bootstrap,
+        options.seed,
+        parse_predict(options.predict),
+        options.holdout,
+        options.all_lrs,
+    )
+    text = json.dumps(doc, indent=2, allow_nan=False)
+    out_path = csv_path.parent / "fit.json"
+    atomic_write_text(out_path, text + "\n")
+    if options.as_json:
+        print(text)
+        return
+    print_summary(doc, notes, out_path)

@@ -1,0 +1,92 @@
+"""The fit's terminal summary: a table of parameters per form, fit quality, the
+extrapolation check and the derived quantities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def interval_text(lo: float | None, hi: float | None, fmt: Callable[[float], str]) -> str:
+    """'[lo, hi]'; '-' when there is no interval. One null end is a profile interval that
+    the data do not bound on that side, shown as -inf or inf."""
+    if lo is None and hi is None:
+        return "-"
+    return f"[{'-inf' if lo is None else fmt(lo)}, {'inf' if hi is None else fmt(hi)}]"
+
+
+def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
+    """One table of parameters per form, then fit quality, extrapolation and derived lines."""
+    from rich.table import Table
+
+    from scalecli.console import output_console
+
+    console = output_console()
+    excluded = ", ".join(f"{n} {k}" for k, n in doc["rows_excluded"].items())
+    console.print(
+        f"[bold]{doc['source']}[/]: {doc['rows_used']} of {doc['rows_total']} rows used"
+        + (f" (left out: {excluded})" if excluded else "")
+        + (f"; filter {' '.join(doc['filter'])}" if doc["filter"] else "")
+    )
+    for name, fit in doc["fits"].items():
+        boot = fit["bootstrap"]
+        title = f"{name}: {fit['y']} vs {fit['x']}" + (f", {fit['d']}" if fit["d"] else "")
+        if not fit["converged"]:
+            console.print(f"[bold red]{title}: did not converge[/] ({fit['message']})")
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in ("param", "value", "se", "95% CI"):
+            table.add_column(column, justify="left" if column == "param" else "right")
+        for param, p in fit["params"].items():
+            ci = interval_text(p["ci_low"], p["ci_high"], _fmt)
+            table.add_row(param, _fmt(p["value"]), _fmt(p["se"]), ci)
+        console.print(table)
+        console.print(
+            f"  R^2 (log) {fit['r2_log']:.4f}, RMSE (log) {fit['rmse_log']:.4f}, "
+            f"{fit['n_points']} points; bootstrap {boot['n_ok']}/{boot['n']} refits ok"
+            f" (seed {boot['seed']})"
+        )
+        derived = fit["derived"]
+        if "ten_x_text" in derived:
+            console.print(
+                f"  [bold]{derived['ten_x_text']}[/] (10^b = {derived['ten_x_factor']:.4f})"
+            )
+        if name == "chinchilla":
+            console.print(
+                f"  compute-optimal: N_opt ~ C^{derived['a_opt']:.3f}, "
+                f"D_opt ~ C^{derived['b_opt']:.3f}, G = {_fmt(derived['G'])}"
+            )
+            for row in derived["optimal"]:
+                console.print(
+                    f"    C = {row['C']:.3g} FLOPs: N_opt = {row['N_opt']:.3g}, "
+                    f"D_opt = {row['D_opt']:.3g}"
+                )
+        for pred in derived.get("predictions", []):
+            ci = (
+                ""
+                if pred["ci_low"] is None
+                else (f" [{_fmt(pred['ci_low'])}, {_fmt(pred['ci_high'])}]")
+            )
+            at = "C" if name == "chinchilla" else fit["x"]
+            console.print(
+                f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {_fmt(pred['y'])}{ci}"
+            )
+        console.print(f"  extrapolation: {fit['extrapolation_note']}")
+        check = fit["extrapolation"]
+        if check:
+            for xv, pv, ov, ev in zip(
+                check["x"], check["predicted"], check["observed"], check["rel_error"], strict=True
+            ):
+                console.print(
+                    f"    x = {xv:.4g}: predicted {_fmt(pv)}, observed {_fmt(ov)} "
+                    f"({100 * ev:+.2f}%)"
+                )
+        if fit.get("caveat"):
+            console.print(f"  [yellow]caution:[/] {fit['caveat']}")
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(f"wrote {out_path}")

@@ -1,0 +1,230 @@
+"""The report's data model: results.csv, fit.json, sweep.yaml, data.json and the runs'
+curve.csv files, read once into a `ReportData`; and the fitted law evaluated from fit.json.
+
+Anything missing that is not fatal leaves a note that says why; only a missing folder, a
+missing results.csv or a CSV without the needed columns raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from scalecli import __version__
+from scalecli.errors import ScaleError
+from scalecli.results import atomic_write_text
+
+# The columns a report cannot do without; everything else in results.COLUMNS is optional.
+REQUIRED = ("model", "params_non_embedding", "val_loss", "status")
+NUMERIC = (
+    "n_layer", "n_embd", "n_head", "n_ctx", "vocab_size", "params", "params_non_embedding",
+    "tokens", "flops_per_token", "flops", "flops_6nd", "lr", "batch_tokens", "steps", "seed",
+    "train_loss", "val_loss", "val_ppl", "val_bpb", "tokens_per_s", "mfu", "non_compute_frac",
+    "wall_s",
+)
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, read once from the output folder."""
+
+    out_dir: Path
+    rows: pd.DataFrame  # results.csv, numeric columns as floats
+    sweep: dict | None
+    data: dict | None
+    fit: dict | None
+    command: str
+    version: str = __version__
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)  # run_id -> curve.csv
+    samples: list = field(default_factory=list)  # samples.Sample
+    prompt: str | None = None
+    figures: list = field(default_factory=list)  # plots.Figure
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
+    created: str = ""
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"] == "ok"]
+
+    @property
+    def fingerprint(self) -> str:
+        if self.data and self.data.get("fingerprint"):
+            return str(self.data["fingerprint"])
+        values = self.rows.get("data_fingerprint", pd.Series(dtype=str)).dropna().unique()
+        return ", ".join(str(v) for v in values) or "unknown"
+
+    def primary_fit(self) -> dict | None:
+        """The fit that figure (a) and the residuals show: power, else saturating."""
+        fits = (self.fit or {}).get("fits") or {}
+        for form in ("power", "saturating"):
+            if fits.get(form) and fits[form].get("params"):
+                return fits[form]
+        return None
+
+
+def load(out_dir: Path, command: str) -> ReportData:
+    out_dir = Path(out_dir)
+    if out_dir.is_file() and out_dir.name == "results.csv":
+        out_dir = out_dir.parent
+    if not out_dir.is_dir():
+        raise ScaleError(f"no folder {out_dir}; pass a sweep's output folder, e.g. out/default")
+    csv_path = out_dir / "results.csv"
+    if not csv_path.is_file():
+        raise ScaleError(f"no results.csv in {out_dir}; run `scalecli sweep` first, "
+                         "or pass the folder that holds results.csv")
+    rows = read_results(csv_path)
+    report = ReportData(
+        out_dir=out_dir,
+        rows=rows,
+        sweep=read_yaml(out_dir / "sweep.yaml"),
+        data=read_json(out_dir / "data.json"),
+        fit=None,
+        command=command,
+        created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
+    report.fit = load_fit(out_dir, csv_path, report.notes)
+    report.curves = read_curves(out_dir, report.ok, report.notes)
+    return report
+
+
+def read_results(csv_path: Path) -> pd.DataFrame:
+    try:
+        rows = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ScaleError(f"{csv_path} is not a readable CSV ({error}); "
+                         "rerun `scalecli sweep` to rewrite it") from None
+    missing = [c for c in REQUIRED if c not in rows.columns]
+    if missing:
+        raise ScaleError(f"{csv_path} lacks the column(s) {', '.join(missing)}; "
+                         "it must be a results.csv written by `scalecli sweep`")
+    if rows.empty:
+        raise ScaleError(f"{csv_path} has no runs yet; run `scalecli sweep` first")
+    for column in NUMERIC:
+        if column in rows.columns:
+            rows[column] = pd.to_numeric(rows[column].replace("", None), errors="coerce")
+    if "val_ppl" not in rows.columns or rows["val_ppl"].isna().all():
+        rows["val_ppl"] = rows["val_loss"].map(lambda v: math.exp(min(v, 700.0)) if v == v else v)
+    if "run_id" not in rows.columns:
+        rows["run_id"] = [f"row{i}" for i in range(len(rows))]
+    rows["status"] = rows["status"].str.strip().str.lower()
+    return rows.reset_index(drop=True)
+
+
+def read_yaml(path: Path) -> dict | None:
+    try:
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:
+    """fit.json, made with the default fit first when it is missing."""
+    path = out_dir / "fit.json"
+    if path.is_file():
+        fit = read_json(path)
+        if fit is None:
+            notes.append(f"fit.json is not valid JSON; rerun `scalecli fit {out_dir}`.")
+        return fit
+    from scalecli.fit.driver import compute_fit
+
+    try:
+        fit = compute_fit(csv_path)
+    except ScaleError as error:
+        notes.append(f"No fit: {error}")
+        return None
+    atomic_write_text(path, json.dumps(fit, indent=2, allow_nan=False, default=str) + "\n")
+    return fit
+
+
+def read_curves(out_dir: Path, ok: pd.DataFrame, notes: list[str]) -> dict[str, pd.DataFrame]:
+    curves = {}
+    for run_id in ok["run_id"]:
+        path = out_dir / "runs" / str(run_id) / "curve.csv"
+        if not path.is_file():
+            continue
+        try:
+            curve = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            continue
+        if {"tokens", "train_loss"} <= set(curve.columns) and len(curve):
+            curves[str(run_id)] = curve.apply(pd.to_numeric, errors="coerce")
+    if not (out_dir / "runs").is_dir():
+        notes.append("No runs/ folder next to results.csv, so there are no loss curves "
+                     "and no samples: they need each run's curve.csv and saved weights.")
+    elif not curves:
+        notes.append("No run folder holds a curve.csv, so there are no loss curves.")
+    return curves
+
+
+def one_run_per_size(ok: pd.DataFrame) -> pd.DataFrame:
+    """The run that stands for each size: the largest budget, then the first seed."""
+    if ok.empty:
+        return ok
+    key = ok.assign(_t=ok.get("tokens", 0), _s=ok.get("seed", 0))
+    key = key.sort_values(["_t", "_s"], ascending=[False, True], na_position="last")
+    picked = key.drop_duplicates("model").drop(columns=["_t", "_s"])
+    return picked.sort_values("params_non_embedding", na_position="last")
+
+
+def clean(value: Any) -> Any:
+    """NaN -> None, numpy scalars -> Python, for printing."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def predict(fit: dict, x, d=None) -> np.ndarray:
+    """The fitted law at x (and D for chinchilla), from fit.json's parameter values."""
+    p = {k: (v or {}).get("value") for k, v in (fit.get("params") or {}).items()}
+    x = np.asarray(x, dtype=float)
+    form = fit.get("form")
+    if form == "power":
+        return p["a"] * x ** p["b"]
+    if form == "saturating":
+        return p["E"] + p["A"] * x ** -p["alpha"]
+    if form == "chinchilla":
+        d = np.asarray(d, dtype=float)
+        return p["E"] + p["A"] / x ** p["alpha"] + p["B"] / d ** p["beta"]
+    raise ValueError(f"unknown fit form {form!r}")
+
+
+def fit_rows(rows: pd.DataFrame, fit_json: dict | None) -> pd.DataFrame:
+    """The rows that the fit used, by fit.json's COLUMN=VALUE filter (default status=ok)."""
+    filters = (fit_json or {}).get("filter") or ["status=ok"]
+    keep = pd.Series(True, index=rows.index)
+    for item in filters:
+        column, _, value = str(item).partition("=")
+        if column not in rows.columns:
+            continue
+        values = rows[column]
+        if pd.api.types.is_numeric_dtype(values):
+            try:
+                keep &= np.isclose(values, float(value))
+            except ValueError:
+                keep &= False
+        else:
+            keep &= values.astype(str).str.strip() == value.strip()
+    return rows[keep]

@@ -1,0 +1,305 @@
+"""The report's text as one document model: sections of plain blocks.
+
+`document()` turns a loaded report into sections of plain blocks (paragraphs, key/value
+lists, tables, figures, samples). `html.to_html`, `markdown.to_markdown` and the terminal
+view walk the same sections, so every output carries the same content. Escaping happens
+on the way out, in each renderer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from scalecli.fit.summary import interval_text
+from scalecli.report.data import ReportData, clean
+from scalecli.report.samples import REPETITION_PENALTY, SEED, TEMPERATURE, TOP_K
+
+RUN_COLUMNS = (  # (column, header, format)
+    ("model", "model", "s"),
+    ("n_layer", "layers", "i"),
+    ("n_embd", "width", "i"),
+    ("n_head", "heads", "i"),
+    ("params_non_embedding", "N (non-emb.)", "n"),
+    ("params", "params", "n"),
+    ("tokens", "tokens D", "n"),
+    ("flops", "FLOPs", "e"),
+    ("lr", "lr", "g"),
+    ("seed", "seed", "i"),
+    ("steps", "steps", "i"),
+    ("train_loss", "train loss", "f4"),
+    ("val_loss", "val loss", "f4"),
+    ("val_ppl", "val ppl", "f2"),
+    ("val_bpb", "val bpb", "f4"),
+    ("tokens_per_s", "tokens/s", "n"),
+    ("mfu", "MFU", "pct"),
+    ("wall_s", "wall s", "f1"),
+    ("status", "status", "s"),
+)
+
+
+@dataclass
+class Block:
+    kind: str  # p | kv | table | pre | figure | samples
+    text: str = ""
+    rows: list = field(default_factory=list)
+    headers: list = field(default_factory=list)
+    figure: Any = None
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Block]
+
+
+def fmt(value: Any, how: str = "g") -> str:
+    value = clean(value)
+    if value is None or value == "":
+        return "-"
+    if how == "s" or isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return str(v)
+    if how == "i":
+        return f"{round(v)}"
+    if how == "n":  # counts: 25,344 or 1.05M
+        return f"{round(v):,}" if abs(v) < 1e6 else f"{v / 1e6:,.3g}M"
+    if how == "e":
+        return f"{v:.3g}"
+    if how == "pct":
+        return f"{100 * v:.1f}%"
+    if how.startswith("f"):
+        return f"{v:.{int(how[1:])}f}"
+    return f"{v:.4g}"
+
+
+# The document ---------------------------------------------------------------------------
+def document(report: ReportData) -> list[Section]:
+    return [
+        provenance_section(report),
+        settings_section(report),
+        runs_section(report),
+        fit_section(report),
+        figures_section(report),
+        samples_section(report),
+        notes_section(report),
+    ]
+
+
+def title(report: ReportData) -> str:
+    name = (report.sweep or {}).get("name") or report.out_dir.name
+    return f"scalecli report: {name}"
+
+
+def provenance_section(report: ReportData) -> Section:
+    data = report.data or {}
+    rows = report.rows
+    versions = sorted({str(v) for v in rows.get("scalecli_version", []) if str(v)})
+    pairs = [
+        ("scalecli version", report.version
+         + (f" (runs made by {', '.join(versions)})" if versions and versions != [report.version]
+            else "")),
+        ("data fingerprint", report.fingerprint),
+        ("command", report.command),
+        ("generated", report.created),
+        ("output folder", str(report.out_dir)),
+        ("runs", f"{len(rows)} in results.csv, {len(report.ok)} finished ok"),
+    ]
+    for key in ("dataset", "tokenizer", "vocab_size", "train_tokens", "val_tokens"):
+        if key in data:
+            pairs.append((key.replace("_", " "), fmt(data[key], "n" if "tokens" in key else "g")))
+    return Section("provenance", "Provenance", [Block("kv", rows=pairs)])
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        out = []
+        for key, sub in value.items():
+            out.extend(_flatten(sub, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    text = json.dumps(value) if isinstance(value, list | tuple) else str(value)
+    return [(prefix, text)]
+
+
+def settings_section(report: ReportData) -> Section:
+    sweep = report.sweep
+    if not sweep:
+        return Section("settings", "Sweep settings",
+                       [Block("p", "No sweep.yaml in the output folder, so the settings are "
+                                   "not shown.")])
+    blocks = []
+    models = sweep.get("models")
+    rest = {k: v for k, v in sweep.items() if k != "models"}
+    blocks.append(Block("kv", rows=_flatten(rest)))
+    if isinstance(models, list) and all(isinstance(m, dict) for m in models):
+        keys = list(dict.fromkeys(k for m in models for k in m))
+        blocks.append(Block("table", headers=keys,
+                            rows=[[fmt(m.get(k)) for k in keys] for m in models]))
+    elif models is not None:
+        blocks.append(Block("kv", rows=[("models", json.dumps(models))]))
+    return Section("settings", "Sweep settings", blocks)
+
+
+TERMINAL_COLUMNS = ("model", "params_non_embedding", "tokens", "lr", "seed", "val_loss",
+                    "val_ppl", "val_bpb", "wall_s", "status")
+
+
+def runs_section(report: ReportData, only: tuple[str, ...] | None = None) -> Section:
+    rows = report.rows.sort_values(
+        [c for c in ("params_non_embedding", "tokens", "seed") if c in report.rows.columns])
+    cols = [c for c in RUN_COLUMNS if c[0] in rows.columns and rows[c[0]].notna().any()
+            and (only is None or c[0] in only)]
+    table = [[fmt(r[c], how) for c, _, how in cols] for _, r in rows.iterrows()]
+    blocks = [Block("table", headers=[h for _, h, _ in cols], rows=table)]
+    bad = rows[rows["status"] != "ok"]
+    if len(bad) and "error" in rows.columns:
+        blocks.append(Block("p", "Runs that did not finish: " + "; ".join(
+            f"{r['model']} ({r['status']}: {r['error'] or 'no message'})"
+            for _, r in bad.iterrows())))
+    return Section("runs", "Runs", blocks)
+
+
+def _params_table(fit: dict) -> Block:
+    rows = []
+    for name, p in (fit.get("params") or {}).items():
+        p = p or {}
+        ci = interval_text(p.get("ci_low"), p.get("ci_high"), fmt)
+        rows.append([name, fmt(p.get("value")), fmt(p.get("se")), ci])
+    return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
+
+
+FORMULAS = {
+    "power": "{y} = a * {x}^b",
+    "saturating": "{y} = E + A * {x}^(-alpha)",
+    "chinchilla": "{y} = E + A / N^alpha + B / D^beta   (N = {x}, D = {d})",
+}
+
+
+def fit_summary(fit: dict) -> list[Block]:
+    form = fit.get("form", "?")
+    blocks = [Block("p", FORMULAS.get(form, form).format(
+        x=fit.get("x"), y=fit.get("y"), d=fit.get("d")))]
+    pairs = []
+    exp = fit.get("exponent")
+    params = fit.get("params") or {}
+    exp_name = {"power": "b", "saturating": "alpha"}.get(form)
+    if exp is not None:
+        p = params.get(exp_name) or {}
+        lo, hi = p.get("ci_low"), p.get("ci_high")
+        if form == "saturating":  # the exponent is -alpha: its interval flips
+            lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+        pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(lo)}, {fmt(hi)}], "
+                                  f"s.e. {fmt(p.get('se'))})"))
+    derived = fit.get("derived") or {}
+    if derived.get("ten_x_text"):
+        pairs.append(("10x buys", str(derived["ten_x_text"])))
+    pairs += [("R^2 (log space)", fmt(fit.get("r2_log"))),
+              ("RMSE (log space)", fmt(fit.get("rmse_log"))),
+              ("points", fmt(fit.get("n_points"), "i")),
+              ("converged", fmt(fit.get("converged")) + (
+                  f" ({fit['message']})" if fit.get("message") else ""))]
+    for key in ("a_opt", "b_opt", "G"):
+        if derived.get(key) is not None:
+            pairs.append((key, fmt(derived[key])))
+    boot = fit.get("bootstrap") or {}
+    if boot:
+        pairs.append(("bootstrap", f"{fmt(boot.get('n_ok'), 'i')} of {fmt(boot.get('n'), 'i')} "
+                                   f"refits, seed {fmt(boot.get('seed'), 'i')}"))
+    if fit.get("method"):
+        pairs.append(("method", str(fit["method"])))
+    blocks += [Block("kv", rows=pairs), _params_table(fit)]
+
+    ext = fit.get("extrapolation")
+    if ext and ext.get("x"):
+        held = fmt(ext.get("held_out"))
+        blocks.append(Block("p", f"Extrapolation check: refit without the {held} largest, "
+                                 "then predict them."))
+        blocks.append(Block("table", headers=[fit.get("x") or "x", "predicted", "observed",
+                                              "relative error"],
+                            rows=[[fmt(x, "n"), fmt(p), fmt(o), fmt(e, "pct")]
+                                  for x, p, o, e in zip(ext.get("x") or [],
+                                                        ext.get("predicted") or [],
+                                                        ext.get("observed") or [],
+                                                        ext.get("rel_error") or [],
+                                                        strict=False)]))
+    if fit.get("extrapolation_note"):
+        blocks.append(Block("p", str(fit["extrapolation_note"])))
+    if fit.get("caveat"):
+        blocks.append(Block("p", f"Caution: {fit['caveat']}."))
+    if derived.get("optimal"):
+        blocks.append(Block("p", "Compute-optimal allocation:"))
+        blocks.append(Block("table", headers=["C (FLOPs)", "N_opt", "D_opt"],
+                            rows=[[fmt(o.get("C"), "e"), fmt(o.get("N_opt"), "n"),
+                                   fmt(o.get("D_opt"), "n")] for o in derived["optimal"]]))
+    if derived.get("predictions"):
+        blocks.append(Block("p", "Predictions (95% CI):"))
+        blocks.append(Block("table", headers=["x", "predicted", "95% CI"],
+                            rows=[[fmt(p.get("x"), "n"), fmt(p.get("y")),
+                                   f"[{fmt(p.get('ci_low'))}, {fmt(p.get('ci_high'))}]"]
+                                  for p in derived["predictions"]]))
+    return blocks
+
+
+def fit_section(report: ReportData) -> Section:
+    fit = report.fit
+    if not fit or not fit.get("fits"):
+        return Section("fit", "Fit", [Block("p", "No fit: run `scalecli fit` on this folder "
+                                                 "(it needs at least three finished sizes).")])
+    blocks = []
+    used = f"{fmt(fit.get('rows_used'), 'i')} of {fmt(fit.get('rows_total'), 'i')} rows used"
+    excluded = fit.get("rows_excluded") or {}
+    if excluded:
+        used += "; excluded: " + ", ".join(f"{k} {v}" for k, v in excluded.items())
+    if fit.get("filter"):
+        used += f"; filter {' and '.join(map(str, fit['filter']))}"
+    blocks.append(Block("p", used + "."))
+    for form, one in fit["fits"].items():
+        if not one:
+            continue
+        blocks.append(Block("h3", form))
+        blocks.extend(fit_summary(one))
+    return Section("fit", "Fit", blocks)
+
+
+def figures_section(report: ReportData) -> Section:
+    blocks = []
+    for figure in report.figures:
+        if figure.path:
+            blocks.append(Block("figure", figure=figure))
+            if figure.note:
+                blocks.append(Block("p", figure.note))
+    if not blocks:
+        blocks.append(Block("p", "No figures: the data supports none (see Notes)."))
+    return Section("figures", "Figures", blocks)
+
+
+def samples_section(report: ReportData) -> Section:
+    if not report.samples:
+        return Section("samples", "Samples",
+                       [Block("p", "No samples: they need the run folders with saved weights "
+                                   "and tokenizer (see Notes).")])
+    sample = report.samples[0]
+    text = (f"Each size continues the same prompt with {sample.n_new or 'its'} tokens from its "
+            f"saved weights: top-{TOP_K} sampling at temperature {TEMPERATURE}, repetition "
+            f"penalty {REPETITION_PENALTY}, seed {SEED} for every size.")
+    if any(s.windowed for s in report.samples):
+        text += (" Where prompt and continuation outgrow the model's context, it slides its "
+                 "window (marked 'windowed').")
+    return Section("samples", "Samples", [Block("p", text), Block("samples")])
+
+
+def notes_section(report: ReportData) -> Section:
+    notes = list(dict.fromkeys(report.notes))
+    if not notes:
+        return Section("notes", "Notes", [Block("p", "Nothing was left out.")])
+    return Section("notes", "Notes", [Block("ul", rows=notes)])

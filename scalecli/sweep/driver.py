@@ -1,0 +1,180 @@
+"""`scalecli sweep`: expand a sweep file into runs, train the missing ones, record each.
+
+Nothing already computed is lost. Rows go into results.csv by atomic rename; a rerun
+skips every run whose run_id is recorded as ok and resumes an interrupted run from its
+checkpoint. The first Ctrl-C finishes the current step, checkpoints and exits with 130;
+a second one exits at once (every file is written by rename, so that is safe too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from scalecli.console import output_console
+from scalecli.errors import Interrupted, ScaleError
+from scalecli.results import atomic_write_text, statuses, upsert_row, write_json
+from scalecli.sweep import checkpoint, records
+from scalecli.sweep.interrupt import StopFlag, sigint
+from scalecli.sweep.lock import folder_lock
+from scalecli.sweep.parse import load_spec
+from scalecli.sweep.plan import dry_run
+from scalecli.sweep.spec import RunSpec, SweepSpec, expand
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    file: Path | None = None
+    out: Path | None = None
+    device: str | None = None
+    tokens: str | None = None
+    seeds: str | None = None
+    executor: str | None = None
+    ray_address: str | None = None
+    dry_run: bool = False
+    retry_failed: bool = False
+    keep_checkpoints: bool = False
+    trust_remote_code: bool = False
+
+
+def _out_dir(spec: SweepSpec) -> Path:
+    root = Path(spec.out)
+    if root.exists() and not root.is_dir():
+        raise ScaleError(f"out: {root} is a file, not a folder; pass --out with a folder path")
+    folder = root / spec.name
+    if folder.exists() and not folder.is_dir():
+        raise ScaleError(f"out: {folder} is a file, not a folder; pass --out with a folder path")
+    return folder
+
+
+def run_sweep(options: SweepOptions) -> int:
+    console = output_console()  # not a terminal: no bars, plain lines
+    spec, raw = load_spec(options.file, out=str(options.out) if options.out else None,
+                          device=options.device, tokens=options.tokens, seeds=options.seeds,
+                          executor=options.executor, ray_address=options.ray_address)
+    if options.dry_run:
+        return dry_run(spec, console, options.trust_remote_code)
+    out_dir = _out_dir(spec)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ScaleError(f"cannot create {out_dir}: {error.strerror or error}; "
+                         "pass --out with a writable folder") from None
+    flag = StopFlag(console, "cancelling the runs in flight; finished runs are kept"
+                    if spec.runtime.executor == "ray"
+                    else "finishing this step and saving a checkpoint")
+    with folder_lock(out_dir, warn=lambda m: console.print(f"[yellow]{m}[/]")), sigint(flag):
+        return _run(spec, raw, out_dir, options, console, flag)
+
+
+def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOptions,
+         console: Console, flag: StopFlag) -> int:
+    from scalecli.sweep.data import prepare
+
+    for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
+        stale.unlink(missing_ok=True)
+    quiet = not console.is_terminal
+    if spec.runtime.executor == "ray":
+        from scalecli.sweep.ray_executor import join_early
+
+        join_early(spec.runtime, status=lambda m: console.print(f"[dim]{m}[/]"))
+    with console.status("preparing data", spinner="dots") as status:
+        data = prepare(spec.data, spec.eval.tokens, options.trust_remote_code,
+                       status=lambda m: status.update(m))
+    if flag():
+        raise Interrupted("stopped before training; nothing to resume yet")
+    atomic_write_text(out_dir / "sweep.yaml", yaml.safe_dump(raw, sort_keys=False))
+    write_json(out_dir / "data.json", data.summary())
+    runs = expand(spec, data.vocab_size)
+    csv_path = out_dir / "results.csv"
+    recorded = statuses(csv_path)
+    ids = [run.run_id(data.fingerprint) for run in runs]
+    redo = {"ok"} if options.retry_failed else {"ok", "diverged", "failed"}
+    todo = [(run, rid) for run, rid in zip(runs, ids, strict=True) if recorded.get(rid) not in redo]
+    skipped = len(runs) - len(todo)
+    console.print(f"[bold]{spec.name}[/]: {len(runs)} runs, {skipped} already recorded, "
+                  f"{len(todo)} to train  [dim]data {data.fingerprint}: "
+                  f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
+
+    counts = {rid: run.counts(data.vocab_size) for run, rid in zip(runs, ids, strict=True)}
+    todo_flops = sum(counts[rid].flops_per_token * run.tokens for run, rid in todo)
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"), console=console, disable=quiet, transient=False,
+    )
+    overall = progress.add_task("sweep (runs)", total=len(todo), info="")
+    flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
+
+    def show(line: str) -> None:
+        progress.advance(overall)
+        (console if quiet else progress.console).print(line)
+
+    def record(run: RunSpec, rid: str, result: Any) -> None:
+        """A run that trained (ok or diverged) into results.csv and curve.csv."""
+        run_dir = out_dir / "runs" / rid
+        records.write_curve(run_dir, result.curve)
+        upsert_row(csv_path, records.row(run, rid, data, result, counts[rid]))
+        if not options.keep_checkpoints:
+            checkpoint.remove(run_dir)
+        progress.advance(flops_task, counts[rid].flops_per_token * run.tokens)
+        show(records.run_line(run, result))
+
+    def record_failure(run: RunSpec, rid: str, error: str, device: str, dtype: str) -> None:
+        """A run that raised (an OOM, a lost node): a `failed` row; the sweep goes on."""
+        row = records.row(run, rid, data, None, counts[rid])
+        row.update({"status": "failed", "error": error, "device": device, "dtype": dtype})
+        upsert_row(csv_path, row)
+        show(f"[red]{run.model.name}: failed: {error}[/]")
+
+    def start(run: RunSpec, rid: str) -> Path:
+        run_dir = (out_dir / "runs" / rid).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "run.json", {"run_id": rid, **asdict(run), **asdict(counts[rid])})
+        return run_dir
+
+    with progress:
+        if spec.runtime.executor == "ray":
+            _run_on_ray(spec, data, [(run, rid, start(run, rid)) for run, rid in todo],
+                        counts, out_dir, record, record_failure, flag, console)
+        else:
+            from scalecli.sweep.local_executor import run_here
+
+            run_here(spec, data, todo, counts, start, record, record_failure, flag, progress)
+    return records.summary(console, csv_path, ids)
+
+
+def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]],
+                counts: dict, out_dir: Path, record: Callable[..., None],
+                record_failure: Callable[..., None], flag: StopFlag, console: Console) -> None:
+    """The Ray executor: every run a Ray task, recorded here as each one finishes."""
+    from scalecli.sweep.ray_executor import Job, Outcome, run_on_ray
+
+    def on_done(outcome: Outcome) -> None:
+        job = outcome.job
+        if outcome.result is None:  # the worker's device and dtype are unknown here
+            record_failure(job.run, job.run_id, outcome.error, spec.runtime.device,
+                           spec.runtime.dtype)
+        else:
+            record(job.run, job.run_id, outcome.result)
+
+    jobs = [Job(run, rid, run_dir, counts[rid].flops_per_token * run.tokens)
+            for run, rid, run_dir in todo]
+    if jobs:
+        console.print(f"submitting {len(jobs)} runs to Ray")
+        run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag,
+                   status=lambda m: console.print(f"[dim]{m}[/]"))

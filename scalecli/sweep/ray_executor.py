@@ -1,0 +1,198 @@
+"""Scale-out on Ray: every run of a sweep is one Ray task; the driver keeps the books.
+
+The driver (`scalecli sweep` with `runtime.executor: ray`) prepares the data once, puts
+it in Ray's object store, and submits one task per missing run with the CPUs and GPUs
+the sweep asks for. Workers train with the same `train_run` as a local sweep, so a run
+gives the same numbers wherever it lands. Only the driver writes results.csv, holding
+the folder lock, as each task finishes.
+
+Where a worker sees the driver's output folder (the same machine, or a shared
+filesystem), it trains in the run's own folder: mid-run checkpoints land there and a
+rerun resumes from them. Where it does not, it trains in a temporary folder and sends
+the final files (weights in safetensors, config, tokenizer) back with its result; a run
+stopped half-way then starts again from scratch. The check is a random token that the
+driver writes into the output folder and the worker reads back.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalecli.errors import Interrupted, ScaleError, describe, first_line
+from scalecli.sweep.data import TokenData
+from scalecli.sweep.spec import RunSpec, RuntimeSpec
+
+TOKEN_FILE = ".ray-token"
+
+
+@dataclass(frozen=True)
+class Job:
+    run: RunSpec
+    run_id: str
+    run_dir: Path  # absolute: a worker's working folder is not the driver's
+    flops: float  # the run's training FLOPs, for `compile: auto`
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back for one job: a result, or the one-line error of a task that failed."""
+
+    job: Job
+    result: Any = None  # scalecli.sweep.train.RunResult
+    error: str = ""
+
+
+def resources(runtime: RuntimeSpec) -> dict[str, float]:
+    """What Ray reserves for each run."""
+    gpus = runtime.gpus_per_run
+    if gpus is None:
+        gpus = 1.0 if runtime.device.startswith("cuda") else 0.0
+    return {"num_cpus": runtime.cpus_per_run, "num_gpus": gpus}
+
+
+def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
+                    ) -> tuple[Any, dict[str, bytes]]:
+    """The body of one Ray task: resolve the runtime here, on the worker, and train.
+
+    Returns the run's result and, when the worker cannot see the driver's folder, the
+    final files to write there (empty when it trained in place).
+    """
+    from scalecli.sweep.hardware import resolve_runtime, should_compile
+    from scalecli.sweep.train import train_run
+
+    runtime = job.run.runtime
+    rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads or runtime.cpus_per_run)
+    compile_model = should_compile(runtime.compile, rt, job.flops)
+    if _sees(token_path, token):
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model), {}
+    with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
+        result = train_run(job.run, data, Path(folder), rt, compile_model=compile_model)
+        files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+    return result, files
+
+
+def _sees(token_path: str, token: str) -> bool:
+    try:
+        return Path(token_path).read_text(encoding="utf-8") == token
+    except OSError:
+        return False
+
+
+def join_early(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> None:
+    """Before the data is prepared: Ray must import, and a named cluster must answer.
+
+    A wrong address then fails in seconds rather than after a long tokenisation. A Ray of
+    our own is started later, by `run_on_ray`, and only if some run is left to train.
+    """
+    _import_ray()
+    if _address(runtime):
+        connect(runtime, status)
+
+
+def _address(runtime: RuntimeSpec) -> str | None:
+    return runtime.ray_address or os.environ.get("RAY_ADDRESS")
+
+
+def connect(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> Any:
+    """Join the cluster (or start Ray here) once per process; returns the `ray` module."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        return ray
+    address = _address(runtime)
+    status(f"joining Ray at {address}" if address else "starting Ray on this machine")
+    unreachable = _unreachable(address) if address else None
+    if unreachable:
+        # Ray itself would retry for minutes before giving up.
+        raise ScaleError(f"cannot reach Ray at {address} ({unreachable}); check "
+                         "--ray-address / runtime.ray_address, or run `ray status` there")
+    options: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
+    try:
+        ray.init(log_to_driver=False, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ScaleError(f"cannot start or join Ray ({first_line(error)}); check "
+                         "runtime.ray_address, or run `ray status`") from None
+    return ray
+
+
+def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: RuntimeSpec, *,
+               on_done: Callable[[Outcome], None], should_stop: Callable[[], bool],
+               status: Callable[[str], None] = lambda _m: None) -> None:
+    """Run every job as a Ray task and hand each outcome to `on_done` as it finishes.
+
+    `on_done` runs on the driver, one outcome at a time, so it can write results.csv
+    without any locking of its own. Ctrl-C (`should_stop`) cancels the tasks still
+    running; every outcome already handed over is kept.
+    """
+    ray = connect(runtime, status)
+    token = secrets.token_hex(16)
+    token_path = out_dir / TOKEN_FILE
+    token_path.write_text(token, encoding="utf-8")
+    task = ray.remote(train_on_worker).options(**resources(runtime))
+    data_ref = ray.put(data)
+    pending = {task.remote(job, data_ref, str(token_path.resolve()), token): job for job in jobs}
+    try:
+        while pending:
+            if should_stop():
+                raise Interrupted(f"stopped with {len(pending)} runs in flight; finished runs "
+                                  "are recorded. Run the same command again to resume")
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    result, files = ray.get(ref)
+                except ray.exceptions.RayError as error:
+                    # A RayTaskError wraps the worker's exception: describe that one.
+                    on_done(Outcome(job, error=describe(getattr(error, "cause", None) or error)))
+                    continue
+                job.run_dir.mkdir(parents=True, exist_ok=True)
+                for name, blob in files.items():
+                    _write_bytes(job.run_dir / name, blob)
+                on_done(Outcome(job, result=result))
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        token_path.unlink(missing_ok=True)
+
+
+def _unreachable(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why the head at host:port (or ray://host:port) does not answer; None if it does.
+
+    Addresses without a port ("auto", "local") are left to Ray's own lookup, which fails
+    fast when nothing is running.
+    """
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return None
+    except OSError as error:
+        return error.strerror or str(error) or type(error).__name__
+
+
+def _import_ray() -> Any:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a CLI
+    try:
+        import ray
+    except ImportError:
+        raise ScaleError("runtime.executor is ray but Ray is not installed; "
+                         "pip install 'scalecli[ray]', or use executor: local") from None
+    return ray
+
+
+def _write_bytes(path: Path, blob: bytes) -> None:
+    # By rename, like every other file scalecli writes: a kill leaves old or new, not half.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(blob)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

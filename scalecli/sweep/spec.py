@@ -1,0 +1,221 @@
+"""The sweep's settings as frozen dataclasses, and their expansion into one RunSpec per run.
+
+Reading and checking a sweep file is `parse` and `validate`; this module only says what a
+sweep and a run are, and which runs a sweep holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from scalecli.sweep.model import DEFAULT_ACTIVATION, ParamCounts, closed_form_counts
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    dataset: str = "embedded:shakespeare"
+    """`embedded:shakespeare`, a hub dataset id, or local .txt/.jsonl/.parquet files or globs."""
+    config: str | None = None
+    """Hub dataset configuration name, if it has several."""
+    split: str = "train"
+    """Hub split to train on."""
+    val_split: str | None = None
+    """Hub split to evaluate on; if unset, whole documents are held out (see val_frac)."""
+    text_column: str = "text"
+    """Column holding the text in hub, .jsonl and .parquet data."""
+    val_frac: float = 0.1
+    """Fraction of documents held out for validation when there is no val_split."""
+    max_documents: int | None = None
+    """Use only the first this-many documents of the training split (for big hub sets)."""
+    tokenizer: str = "bpe:1024"
+    """`bpe:N` trains a byte-level BPE with N tokens on the training split; any other value
+    is an HF tokenizer name or a local path."""
+    context: int = 128
+    """Tokens per training sequence (n_positions)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    n_layer: int
+    n_embd: int
+    n_head: int
+    extra: tuple[tuple[str, Any], ...] = ()
+    """Other GPT2Config fields, e.g. activation_function or n_inner."""
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    tokens: tuple[int, ...] | None = None
+    """Training tokens per run; a list makes a grid (for iso-FLOP and Chinchilla fits)."""
+    tokens_per_param: tuple[float, ...] | None = None
+    """Alternatively, tokens = this * params (all parameters, as in Chinchilla's 20)."""
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    batch_tokens: int = 8192
+    """Tokens per optimizer step (sequences x context); a multiple of context."""
+    micro_batch_tokens: int | None = None
+    """Tokens per forward pass; gradient accumulation makes up batch_tokens. Default: auto."""
+    lr: tuple[float, ...] = (3e-3,)
+    """Peak learning rate; a list makes a grid."""
+    lr_rule: str = "constant"
+    """`constant`, or `inverse_width`: lr * lr_ref_width / n_embd (wider models want smaller)."""
+    lr_ref_width: int = 64
+    """The width at which lr applies as given, for lr_rule inverse_width."""
+    warmup_frac: float = 0.05
+    """Fraction of the run's steps spent in linear warmup."""
+    min_lr_frac: float = 0.1
+    """Cosine decay ends at this fraction of the peak, exactly at the run's last step."""
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this; 0 turns clipping off."""
+    seeds: tuple[int, ...] = (0,)
+    eval_points: int = 8
+    """Evaluations on the held-out tokens during a run (curve.csv), besides the final one."""
+    diverge_factor: float = 4.0
+    """A loss above this times its running minimum after warmup ends the run as diverged."""
+    checkpoint_every_s: float = 120.0
+    """Seconds between mid-run checkpoints (for resuming after a crash); 0 turns them off."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% more compute."""
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    tokens: int = 200_000
+    """Held-out tokens, the same for every run of the sweep (fewer if the split is smaller)."""
+    batch_tokens: int = 16_384
+    """Tokens per evaluation forward pass."""
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    device: str = "auto"
+    """cpu | cuda | auto."""
+    dtype: str = "auto"
+    """auto | fp32 | bf16. auto: bf16 autocast on CUDA GPUs with bf16 and on CPUs with
+    native bf16 matmuls, fp32 otherwise; one dtype for every size. Master weights are
+    always fp32."""
+    compile: str = "auto"
+    """auto | on | off. auto compiles only when the run is long enough to repay it."""
+    threads: int | None = None
+    """CPU threads for torch; default: the physical cores (with executor ray: cpus_per_run)."""
+    executor: str = "local"
+    """local | ray. ray: every run is a Ray task, on this machine or on a Ray cluster."""
+    ray_address: str | None = None
+    """With executor ray: the cluster to join (e.g. auto, ray://head:10001). Default:
+    $RAY_ADDRESS if set, else a Ray instance started on this machine."""
+    cpus_per_run: int = 1
+    """With executor ray: CPUs Ray reserves for each run."""
+    gpus_per_run: float | None = None
+    """With executor ray: GPUs Ray reserves for each run. Default: 1 when device is cuda."""
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    data: DataSpec
+    models: tuple[ModelSpec, ...]
+    budget: BudgetSpec
+    train: TrainSpec = field(default_factory=TrainSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    out: str = "out"
+    """Output root; results go to OUT/NAME/."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a model, a budget, a learning rate and a seed."""
+
+    sweep: str
+    model: ModelSpec
+    tokens: int  # actual training tokens: steps * batch_tokens
+    steps: int
+    lr: float  # the peak lr actually used, after lr_rule
+    lr_base: float  # the sweep's lr before lr_rule
+    seed: int
+    data: DataSpec
+    train: TrainSpec
+    eval: EvalSpec
+    runtime: RuntimeSpec
+
+    def identity(self, fingerprint: str) -> dict[str, Any]:
+        """Everything that defines the run's result: runtime settings excluded."""
+        train = asdict(self.train)
+        for key in ("lr", "seeds", "checkpoint_every_s", "eval_points"):
+            train.pop(key)
+        return {
+            "model": asdict(self.model) | {"name": None},
+            # The default activation is part of what was trained, though no file names it.
+            "activation": dict(self.model.extra).get("activation_function", DEFAULT_ACTIVATION),
+            "tokens": self.tokens,
+            "lr": self.lr,
+            "seed": self.seed,
+            "context": self.data.context,
+            "tokenizer": self.data.tokenizer,
+            "data_fingerprint": fingerprint,
+            "eval_tokens": self.eval.tokens,
+            "train": train,
+        }
+
+    def counts(self, vocab_size: int) -> ParamCounts:
+        """Parameter and FLOP counts of this run's model, from the closed form."""
+        return model_counts(self.model, vocab_size, self.data.context)
+
+    def run_id(self, fingerprint: str) -> str:
+        blob = json.dumps(self.identity(fingerprint), sort_keys=True, default=str)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return f"{self.model.name}-t{_short(self.tokens)}-lr{self.lr:.3g}-s{self.seed}-{digest}"
+
+
+def model_counts(model: ModelSpec, vocab_size: int, context: int) -> ParamCounts:
+    """Parameter and FLOP counts of a model of the sweep, from the closed form."""
+    return closed_form_counts(n_layer=model.n_layer, n_embd=model.n_embd, vocab_size=vocab_size,
+                              n_ctx=context, n_inner=dict(model.extra).get("n_inner"))
+
+
+def _short(n: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(int(n))
+
+
+def lr_for(model: ModelSpec, lr: float, train: TrainSpec) -> float:
+    if train.lr_rule == "inverse_width":
+        # muP-style: the best Adam lr of the hidden matrices falls as 1/width.
+        return lr * train.lr_ref_width / model.n_embd
+    return lr
+
+
+def expand(spec: SweepSpec, vocab_size: int) -> list[RunSpec]:
+    """One RunSpec per (model, budget, lr, seed), smallest model first."""
+    runs = []
+    for model in spec.models:
+        counts = model_counts(model, vocab_size, spec.data.context)
+        if spec.budget.tokens is not None:
+            budgets = list(spec.budget.tokens)
+        else:
+            budgets = [tpp * counts.params for tpp in spec.budget.tokens_per_param or ()]
+        for budget in budgets:
+            steps = max(1, round(budget / spec.train.batch_tokens))
+            for lr in spec.train.lr:
+                for seed in spec.train.seeds:
+                    runs.append(RunSpec(
+                        sweep=spec.name, model=model, tokens=steps * spec.train.batch_tokens,
+                        steps=steps, lr=lr_for(model, lr, spec.train), lr_base=lr, seed=seed,
+                        data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
+                    ))
+    return runs
+
+
+def with_runtime(spec: SweepSpec, **changes: Any) -> SweepSpec:
+    return replace(spec, runtime=replace(spec.runtime, **changes))

@@ -1,0 +1,88 @@
+"""Range and consistency checks of a parsed sweep, before any compute is spent.
+
+Types were checked while parsing (`parse`); these are the rules between values: a batch
+that is a whole number of sequences, a tokenizer size that holds the bytes, one budget
+kind, known runtime choices. Each failure is one ScaleError naming the field.
+"""
+
+from __future__ import annotations
+
+from scalecli.errors import ScaleError
+from scalecli.sweep.spec import SweepSpec
+
+
+def _positive(value: float | None, where: str, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ScaleError(f"{where} must be {'>= 0' if allow_zero else 'positive'}, got {value}")
+
+
+def check(spec: SweepSpec) -> None:
+    """Raise a ScaleError naming the first setting that is out of range or inconsistent."""
+    d, t, e, r = spec.data, spec.train, spec.eval, spec.runtime
+    _positive(d.context, "data.context")
+    if not 0 < d.val_frac < 1:
+        raise ScaleError(f"data.val_frac must be between 0 and 1, got {d.val_frac}")
+    _positive(d.max_documents, "data.max_documents")
+    if d.tokenizer.startswith("bpe:"):
+        size = d.tokenizer[4:]
+        if not size.isdigit() or not 257 <= int(size) <= 1_000_000:
+            raise ScaleError(f"data.tokenizer '{d.tokenizer}': bpe:N needs a whole N from 257 "
+                             "(the 256 bytes plus end-of-text) upwards, e.g. bpe:1024")
+    b = spec.budget
+    if (b.tokens is None) == (b.tokens_per_param is None):
+        raise ScaleError("budget: give exactly one of 'tokens' or 'tokens_per_param'")
+    for i, v in enumerate(b.tokens or ()):
+        _positive(v, f"budget.tokens[{i}]")
+    for i, v in enumerate(b.tokens_per_param or ()):
+        _positive(v, f"budget.tokens_per_param[{i}]")
+    _positive(t.batch_tokens, "train.batch_tokens")
+    if t.batch_tokens % d.context:
+        raise ScaleError(f"train.batch_tokens={t.batch_tokens} is not a multiple of "
+                         f"data.context={d.context}; "
+                         f"try {max(1, t.batch_tokens // d.context) * d.context}")
+    if t.micro_batch_tokens is not None:
+        _positive(t.micro_batch_tokens, "train.micro_batch_tokens")
+        if t.batch_tokens % t.micro_batch_tokens or t.micro_batch_tokens % d.context:
+            raise ScaleError("train.micro_batch_tokens must divide train.batch_tokens and be a "
+                             "multiple of data.context")
+    for i, v in enumerate(t.lr):
+        _positive(v, f"train.lr[{i}]")
+    if t.lr_rule not in ("constant", "inverse_width"):
+        raise ScaleError(f"train.lr_rule: '{t.lr_rule}' is not one of constant, inverse_width")
+    _positive(t.lr_ref_width, "train.lr_ref_width")
+    if not 0 <= t.warmup_frac < 1:
+        raise ScaleError(f"train.warmup_frac must be in [0, 1), got {t.warmup_frac}")
+    if not 0 <= t.min_lr_frac <= 1:
+        raise ScaleError(f"train.min_lr_frac must be in [0, 1], got {t.min_lr_frac}")
+    _positive(t.weight_decay, "train.weight_decay", allow_zero=True)
+    _positive(t.grad_clip, "train.grad_clip", allow_zero=True)
+    for name in ("beta1", "beta2"):
+        if not 0 <= getattr(t, name) < 1:
+            raise ScaleError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
+    if any(s < 0 for s in t.seeds):
+        raise ScaleError("train.seeds must be >= 0")
+    _positive(t.eval_points, "train.eval_points", allow_zero=True)
+    if t.diverge_factor <= 1:
+        raise ScaleError(f"train.diverge_factor must be > 1, got {t.diverge_factor}")
+    _positive(t.checkpoint_every_s, "train.checkpoint_every_s", allow_zero=True)
+    _positive(e.tokens, "eval.tokens")
+    _positive(e.batch_tokens, "eval.batch_tokens")
+    if e.tokens < d.context + 1:
+        raise ScaleError(f"eval.tokens={e.tokens} is shorter than one sequence "
+                         f"(data.context + 1 = {d.context + 1})")
+    for name, options in (("device", ("auto", "cpu", "cuda")), ("dtype", ("auto", "fp32", "bf16")),
+                          ("compile", ("auto", "on", "off")), ("executor", ("local", "ray"))):
+        value = getattr(r, name)
+        if value not in options and not (name == "device" and value.startswith("cuda:")):
+            raise ScaleError(f"runtime.{name}: '{value}' is not one of {', '.join(options)}")
+    _positive(r.threads, "runtime.threads")
+    _positive(r.cpus_per_run, "runtime.cpus_per_run")
+    _positive(r.gpus_per_run, "runtime.gpus_per_run", allow_zero=True)
+    names = [m.name for m in spec.models]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ScaleError(f"models: names must be unique, '{sorted(duplicates)[0]}' appears twice")
+    if not spec.name or any(c in spec.name for c in "/\\") or spec.name.startswith("."):
+        raise ScaleError(f"name: '{spec.name}' must be a plain folder name")

@@ -1,0 +1,177 @@
+"""The package's shape: stages that import one way, no cycles, small modules, a wheel that
+holds every subpackage.
+
+The import graph is read with `ast`, so imports inside functions (the lazy ones that keep
+`--help` fast) count as much as those at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "scalecli"
+STAGES = ("sweep", "fit", "report")
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The scalecli modules that `path` imports anywhere in its body, as module names.
+
+    `from scalecli.sweep import checkpoint` names the module scalecli.sweep.checkpoint;
+    `from scalecli.sweep.spec import RunSpec` names scalecli.sweep.spec. A package's
+    __init__ is not counted as a dependency of its own modules.
+    """
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("scalecli"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith("scalecli"):
+                continue
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+    return {name for name in found if name in known}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(path, known) - {name} for name, path in mods.items()}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules, or None (depth-first search, three colours)."""
+    colour = dict.fromkeys(edges, 0)  # 0 unseen, 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        colour[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if colour[nxt] == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if colour[nxt] == 0 and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        colour[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if colour[node] == 0 and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def stage_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in STAGES else None
+
+
+def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path):
+    # The checker itself: a cycle through an import inside a function must count.
+    (tmp_path / "a.py").write_text("def f():\n    from scalecli.b import g\n")
+    (tmp_path / "b.py").write_text("from scalecli.a import f\n")
+    known = {"scalecli.a", "scalecli.b"}
+    edges = {"scalecli.a": imports_of(tmp_path / "a.py", known),
+             "scalecli.b": imports_of(tmp_path / "b.py", known)}
+    assert find_cycle(edges) == ["scalecli.a", "scalecli.b", "scalecli.a"]
+    edges["scalecli.a"] = set()
+    assert find_cycle(edges) is None
+
+
+def test_no_import_cycles():
+    cycle = find_cycle(graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_stages_import_one_way():
+    # sweep -> results.csv -> fit -> fit.json -> report: no stage reaches back up the chain,
+    # and nothing imports the CLI.
+    forbidden = {"fit": {"sweep", "report"}, "report": {"sweep"}, "sweep": {"fit", "report"}}
+    bad = []
+    for module, deps in graph().items():
+        for dep in deps:
+            if dep == "scalecli.cli":
+                bad.append(f"{module} imports scalecli.cli")
+            elif stage_of(dep) in forbidden.get(stage_of(module) or "", set()):
+                bad.append(f"{module} imports {dep}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_stages_are_folders_and_every_module_is_in_a_graph():
+    mods = modules()
+    for stage in STAGES:
+        assert (PACKAGE / stage / "__init__.py").is_file(), stage
+    assert len([m for m in mods if stage_of(m)]) >= 25
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines (split them by job): {long}"
+
+
+def test_sweep_files_ship_under_a_name_apart_from_the_sweep_stage():
+    assert not (PACKAGE / "sweeps").exists()
+    assert (ROOT / "sweeps" / "default.yaml").is_file()
+
+
+def test_a_wheel_install_holds_every_subpackage(tmp_path):
+    """Install non-editable into a fresh venv; --help and every module import from it.
+
+    The venv borrows this environment's dependencies through a .pth line instead of
+    downloading them again; scalecli itself comes only from the wheel (the checkout is
+    not on its path, and the editable install's hook is not loaded).
+    """
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    site = subprocess.check_output(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip()
+    Path(site, "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # A copy of the tracked sources, so building leaves nothing in the checkout.
+    src = tmp_path / "src"
+    files = subprocess.check_output(["git", "ls-files"], cwd=ROOT, text=True).split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", str(src)],
+                   check=True, cwd=tmp_path, env=environ)
+    code = (
+        "import importlib, pathlib, scalecli\n"
+        f"for name in {sorted(modules())!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        f"    assert pathlib.Path(module.__file__).is_relative_to({str(env_dir)!r}), module\n"
+        "from scalecli.sweep.parse import default_sweep_path\n"
+        "print(default_sweep_path())\n"
+    )
+    out = subprocess.run([py, "-c", code], cwd=tmp_path, env=environ, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()).is_relative_to(env_dir)
+    assert Path(out.stdout.strip()).name == "default.yaml"
+    cli = subprocess.run([env_dir / "bin" / "scalecli", "--help"], cwd=tmp_path, env=environ,
+                         capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert "sweep" in cli.stdout and "fit" in cli.stdout and "report" in cli.stdout
