@@ -1,8 +1,9 @@
 """Coverage of the fit's 95% intervals on synthetic sweeps with known parameters.
 
-    python bench/fit_coverage.py               # ~1 min
+    python bench/fit_coverage.py               # 300 sweeps per design
     python bench/fit_coverage.py --reps 1000
-    python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap (~1 min)
+    python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap
+    python bench/fit_coverage.py --tiny        # 3 sweeps, 20 refits: a smoke run for CI
 
 For a design of sizes (the default ladder's five N, and ten sizes over 400x), draw many
 synthetic sweeps from a known law with lognormal noise, fit each, and count how often
@@ -13,8 +14,18 @@ the 95% interval holds the truth. Two ways to draw the refits, side by side:
          stay fixed, each refit gets the fitted curve plus noise whose scale is drawn from
          its chi-square distribution.
 The saturating E, A and alpha that `fit` reports use neither: they are profile-likelihood
-intervals (`laws.profile_intervals`), counted on their own row.
-An honest 95% interval covers about 95%; the binomial sd is printed with each figure.
+intervals (`laws.profile_intervals`), counted on their own row, followed by how many of
+those intervals had an end the data did not reach (an upper end reported as null, or a
+lower end reported as 0 for E and A, or null for alpha): see `profile_hits`.
+Every rate divides by all the sweeps drawn: a fit that does not converge reports no
+interval, so it counts as a miss. An honest 95% interval covers about 95%; the binomial
+sd is printed with each figure.
+
+The last line is machine-readable, per design tag (5: the default ladder, 10: ten sizes);
+coverage in percent, counts out of --reps:
+  power_b_5=<%> profile_E_5=<%> profile_A_5=<%> profile_alpha_5=<%> unbounded_E_5=<n>
+  unbounded_A_5=<n> unbounded_alpha_5=<n> not_converged_5=<n> ... (then the same for 10)
+With --chinchilla: chinchilla_E=<%> ... chinchilla_beta=<%> not_converged=<n>.
 """
 
 from __future__ import annotations
@@ -30,21 +41,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scalecli.fit import chinchilla, laws
 
+# tag -> (name, sizes); the tag names the design in the last line's keys.
 DESIGNS = {
-    "5 sizes, 36x (default ladder)": np.array([21720, 84912, 150080, 335712, 793344.0]),
-    "10 sizes, 400x": np.geomspace(2e4, 8e6, 10),
+    "5": ("5 sizes, 36x (default ladder)", np.array([21720, 84912, 150080, 335712, 793344.0])),
+    "10": ("10 sizes, 400x", np.geomspace(2e4, 8e6, 10)),
 }
+PARAMS = ("E", "A", "alpha")  # the order of SATURATING and of laws.profile_intervals
 POWER = np.array([214.0, -0.108])  # the default sweep's fit
 SATURATING = np.array([2.0, 4.0, 0.08])  # E, A, alpha: a floor half of the loss
 
 
-def pairs_power(x, y, n_boot, rng):
+def pairs_power(x: np.ndarray, y: np.ndarray, n_boot: int,
+                rng: np.random.Generator) -> np.ndarray:
     idx = rng.integers(0, x.size, size=(n_boot, x.size))
     out = [laws.fit_power(x[i], y[i]).theta for i in idx if np.unique(x[i]).size >= 2]
     return np.array(out)
 
 
-def pairs_saturating(x, y, point, n_boot, rng):
+def pairs_saturating(x: np.ndarray, y: np.ndarray, point: laws.FitResult, n_boot: int,
+                     rng: np.random.Generator) -> np.ndarray:
     lx, ly = np.log(x), np.log(y)
     idx = rng.integers(0, x.size, size=(n_boot, x.size))
     counts = np.zeros((n_boot, x.size))
@@ -61,55 +76,112 @@ def covered(boots: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return (lo <= truth) & (truth <= hi)
 
 
-def run(reps: int, n_boot: int, seed: int) -> None:
+def profile_hits(lo: float | None, hi: float | None, truth: float) -> tuple[bool, bool]:
+    """(covers, open) for one profile-likelihood interval as `fit` reports it.
+
+    An end the data do not reach is reported as null (an upper end, or alpha's lower end)
+    or, for the lower ends of E and A, as 0. Decision: such an end counts as what the user
+    is shown, unbounded (0 is the end of the domain of E and A), so the interval covers
+    only if the truth is on the right side of its bounded end; [lo, inf) covers iff
+    lo <= truth. That is the honest coverage of the reported interval, but an interval
+    that is open on one side is easy to cover and says little, so `open` flags it and the
+    table reports how many there were next to the coverage, never folded into it.
+    """
+    open_end = lo is None or hi is None or lo == 0.0
+    covers = (lo is None or lo <= truth) and (hi is None or truth <= hi)
+    return bool(covers), open_end
+
+
+def pct(hits: float | np.ndarray, reps: int) -> str:
+    values = np.atleast_1d(np.asarray(hits, dtype=float)) * 100 / reps
+    return ", ".join(f"{v:.0f}" for v in values) + "%"
+
+
+def power_rows(tag: str, name: str, x: np.ndarray, reps: int, n_boot: int,
+               rng: np.random.Generator) -> dict[str, float]:
+    """Coverage of the exponent b of the power law, pairs and fixed-design bootstrap."""
+    hits = {"pairs": 0.0, "fixed": 0.0}
+    for _ in range(reps):
+        y = laws.power_predict(POWER, x) * np.exp(rng.normal(0, 0.005, x.size))
+        hits["pairs"] += covered(pairs_power(x, y, n_boot, rng)[:, 1], POWER[1])
+        hits["fixed"] += covered(laws.bootstrap_power(x, y, n_boot, rng)[0][:, 1], POWER[1])
+    print(f"{name:32} {'power: b':34} {100 * hits['pairs'] / reps:>17.1f}% "
+          f"{100 * hits['fixed'] / reps:>17.1f}%", flush=True)
+    return {f"power_b_{tag}": 100 * hits["fixed"] / reps}
+
+
+def saturating_rows(tag: str, name: str, x: np.ndarray, reps: int, n_boot: int,
+                    rng: np.random.Generator) -> dict[str, float]:
+    """Coverage of E, A, alpha and the curve at 10x; a fit that does not converge is a miss.
+
+    `fit` reports no numbers for a fit that does not converge, so that sweep's intervals
+    held nothing: every rate divides by all `reps` sweeps, not by the converged ones.
+    """
+    xq = 10 * x.max()
+    yq = laws.saturating_predict(SATURATING, xq)
+    par = {"pairs": np.zeros(3), "fixed": np.zeros(3)}
+    curve = {"pairs": 0, "fixed": 0}
+    profiled, closed, open_ends = np.zeros(3), np.zeros(3), np.zeros(3, dtype=int)
+    fitted = 0
+    for _ in range(reps):
+        y = laws.saturating_predict(SATURATING, x) * np.exp(rng.normal(0, 0.003, x.size))
+        point = laws.fit_saturating(x, y)
+        if not point.converged:
+            continue  # a miss for every interval: nothing is added to the hits
+        fitted += 1
+        for j, (lo, hi) in enumerate(laws.profile_intervals(x, y, point).values()):
+            covers, open_end = profile_hits(lo, hi, SATURATING[j])  # E, A, alpha, in order
+            profiled[j] += covers
+            closed[j] += covers and not open_end
+            open_ends[j] += open_end
+        draws = {"pairs": pairs_saturating(x, y, point, n_boot, rng),
+                 "fixed": laws.bootstrap_saturating(x, y, point, n_boot, rng)[0]}
+        for kind, boots in draws.items():
+            if len(boots) == 0:
+                continue  # no refit converged: no interval, a miss
+            par[kind] += covered(boots, SATURATING)
+            with np.errstate(over="ignore"):
+                curve[kind] += covered(laws.saturating_predict(boots.T, xq), yq)
+    print(f"{name:32} {'saturating: E, A, alpha':34} {pct(par['pairs'], reps):>18} "
+          f"{pct(par['fixed'], reps):>18}")
+    print(f"{name:32} {'saturating: curve at 10x the largest':34} "
+          f"{100 * curve['pairs'] / reps:>17.1f}% {100 * curve['fixed'] / reps:>17.1f}%")
+    print(f"{name:32} {'saturating: E, A, alpha, profile F':34} {'':>18} "
+          f"{pct(profiled, reps):>18}")
+    counts = ", ".join(str(n) for n in open_ends) + f" of {reps}"
+    print(f"{name:32} {'  intervals with an unbounded end':34} {'':>18} {counts:>18}")
+    print(f"{name:32} {'  profile F, unbounded = miss':34} {'':>18} {pct(closed, reps):>18}")
+    print(f"{'':32} ({fitted} of {reps} saturating fits converged; the others count as "
+          "misses)", flush=True)
+    out = {f"profile_{k}_{tag}": 100 * profiled[j] / reps for j, k in enumerate(PARAMS)}
+    out.update({f"unbounded_{k}_{tag}": float(open_ends[j]) for j, k in enumerate(PARAMS)})
+    out[f"not_converged_{tag}"] = float(reps - fitted)
+    return out
+
+
+def last_line(figures: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.1f}" if k.startswith(("power", "profile", "chinchilla"))
+                    else f"{k}={v:.0f}" for k, v in figures.items())
+
+
+def run(reps: int, n_boot: int, seed: int, designs: dict[str, tuple[str, np.ndarray]]) -> None:
     rng = np.random.default_rng(seed)
     sd = 100 * np.sqrt(0.95 * 0.05 / reps)
     print(f"{reps} synthetic sweeps per design, {n_boot} refits each; binomial sd at 95%: "
           f"{sd:.1f} points\n")
     print(f"{'design':32} {'interval':34} {'pairs':>18} {'fixed':>18}")
-    for name, x in DESIGNS.items():
-        hits = {"pairs": 0.0, "fixed": 0.0}
-        for _ in range(reps):
-            y = laws.power_predict(POWER, x) * np.exp(rng.normal(0, 0.005, x.size))
-            hits["pairs"] += covered(pairs_power(x, y, n_boot, rng)[:, 1], POWER[1])
-            hits["fixed"] += covered(laws.bootstrap_power(x, y, n_boot, rng)[0][:, 1], POWER[1])
-        print(f"{name:32} {'power: b':34} {100 * hits['pairs'] / reps:>17.1f}% "
-              f"{100 * hits['fixed'] / reps:>17.1f}%", flush=True)
-
-        xq = 10 * x.max()
-        yq = laws.saturating_predict(SATURATING, xq)
-        par = {"pairs": np.zeros(3), "fixed": np.zeros(3)}
-        curve = {"pairs": 0, "fixed": 0}
-        fitted = 0
-        profiled = np.zeros(3)
-        for _ in range(reps):
-            y = laws.saturating_predict(SATURATING, x) * np.exp(rng.normal(0, 0.003, x.size))
-            point = laws.fit_saturating(x, y)
-            if not point.converged:
-                continue
-            fitted += 1
-            for j, (lo, hi) in enumerate(laws.profile_intervals(x, y, point).values()):
-                truth = SATURATING[j]  # E, A, alpha: the order of profile_intervals
-                profiled[j] += (lo is None or lo <= truth) and (hi is None or truth <= hi)
-            draws = {"pairs": pairs_saturating(x, y, point, n_boot, rng),
-                     "fixed": laws.bootstrap_saturating(x, y, point, n_boot, rng)[0]}
-            for kind, boots in draws.items():
-                par[kind] += covered(boots, SATURATING)
-                with np.errstate(over="ignore"):
-                    curve[kind] += covered(laws.saturating_predict(boots.T, xq), yq)
-        params = {k: ", ".join(f"{100 * v / fitted:.0f}" for v in par[k]) + "%" for k in par}
-        curves = {k: f"{100 * curve[k] / fitted:.1f}%" for k in curve}
-        print(f"{name:32} {'saturating: E, A, alpha':34} {params['pairs']:>18} "
-              f"{params['fixed']:>18}")
-        print(f"{name:32} {'saturating: curve at 10x the largest':34} {curves['pairs']:>18} "
-              f"{curves['fixed']:>18}", flush=True)
-        reported = ", ".join(f"{100 * v / fitted:.0f}" for v in profiled) + "%"
-        print(f"{name:32} {'saturating: E, A, alpha, profile F':34} {'':>18} {reported:>18}")
-        print(f"{'':32} ({fitted} of {reps} saturating fits converged)")
+    figures: dict[str, float] = {}
+    for tag, (name, x) in designs.items():
+        figures.update(power_rows(tag, name, x, reps, n_boot, rng))
+        figures.update(saturating_rows(tag, name, x, reps, n_boot, rng))
+    print(last_line(figures))
 
 
 def run_chinchilla(reps: int, n_boot: int, seed: int) -> None:
-    """Sweeps of 60 random (N, D) points from Hoffmann et al.'s own fit, 1% noise."""
+    """Sweeps of 60 random (N, D) points from Hoffmann et al.'s own fit, 1% noise.
+
+    As above, a fit that does not converge counts as a miss for all five parameters.
+    """
     rng = np.random.default_rng(seed)
     theta = np.array([1.69, 406.4, 410.7, 0.34, 0.28])
     hits, fitted = np.zeros(5), 0
@@ -120,12 +192,17 @@ def run_chinchilla(reps: int, n_boot: int, seed: int) -> None:
         point = chinchilla.fit_chinchilla(n, d, loss)
         if point.converged:
             boots, _ = chinchilla.bootstrap_chinchilla(n, d, loss, point, n_boot, rng)
-            hits += covered(boots, theta)
+            if len(boots):
+                hits += covered(boots, theta)
             fitted += 1
-    cover = ", ".join(f"{100 * h / fitted:.0f}%" for h in hits)
+    cover = ", ".join(f"{100 * h / reps:.0f}%" for h in hits)
     print(f"chinchilla, 60 points, pairs bootstrap: E, A, B, alpha, beta covered {cover} "
-          f"({fitted} sweeps, {n_boot} refits each; binomial sd at 95%: "
-          f"{100 * np.sqrt(0.95 * 0.05 / fitted):.1f} points)")
+          f"({reps} sweeps, {fitted} converged, the others count as misses; {n_boot} refits "
+          f"each; binomial sd at 95%: {100 * np.sqrt(0.95 * 0.05 / reps):.1f} points)")
+    names = ("E", "A", "B", "alpha", "beta")
+    figures = {f"chinchilla_{k}": 100 * h / reps for k, h in zip(names, hits, strict=True)}
+    figures["not_converged"] = float(reps - fitted)
+    print(last_line(figures))
 
 
 def main() -> None:
@@ -135,12 +212,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chinchilla", action="store_true",
                         help="the Chinchilla form's pairs bootstrap instead")
+    parser.add_argument("--tiny", action="store_true",
+                        help="3 sweeps, 20 refits (chinchilla: 1 sweep, 5 refits): a smoke run")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # overflow in far-out refits' exp
     if args.chinchilla:
-        run_chinchilla(args.reps or 40, args.boot or 100, args.seed)
+        run_chinchilla(args.reps or (1 if args.tiny else 40),
+                       args.boot or (5 if args.tiny else 100), args.seed)
     else:
-        run(args.reps or 300, args.boot or 400, args.seed)
+        run(args.reps or (3 if args.tiny else 300), args.boot or (20 if args.tiny else 400),
+            args.seed, DESIGNS)
 
 
 if __name__ == "__main__":

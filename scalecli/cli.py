@@ -154,8 +154,17 @@ def fit(
                      "per size (the default, as Kaplan et al. and Chinchilla do)."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print fit.json to stdout.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 1 when a diagnostic is a warning (for scripts "
+                     "and CI); without it, warnings are printed and fit exits 0."),
+    ] = False,
 ) -> None:
-    """Fit scaling laws to a results CSV and write fit.json next to it."""
+    """Fit scaling laws to a results CSV and write fit.json next to it.
+
+    After the table, fit prints diagnostics: when the numbers should not be trusted as
+    they stand (a non-monotone ladder, repeated data, too few tokens per parameter, an lr
+    at the edge of its grid, a poor or unstable fit, seed noise), and what to do."""
     from scalecli.fit.driver import FitOptions, run_fit
 
     options = FitOptions(
@@ -171,11 +180,14 @@ def fit(
         holdout=holdout,
         all_lrs=all_lrs,
         as_json=as_json,
+        strict=strict,
     )
     try:
-        run_fit(options)
+        code = run_fit(options)
     except ScaleError as error:
         raise _fail(error) from None
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()

@@ -16,6 +16,7 @@ import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
+from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.rows import (
     BEST_LR_REASON,
     best_lr_rows,
@@ -63,6 +64,8 @@ class FitOptions:
     all_lrs: bool = False
     """Fit every learning rate's run, not only the best one per size."""
     as_json: bool = False
+    strict: bool = False
+    """Exit 1 when a diagnostic is a warning (for scripts and CI)."""
 
 
 def default_y(form: str) -> str:
@@ -132,6 +135,7 @@ def _compute(
     header, rows = read_csv(csv_path)
     pairs = parse_where(where, header, csv_path)
     kept, excluded = filter_rows(rows, pairs)
+    every_lr = kept
     if not all_lrs:
         best = best_lr_rows(kept, header, x, d)
         if len(best) < len(kept):
@@ -189,7 +193,22 @@ def _compute(
         "rows_excluded": excluded,
         "fits": fits,
     }
+    evidence = Evidence(rows=every_lr, header=header, x_col=x,
+                        y_col=y or default_y("power"), fits=fits,
+                        predict=None if predict is None else [float(v) for v in predict],
+                        data_summary=_data_summary(csv_path))
+    doc["diagnostics"] = [found.to_json() for found in diagnose(evidence)]
     return doc, notes
+
+
+def _data_summary(csv_path: Path) -> dict | None:
+    """data.json of the sweep folder that holds the CSV, or None for a CSV on its own."""
+    path = csv_path.parent / "data.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def compute_fit(
@@ -217,8 +236,10 @@ def compute_fit(
     return doc
 
 
-def run_fit(options: FitOptions) -> None:
-    """The `scalecli fit` command: fit, write fit.json next to the CSV, print a summary."""
+def run_fit(options: FitOptions) -> int:
+    """The `scalecli fit` command: fit, write fit.json next to the CSV, print a summary.
+
+    Returns the exit code: 0, or 1 with --strict when a diagnostic is a warning."""
     csv_path = resolve_csv(Path(options.path))
     doc, notes = _compute(
         csv_path,
@@ -238,5 +259,7 @@ def run_fit(options: FitOptions) -> None:
     atomic_write_text(out_path, text + "\n")
     if options.as_json:
         print(text)
-        return
-    print_summary(doc, notes, out_path)
+    else:
+        print_summary(doc, notes, out_path)
+    warned = any(found["severity"] == "warning" for found in doc["diagnostics"])
+    return 1 if options.strict and warned else 0

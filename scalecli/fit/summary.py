@@ -1,5 +1,5 @@
 """The fit's terminal summary: a table of parameters per form, fit quality, the
-extrapolation check and the derived quantities."""
+extrapolation check, the derived quantities, and the diagnostics."""
 
 from __future__ import annotations
 
@@ -89,4 +89,22 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             console.print(f"  [yellow]caution:[/] {fit['caveat']}")
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
+    print_diagnostics(console, doc.get("diagnostics") or [])
     console.print(f"wrote {out_path}")
+
+
+SEVERITY_STYLE = {"warning": "bold yellow", "info": "cyan"}
+
+
+def print_diagnostics(console, diagnostics: list[dict]) -> None:
+    """Warnings first, then notes, each as `severity code: message` (codes are greppable)."""
+    if not diagnostics:
+        console.print("[green]diagnostics: nothing to warn about[/]")
+        return
+    warnings = sum(d["severity"] == "warning" for d in diagnostics)
+    console.print(f"[bold]diagnostics[/]: {warnings} warning(s), "
+                  f"{len(diagnostics) - warnings} note(s)")
+    for d in sorted(diagnostics, key=lambda d: d["severity"] != "warning"):
+        style = SEVERITY_STYLE.get(d["severity"], "")
+        console.print(f"  [{style}]{d['severity']} {d['code']}[/]: ", end="")
+        console.print(d["message"], markup=False, highlight=False)

@@ -86,6 +86,7 @@ def fmt(value: Any, how: str = "g") -> str:
 # The document ---------------------------------------------------------------------------
 def document(report: ReportData) -> list[Section]:
     return [
+        diagnostics_section(report),
         provenance_section(report),
         settings_section(report),
         runs_section(report),
@@ -99,6 +100,27 @@ def document(report: ReportData) -> list[Section]:
 def title(report: ReportData) -> str:
     name = (report.sweep or {}).get("name") or report.out_dir.name
     return f"scalecli report: {name}"
+
+
+def diagnostics_section(report: ReportData) -> Section:
+    """What `fit` found that should change how far the numbers are trusted: first, above
+    every figure, because a reader who stops at the first plot must not miss it."""
+    fit = report.fit or {}
+    if "diagnostics" not in fit:
+        text = ("No diagnostics: " + ("this fit.json predates them; rerun `scalecli fit`."
+                                      if fit else "there is no fit."))
+        return Section("diagnostics", "Diagnostics", [Block("p", text)])
+    found = sorted(fit["diagnostics"], key=lambda d: d.get("severity") != "warning")
+    if not found:
+        return Section("diagnostics", "Diagnostics",
+                       [Block("p", "Nothing to warn about: the checks of `scalecli fit` passed.")])
+    warnings = sum(d.get("severity") == "warning" for d in found)
+    lead = (f"{warnings} warning(s): do not trust the numbers they name as they stand."
+            if warnings else "Notes only: nothing here says the fit cannot be trusted.")
+    rows = [[d.get("severity", ""), d.get("code", ""), d.get("message", "")] for d in found]
+    return Section("diagnostics", "Diagnostics",
+                   [Block("p", lead), Block("table", headers=["severity", "code", "message"],
+                                            rows=rows)])
 
 
 def provenance_section(report: ReportData) -> Section:

@@ -356,8 +356,9 @@ def prepare(spec: DataSpec, eval_tokens: int, trust_remote_code: bool = False,
         raise ScaleError(f"data.context={context} is longer than the training data "
                          f"({train.size} tokens); lower data.context or add data")
     val = val_all[: n_seq * context + 1]
-    # Bits per byte divide by the bytes of the predicted text, tokens 1..k*context.
-    val_bytes = len(tok.decode(val[1:].tolist(), skip_special_tokens=False).encode("utf-8"))
+    # Bits per byte divide by the UTF-8 bytes of the predicted text, tokens 1..k*context,
+    # without the end-of-text markers: `<|endoftext|>` is a boundary, not 13 bytes of text.
+    val_bytes = len(tok.decode(val[1:].tolist(), skip_special_tokens=True).encode("utf-8"))
     return TokenData(
         train=train, val=val, val_bytes=max(1, val_bytes), vocab_size=tok.get_vocab_size(),
         eos_id=eos_id, tokenizer_json=tok_json, fingerprint=fingerprint, dataset=spec.dataset,

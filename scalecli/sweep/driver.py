@@ -32,7 +32,7 @@ from scalecli.sweep import checkpoint, records
 from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
 from scalecli.sweep.parse import load_spec
-from scalecli.sweep.plan import dry_run
+from scalecli.sweep.plan import dry_run, say_epochs
 from scalecli.sweep.spec import RunSpec, SweepSpec, expand
 
 
@@ -109,6 +109,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     console.print(f"[bold]{spec.name}[/]: {len(runs)} runs, {skipped} already recorded, "
                   f"{len(todo)} to train  [dim]data {data.fingerprint}: "
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
+    say_epochs(max(run.tokens for run in runs), int(data.train.size), console)
 
     counts = {rid: run.counts(data.vocab_size) for run, rid in zip(runs, ids, strict=True)}
     todo_flops = sum(counts[rid].flops_per_token * run.tokens for run, rid in todo)

@@ -1,4 +1,10 @@
-"""Held-out loss, perplexity and bits per byte, over the sweep's fixed held-out tokens."""
+"""Held-out loss, perplexity and bits per byte, over the sweep's fixed held-out tokens.
+
+The evaluation forward pass always runs in fp32, without autocast, whatever precision
+training used: every fit rests on these numbers, so they must not depend on a speed
+setting. Under bf16 autocast the output head's logits would be rounded to bf16 (8 bits of
+mantissa) before the cross-entropy sees them.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,13 @@ class EvalResult:
         return math.exp(self.loss) if self.loss < 700 else math.inf
 
     def bpb(self, n_bytes: int) -> float:
-        """Bits per byte: comparable across tokenizers, unlike perplexity."""
+        """Bits per byte: comparable across tokenizers, unlike perplexity.
+
+        The numerator is every predicted token's cost, end-of-text included (knowing where
+        a document ends is part of modelling the text); the denominator is the UTF-8 bytes
+        of the predicted text alone, an end-of-text marker counting 0 bytes
+        (`TokenData.val_bytes`).
+        """
         return self.loss * self.tokens / (math.log(2) * n_bytes)
 
 
@@ -34,9 +46,9 @@ def val_tensors(val: Any, context: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.inference_mode()
 def evaluate(model: Any, inputs: torch.Tensor, targets: torch.Tensor, *, batch_seqs: int,
-             device: torch.device, autocast_dtype: torch.dtype | None,
-             limit_seqs: int | None = None) -> EvalResult:
-    """Mean cross-entropy over every target token (or the first `limit_seqs` sequences)."""
+             device: torch.device, limit_seqs: int | None = None) -> EvalResult:
+    """Mean cross-entropy over every target token (or the first `limit_seqs` sequences),
+    with the forward pass in fp32 (the master weights' precision), never under autocast."""
     was_training = model.training
     model.eval()
     n = inputs.shape[0] if limit_seqs is None else min(limit_seqs, inputs.shape[0])
@@ -44,8 +56,8 @@ def evaluate(model: Any, inputs: torch.Tensor, targets: torch.Tensor, *, batch_s
     for start in range(0, n, batch_seqs):
         x = inputs[start : min(n, start + batch_seqs)].to(device, non_blocking=True)
         y = targets[start : min(n, start + batch_seqs)].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                            enabled=autocast_dtype is not None):
+        # An autocast region opened by a caller must not reach in here.
+        with torch.autocast(device.type, enabled=False):
             logits = model(input_ids=x, use_cache=False).logits
         # Summed in float64 so that the mean does not depend on the batch size.
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()

@@ -137,11 +137,26 @@ def closed_form_counts(
     per_block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d
     non_embedding = n_layer * per_block + 2 * d
     embedding = vocab_size * d + n_ctx * d
-    # Training FLOPs per token: 6 per weight of every matmul (forward 2, backward 4),
-    # the tied output head included, plus attention's QK^T and AV (PaLM, Appendix B;
-    # nanoGPT's estimate_mfu): 6 * (N + V d) + 12 * n_layer * d * n_ctx.
-    flops = 6 * (non_embedding + vocab_size * d) + 12 * n_layer * d * n_ctx
+    flops = flops_per_token(n_layer=n_layer, n_embd=d, n_inner=f, vocab_size=vocab_size,
+                            n_ctx=n_ctx)
     return ParamCounts(non_embedding + embedding, non_embedding, flops)
+
+
+def flops_per_token(*, n_layer: int, n_embd: int, n_inner: int, vocab_size: int,
+                    n_ctx: int) -> int:
+    """Training FLOPs per token: 6 per weight of every matmul (forward 2, backward 4).
+
+    The matmul weights are each block's c_attn, c_proj, c_fc and MLP c_proj (4 d^2 + 2 d f)
+    and the tied output head (V d); biases, LayerNorms and embedding lookups are not
+    matmuls and cost O(d) per token, so they are left out (counting them as weights
+    overstated s1's FLOPs by 1.5%). Attention adds QK^T and AV over the full context,
+    2 * 2 * n_ctx * d forward per layer, as PaLM (Appendix B) and nanoGPT's estimate_mfu
+    count it: 6 * (n_layer (4 d^2 + 2 d f) + V d) + 12 * n_layer * d * n_ctx. A FLOP
+    counter over a training step gives exactly this (tests/sweep/test_model.py).
+    """
+    d, f = n_embd, n_inner
+    matmul_weights = n_layer * (4 * d * d + 2 * d * f) + vocab_size * d
+    return 6 * matmul_weights + 12 * n_layer * d * n_ctx
 
 
 def count_params(model: Any) -> ParamCounts:
@@ -155,7 +170,7 @@ def count_params(model: Any) -> ParamCounts:
     embedding = model.transformer.wte.weight.numel() + model.transformer.wpe.weight.numel()
     cfg = model.config
     non_embedding = total - embedding
-    flops = 6 * (non_embedding + cfg.vocab_size * cfg.n_embd) + 12 * cfg.n_layer * cfg.n_embd * (
-        cfg.n_positions
-    )
+    flops = flops_per_token(n_layer=cfg.n_layer, n_embd=cfg.n_embd,
+                            n_inner=cfg.n_inner or 4 * cfg.n_embd, vocab_size=cfg.vocab_size,
+                            n_ctx=cfg.n_positions)
     return ParamCounts(total, non_embedding, flops)

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
 from scalecli.sweep.spec import RunSpec, SweepSpec, expand
 from scalecli.sweep.units import duration, si
@@ -48,7 +49,36 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
                       f"({how}; evaluation and data preparation not included)")
     else:
         console.print(f"total: {si(total_flops)}FLOPs")
+    _say_epochs(spec, runs, console, trust_remote_code)
     return 0
+
+
+def _say_epochs(spec: SweepSpec, runs: list[RunSpec], console: Console,
+                trust_remote_code: bool) -> None:
+    """How many epochs the largest budget makes; it needs the tokenised training split,
+    which is prepared (and cached for the sweep) here."""
+    from scalecli.sweep.data import prepare
+
+    try:
+        with console.status("preparing data to count the training tokens"):
+            data = prepare(spec.data, spec.eval.tokens, trust_remote_code)
+    except ScaleError as error:
+        console.print(f"epochs: unknown ({error})")
+        return
+    say_epochs(max(r.tokens for r in runs), int(data.train.size), console)
+
+
+def say_epochs(tokens: int, train_tokens: int, console: Console) -> None:
+    """One line on repeated data: the same words and threshold as fit's multi_epoch."""
+    note = epochs_note(tokens, train_tokens)
+    if note is None:
+        console.print(f"data: {epochs(tokens, train_tokens):.2f} epochs of the "
+                      f"{train_tokens:,} training tokens at the largest budget")
+        return
+    severity, message = note
+    style = "bold yellow" if severity == "warning" else "cyan"
+    console.print(f"[{style}]{severity} multi_epoch[/]: ", end="")
+    console.print(message, markup=False, highlight=False)
 
 
 PROBE_MAX_STEP_S = 2.0  # probe a size only if a step is this quick by the peak-based guess

@@ -177,8 +177,7 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
 
     def finish_eval(step: int) -> EvalResult:
         t0 = time.perf_counter()
-        result = evaluate(forward, val_x, val_y, batch_seqs=eval_seqs, device=device,
-                          autocast_dtype=autocast)
+        result = evaluate(forward, val_x, val_y, batch_seqs=eval_seqs, device=device)
         loop["eval_s"] += time.perf_counter() - t0
         return result
 

@@ -311,3 +311,24 @@ def test_holdout_skipped_when_too_few_points_remain():
     y = 5 * x**-0.1
     check, note = fit.extrapolation_check("saturating", x, y, None, 1)
     assert check is None and "skipped" in note
+
+
+def test_holdout_drops_every_row_of_the_largest_distinct_x():
+    # Three seeds per size: holding out the largest row alone would keep two rows at the
+    # same x in the refit, and the "extrapolation" would interpolate.
+    rng = np.random.default_rng(0)
+    x = np.repeat(FIVE_SIZES, 3)
+    y = 300 * x**-0.1 * np.exp(rng.normal(0, 0.01, x.size))
+    check, note = fit.extrapolation_check("power", x, y, None, 1)
+    assert check["x"] == [FIVE_SIZES[-1]] * 3
+    assert check["observed"] == pytest.approx(list(y[-3:]))
+    assert "3 rows" in note
+    # The refit saw none of them: it equals a fit on the other sizes alone.
+    rest = fit.fit_form("power", x[:-3], y[:-3])
+    assert check["predicted"] == pytest.approx(list(fit.predict_form("power", rest.theta,
+                                                                     x[-3:])))
+    check2, _ = fit.extrapolation_check("power", x, y, None, 2)
+    assert check2["x"] == [FIVE_SIZES[-2]] * 3 + [FIVE_SIZES[-1]] * 3
+    # Holding out every distinct x but one leaves nothing to fit a line through.
+    check4, note4 = fit.extrapolation_check("power", x, y, None, 4)
+    assert check4 is None and "skipped" in note4

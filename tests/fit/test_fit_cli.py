@@ -209,3 +209,18 @@ def test_an_lr_grid_is_fitted_through_the_best_lr_of_each_size(tmp_path: Path):
 def test_one_lr_per_size_leaves_every_row(results: Path):
     doc = compute_fit(results, bootstrap=20, holdout=0)
     assert doc["rows_used"] == 5 and "not the best lr of its size" not in doc["rows_excluded"]
+
+
+def test_holdout_1_holds_out_all_seeds_of_the_largest_size(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    lines = []
+    for i, n in enumerate([25e3, 1e5, 3e5, 7.9e5, 1.5e6]):
+        for seed in range(3):
+            loss = 1.9 + 30 * n**-0.3 + rng.normal(0, 0.01)
+            lines.append(f"r{i}{seed},m{i},{n:g},1000000,{loss},{np.exp(loss)},ok")
+    path = write(tmp_path / "results.csv", HEADER + "\n".join(lines) + "\n")
+    result = run(str(path), "--bootstrap", "50", "--holdout", "1")
+    assert result.exit_code == 0, result.output
+    check = json.loads((tmp_path / "fit.json").read_text())["fits"]["power"]["extrapolation"]
+    assert check["held_out"] == 1
+    assert check["x"] == [1.5e6] * 3

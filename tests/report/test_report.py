@@ -21,7 +21,7 @@ from scalecli.errors import ScaleError
 from scalecli.report.driver import ReportOptions, run_report
 from scalecli.results import COLUMNS
 
-SECTIONS = ("provenance", "settings", "runs", "fit", "figures", "samples", "notes")
+SECTIONS = ("diagnostics", "provenance", "settings", "runs", "fit", "figures", "samples", "notes")
 
 TINY_SWEEP = """\
 name: tiny
