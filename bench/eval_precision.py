@@ -52,6 +52,9 @@ def sweep_models(out_dir: Path):
     """(name, model, inputs, targets) for every ok run of a sweep folder with weights."""
     import pandas as pd
     from transformers import GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     spec = parse_spec(yaml.safe_load((out_dir / "sweep.yaml").read_text(encoding="utf-8")))
     data = prepare(spec.data, spec.eval.tokens)

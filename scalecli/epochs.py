@@ -25,7 +25,8 @@ def epochs_note(tokens: float, train_tokens: int) -> tuple[str, str] | None:
     worth = ("repeated tokens are worth nearly as much as fresh ones up to about 4 epochs "
              "(Muennighoff et al. 2023), so this is a note" if severity == "info" else
              "beyond about 4 epochs repeated tokens are worth much less than fresh ones "
-             "(Muennighoff et al. 2023), so the losses understate what fresh data would give")
+             "(Muennighoff et al. 2023), so these losses are higher than fresh data would give "
+             "at the same budget")
     return severity, (f"the budget of {tokens:,.0f} tokens is {passes:.2f} epochs of the "
                       f"{train_tokens:,} training tokens; {worth}. Lower budget.tokens or add "
                       "training data for one pass")

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from scalecli.epochs import epochs_note
 from scalecli.fit.laws import fit_power
 
 # Two seed sds, about the 95% range of one run: sizes closer than this are not ordered.
 NOISE_SDS = 2.0
-# Up to ~4 epochs, repeated tokens are worth nearly as much as fresh ones (Muennighoff et
-# al. 2023, "Scaling Data-Constrained Language Models"); beyond that returns fall off.
-MAX_FREE_EPOCHS = 4.0
 # Compute-optimal training sees ~20 tokens per parameter (Hoffmann et al. 2022).
 OPTIMAL_TOKENS_PER_PARAM = 20.0
 # Fewer than three learning rates cannot show an optimum inside the grid.
@@ -157,8 +155,10 @@ def seed_groups(size: Size) -> list[list[Run]]:
 
 
 def pooled_seed_sd(sizes: list[Size]) -> float | None:
-    """Seed-to-seed sd pooled over every configuration with >= 2 seeds, or None."""
+    """Seed-to-seed sd pooled over every configuration with >= 2 seeds, or None. Seeds that
+    `seed_outlier` flags are left out: one diverged run must not make every gap look like noise."""
     losses = [np.array([r.loss for r in m]) for s in sizes for m in seed_groups(s)]
+    losses = [v[robust_z(v) <= OUTLIER_Z] if v.size >= MIN_SEEDS_OUTLIER else v for v in losses]
     dof = sum(v.size - 1 for v in losses)
     ss = sum(float(np.sum((v - v.mean()) ** 2)) for v in losses)
     return math.sqrt(ss / dof) if dof else None
@@ -194,16 +194,13 @@ def non_monotone(ev: Evidence) -> list[Diagnostic]:
 
 
 def epochs_message(tokens: float, train_tokens: int) -> Diagnostic | None:
-    """`multi_epoch` for one budget, or None within one epoch (the sweep's dry run uses it)."""
-    if train_tokens <= 0 or tokens <= train_tokens:
+    """`multi_epoch` for one budget, or None within one epoch. The threshold (4 epochs,
+    Muennighoff et al. 2023) and the words are scalecli.epochs', which the sweep's dry run
+    uses too (the sweep stage may not import fit/), so both say the same thing."""
+    if train_tokens <= 0 or (note := epochs_note(tokens, train_tokens)) is None:
         return None
-    epochs, cap = tokens / train_tokens, f"{MAX_FREE_EPOCHS:g} epochs"
-    worth = (f"up to {cap} repeated tokens are worth nearly as much as fresh ones"
-             if epochs <= MAX_FREE_EPOCHS else f"beyond {cap} repeated tokens are worth less, "
-             "so the losses are worse than fresh data would give; add data or lower the budget")
-    return Diagnostic("multi_epoch", "info" if epochs <= MAX_FREE_EPOCHS else "warning",
-                      f"Each run trains on {tokens:.3g} tokens, {epochs:.2f} epochs of the "
-                      f"{train_tokens:.3g} training tokens; {worth} (Muennighoff et al. 2023).")
+    severity, text = note
+    return Diagnostic("multi_epoch", severity, f"{text[:1].upper()}{text[1:]}.")
 
 
 def multi_epoch(ev: Evidence) -> list[Diagnostic]:
@@ -211,11 +208,10 @@ def multi_epoch(ev: Evidence) -> list[Diagnostic]:
         return [skipped("multi_epoch", "no data.json beside the CSV (not a sweep folder), so "
                                        "the number of training tokens is unknown")]
     train = num(ev.data_summary.get("train_tokens"))
-    budgets = [b for row in ev.rows if (b := num(row.get("tokens"))) is not None]
-    if train is None or train <= 0 or not budgets:
-        why = ("no positive train_tokens in data.json" if train is None or train <= 0
-               else "no numeric tokens column in the CSV")
-        return [skipped("multi_epoch", why)]
+    if train is None or train <= 0:
+        return [skipped("multi_epoch", "data.json has no positive train_tokens")]
+    if not (budgets := [b for row in ev.rows if (b := num(row.get("tokens"))) is not None]):
+        return [skipped("multi_epoch", "the CSV has no numeric tokens column")]
     found = epochs_message(max(budgets), int(train))
     return [found] if found else []
 
@@ -259,9 +255,8 @@ def curvature_p(lx: np.ndarray, ly: np.ndarray) -> float | None:
     u = lx - lx.mean()  # centred, so that the normal equations stay well conditioned
     design = np.column_stack([np.ones_like(u), u, u**2])
     coef, *_ = np.linalg.lstsq(design, ly, rcond=None)
-    resid = ly - design @ coef
-    dof = lx.size - 3
-    se = math.sqrt(float(resid @ resid) / dof * np.linalg.inv(design.T @ design)[2, 2])
+    dof, rss = lx.size - 3, float(np.sum((ly - design @ coef) ** 2))
+    se = math.sqrt(rss / dof * np.linalg.inv(design.T @ design)[2, 2])
     if se == 0.0:  # an exact fit: any curvature is certain, none is none
         return 0.0 if abs(coef[2]) > 1e-12 else 1.0
     return float(2.0 * stats.t.sf(abs(coef[2]) / se, dof))
@@ -330,7 +325,7 @@ def seed_outlier(ev: Evidence) -> list[Diagnostic]:
 
 
 def far_extrapolation(ev: Evidence) -> list[Diagnostic]:
-    items = runs(ev)
+    items, predict = runs(ev), [] if ev.predict is None else [float(p) for p in ev.predict]
     reach = {}  # the axis the --predict values are on -> its largest fitted value
     if items and (not ev.fits or {"power", "saturating"} & set(ev.fits)):
         reach[ev.x_col] = max(r.x for r in items)
@@ -344,7 +339,7 @@ def far_extrapolation(ev: Evidence) -> list[Diagnostic]:
                        f"checks a law beyond {FAR_FACTOR:g}x, so treat it as a guess and add "
                        "larger sizes.")
             for name, top in reach.items()
-            if (far := [p for p in ev.predict or [] if p > FAR_FACTOR * top])]
+            if (far := [p for p in predict if p > FAR_FACTOR * top])]
 
 
 def unbounded_params(fits: dict) -> list[str]:

@@ -217,6 +217,17 @@ def test_within_noise_names_neighbours_closer_than_two_seed_sds():
     assert "s2 and s3" in found[0].message and "s1 and s2" not in found[0].message
 
 
+def test_an_outlier_seed_does_not_inflate_the_noise_floor():
+    rows = [row(m, n, loss + d, seed=s) for m, n, loss in LADDER
+            for s, d in ((0, 0.01), (1, -0.01), (2, 0.0))]
+    rows[-1] = row("s5", 793e3, 5.0, seed=2)  # a diverged run
+    ev = evidence(rows)
+    assert codes(dg.seed_outlier(ev)) == ["seed_outlier"]
+    assert dg.within_noise(ev) == []
+    # The fit keeps that run, so s5's mean is worse than s4's: that is real, and said.
+    assert "s5 (4.2711) is worse than the smaller s4" in dg.non_monotone(ev)[0].message
+
+
 def test_within_noise_is_silent_when_sizes_stand_apart_or_there_is_one_seed():
     rows = seeded({"s1": (4.30, 4.29), "s2": (4.15, 4.14), "s3": (4.00, 4.01)})
     assert dg.within_noise(evidence(rows)) == []
@@ -249,7 +260,8 @@ def test_seed_outlier_is_silent_on_agreeing_seeds_and_floors_a_zero_mad():
 
 
 def test_far_extrapolation_flags_a_prediction_beyond_ten_times_the_largest_size():
-    found = dg.far_extrapolation(evidence(ladder(), predict=[1e6, 1e8]))
+    # The driver holds --predict as a numpy array.
+    found = dg.far_extrapolation(evidence(ladder(), predict=np.array([1e6, 1e8])))
     assert codes(found) == ["far_extrapolation"] and found[0].severity == "warning"
     assert "1e+08" in found[0].message and "126x" in found[0].message
 
