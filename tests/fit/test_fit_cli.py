@@ -225,3 +225,35 @@ def test_holdout_1_holds_out_all_seeds_of_the_largest_size(tmp_path: Path):
     check = json.loads((tmp_path / "fit.json").read_text())["fits"]["power"]["extrapolation"]
     assert check["held_out"] == 1
     assert check["x"] == [1.5e6] * 3
+
+
+# The default sweep's results.csv as README reports it (bf16 on a 2-core EPYC).
+DEFAULT_HEADER = "run_id,model,params,params_non_embedding,tokens,seed,lr,val_loss,val_ppl,status\n"
+DEFAULT_ROWS = [("s1", 49368, 21720, 4.2942), ("s2", 134064, 84912, 4.1406),
+                ("s3", 215616, 150080, 4.0739), ("s4", 434016, 335712, 3.9927),
+                ("s5", 924416, 793344, 3.9067)]
+
+
+def default_csv(path: Path, raise_s3: bool) -> Path:
+    lines = []
+    for model, params, n, loss in DEFAULT_ROWS:
+        if raise_s3 and model == "s3":
+            loss = 4.1406 + 0.05  # above s2
+        lines.append(f"{model}-id,{model},{params},{n},2000896,0,0.005,{loss},{np.exp(loss)},ok")
+    return write(path, DEFAULT_HEADER + "\n".join(lines) + "\n")
+
+
+def test_default_results_with_s3_raised_above_s2_are_non_monotone(tmp_path: Path):
+    clean = default_csv(tmp_path / "clean.csv", raise_s3=False)
+    result = run(str(clean), "--bootstrap", "50")
+    assert result.exit_code == 0, result.output
+    codes = {d["code"] for d in json.loads((tmp_path / "fit.json").read_text())["diagnostics"]}
+    assert "non_monotone" not in codes
+    raised = default_csv(tmp_path / "raised.csv", raise_s3=True)
+    result = run(str(raised), "--bootstrap", "50")
+    assert result.exit_code == 0, result.output  # warnings alone do not fail the command
+    found = [d for d in json.loads((tmp_path / "fit.json").read_text())["diagnostics"]
+             if d["code"] == "non_monotone"]
+    assert len(found) == 1 and found[0]["severity"] == "warning"
+    assert "s2" in found[0]["message"] and "s3" in found[0]["message"]
+    assert run(str(raised), "--bootstrap", "50", "--strict").exit_code == 1
