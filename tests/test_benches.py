@@ -110,3 +110,12 @@ def test_fit_speed_tiny(tmp_path: Path) -> None:
     finite_positive(last["fit_speedup"])
     finite_positive(last["fit_s"])
     assert last["same_optimum"] in ("true", "false")
+
+
+def test_eval_precision_tiny(tmp_path: Path) -> None:
+    lines = run_bench("eval_precision.py", [], tmp_path)
+    last = fields(lines[-1])
+    assert list(last) == ["eval_bf16_minus_fp32_max_abs", "eval_bf16_minus_fp32_median", "runs"]
+    assert int(last["runs"]) == 2
+    assert math.isfinite(float(last["eval_bf16_minus_fp32_max_abs"]))
+    assert math.isfinite(float(last["eval_bf16_minus_fp32_median"]))
