@@ -1,6 +1,6 @@
 """Coverage of the fit's 95% intervals on synthetic sweeps with known parameters.
 
-    python bench/fit_coverage.py               # 300 sweeps per design
+    python bench/fit_coverage.py               # 300 sweeps per design (~6 min on 2 cores)
     python bench/fit_coverage.py --reps 1000
     python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap
     python bench/fit_coverage.py --tiny        # 3 sweeps, 20 refits: a smoke run for CI
