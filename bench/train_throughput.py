@@ -4,12 +4,12 @@
     python bench/train_throughput.py --quick    # 2 rounds x 4 steps, not 4 x 8
     python bench/train_throughput.py --tiny     # s1 on random tokens, 1 round x 1 step (CI)
     python bench/train_throughput.py --sizes s1 s5 --threads 1  # some sizes, one thread
-
-On a 2-core EPYC without bf16 (fp32), --quick took 4.5 min and the default 20 min, most
-of it L6 d384.
     python bench/train_throughput.py --gpt2-124m  # GPT-2 small's shape, for a GPU
     python bench/train_throughput.py --bf16-check # scalecli's path, fp32 vs bf16 per size
     python bench/train_throughput.py --compile-check s5  # compile time and gain, whole run
+
+On a 2-core EPYC without bf16 (fp32), --quick took 4.5 min and the default 20 min, most
+of it L6 d384.
 
 The Trainer arms need `accelerate`: `pip install -e ".[bench]"`.
 
