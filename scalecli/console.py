@@ -15,3 +15,12 @@ def output_console() -> Console:
     if not console.is_terminal and console.width == 80:
         console = Console(highlight=False, width=160)
     return console
+
+
+SEVERITY_STYLE = {"warning": "bold yellow", "info": "cyan"}
+
+
+def print_finding(console: Console, severity: str, code: str, message: str) -> None:
+    """`severity code: message`, the message printed as plain text (it quotes user data)."""
+    console.print(f"[{SEVERITY_STYLE.get(severity, '')}]{severity} {code}[/]: ", end="")
+    console.print(message, markup=False, highlight=False)

@@ -86,6 +86,16 @@ def write_json(path: Path, obj: Any) -> None:
                                        default=str) + "\n")
 
 
+def read_json(path: Path) -> dict | None:
+    """A JSON object from a file, or None when it is missing, unreadable or not an object
+    (data.json and fit.json are optional to every reader)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _fsync_dir(folder: Path) -> None:
     # The rename itself is durable only once the directory entry is flushed.
     try:

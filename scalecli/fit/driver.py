@@ -28,7 +28,7 @@ from scalecli.fit.rows import (
     resolve_csv,
 )
 from scalecli.fit.summary import print_summary
-from scalecli.results import atomic_write_text
+from scalecli.results import atomic_write_text, read_json
 
 FORMS = ("power", "saturating", "chinchilla")
 
@@ -196,19 +196,11 @@ def _compute(
     evidence = Evidence(rows=every_lr, header=header, x_col=x,
                         y_col=y or default_y("power"), fits=fits,
                         predict=None if predict is None else [float(v) for v in predict],
-                        data_summary=_data_summary(csv_path))
+                        # the sweep folder's data.json; None for a CSV on its own
+                        data_summary=read_json(csv_path.parent / "data.json"))
     doc["diagnostics"] = [found.to_json() for found in diagnose(evidence)]
     return doc, notes
 
-
-def _data_summary(csv_path: Path) -> dict | None:
-    """data.json of the sweep folder that holds the CSV, or None for a CSV on its own."""
-    path = csv_path.parent / "data.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def compute_fit(

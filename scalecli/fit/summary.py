@@ -93,8 +93,6 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     console.print(f"wrote {out_path}")
 
 
-SEVERITY_STYLE = {"warning": "bold yellow", "info": "cyan"}
-
 
 def print_diagnostics(console, diagnostics: list[dict]) -> None:
     """Warnings first, then notes, each as `severity code: message` (codes are greppable)."""
@@ -104,7 +102,8 @@ def print_diagnostics(console, diagnostics: list[dict]) -> None:
     warnings = sum(d["severity"] == "warning" for d in diagnostics)
     console.print(f"[bold]diagnostics[/]: {warnings} warning(s), "
                   f"{len(diagnostics) - warnings} note(s)")
+    from scalecli.console import print_finding
+
     for d in sorted(diagnostics, key=lambda d: d["severity"] != "warning"):
-        style = SEVERITY_STYLE.get(d["severity"], "")
-        console.print(f"  [{style}]{d['severity']} {d['code']}[/]: ", end="")
-        console.print(d["message"], markup=False, highlight=False)
+        console.print("  ", end="")
+        print_finding(console, d["severity"], d["code"], d["message"])

@@ -20,7 +20,7 @@ import yaml
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.results import atomic_write_text
+from scalecli.results import atomic_write_text, read_json
 
 # The columns a report cannot do without; everything else in results.COLUMNS is optional.
 REQUIRED = ("model", "params_non_embedding", "val_loss", "status")
@@ -125,13 +125,6 @@ def read_yaml(path: Path) -> dict | None:
         return None
     return value if isinstance(value, dict) else None
 
-
-def read_json(path: Path) -> dict | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from scalecli.console import print_finding
 from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
 from scalecli.sweep.spec import RunSpec, SweepSpec, expand
@@ -76,9 +77,7 @@ def say_epochs(tokens: int, train_tokens: int, console: Console) -> None:
                       f"{train_tokens:,} training tokens at the largest budget")
         return
     severity, message = note
-    style = "bold yellow" if severity == "warning" else "cyan"
-    console.print(f"[{style}]{severity} multi_epoch[/]: ", end="")
-    console.print(message, markup=False, highlight=False)
+    print_finding(console, severity, "multi_epoch", message)
 
 
 PROBE_MAX_STEP_S = 2.0  # probe a size only if a step is this quick by the peak-based guess
