@@ -4,6 +4,7 @@
     python bench/fit_coverage.py --reps 1000
     python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap
     python bench/fit_coverage.py --tiny        # 3 sweeps, 20 refits: a smoke run for CI
+    python bench/fit_coverage.py --seeded      # only the ladders with seeds and an lr grid
 
 For a design of sizes (the default ladder's five N, and ten sizes over 400x), draw many
 synthetic sweeps from a known law with lognormal noise, fit each, and count how often
@@ -21,11 +22,27 @@ Every rate divides by all the sweeps drawn: a fit that does not converge reports
 interval, so it counts as a miss. An honest 95% interval covers about 95%; the binomial
 sd is printed with each figure.
 
+Then ladders with seeds and an lr grid (`seeded_rows`): every size runs a grid of
+learning rates, each with several seeds, and the loss is the law plus a quadratic penalty in
+log(lr / lr_opt) plus seed noise; the grid's centre misses each size's optimum by a random
+fraction of a grid step, so picking the best lr is noisy as well. The power law's b is
+fitted four ways, each with the fixed-design bootstrap:
+  naive:      each size's best single run (the lowest loss over every lr and seed);
+  every seed: each seed's best-lr run, every seed a point (what `fit` did before seeds
+              were averaged);
+  means:      each size's best lr by seed mean, the mean over its seeds one point; the
+              bootstrap's noise from the residuals alone;
+  fit:        the same points, with the seed level (`seeds.seed_level`): what `fit` does.
+Each gets its coverage and its median interval width: a wider interval covers more easily.
+
 The last line is machine-readable, per design tag (5: the default ladder, 10: ten sizes);
 coverage in percent, counts out of --reps:
   power_b_5=<%> profile_E_5=<%> profile_A_5=<%> profile_alpha_5=<%> unbounded_E_5=<n>
   unbounded_A_5=<n> unbounded_alpha_5=<n> not_converged_5=<n> ... (then the same for 10)
-With --chinchilla: chinchilla_E=<%> ... chinchilla_beta=<%> not_converged=<n>.
+then per seeded design tag (5, 5lr, 5het, 10) and method (naive, every, means, fit):
+  seeds_b_<method>_<tag>=<%> seeds_width_<method>_<tag>=<median width of b's interval>
+(--seeded prints only those). With --chinchilla: chinchilla_E=<%> ... chinchilla_beta=<%>
+not_converged=<n>.
 """
 
 from __future__ import annotations
@@ -39,7 +56,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.fit import chinchilla, laws
+from scalecli.fit import chinchilla, laws, seeds
 
 # tag -> (name, sizes); the tag names the design in the last line's keys.
 DESIGNS = {
@@ -159,13 +176,110 @@ def saturating_rows(tag: str, name: str, x: np.ndarray, reps: int, n_boot: int,
     return out
 
 
+# tag -> (name, sizes, (lowest, highest) seed sd in nats, lr penalty in nats per (ln lr)^2).
+# Seeds of one size disagreed by up to 0.04 nats on Shakespeare (DESIGN.md): an sd of about
+# 0.015. A factor 2 off the best lr costs 0.06 ln(2)^2 = 0.03 nats; "5lr" has a sharp
+# optimum (0.14 nats for a factor 2) and quiet seeds, so that the lr pick is most of the
+# noise; in "5het" each size's seed sd is drawn log-uniform between the two ends.
+SEEDED = {
+    "5": ("5 sizes, 5 lrs, 3 seeds", DESIGNS["5"][1], (0.015, 0.015), 0.06),
+    "5lr": ("5 sizes, sharp lr optimum", DESIGNS["5"][1], (0.005, 0.005), 0.3),
+    "5het": ("5 sizes, seed sd per size", DESIGNS["5"][1], (0.003, 0.06), 0.06),
+    "10": ("10 sizes, 5 lrs, 3 seeds", DESIGNS["10"][1], (0.015, 0.015), 0.06),
+}
+N_SEEDS = 3
+LR_STEPS = np.log(2.0) * np.arange(-2, 3)  # the grid: 5 lrs a factor 2 apart
+SEEDED_METHODS = ("naive", "every", "means", "fit")
+
+
+def seeded_sweep(x: np.ndarray, seed_sd: tuple[float, float], curvature: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """One synthetic sweep: loss (sizes, lrs, seeds) and its rows as results.csv strings."""
+    # The grid's centre misses lr_opt by up to half a step, at random per size.
+    off = rng.uniform(-0.5, 0.5, (x.size, 1)) * np.log(2.0) + LR_STEPS  # ln(lr / lr_opt)
+    law = np.log(POWER[0]) + POWER[1] * np.log(x)  # ln ppl = loss
+    sd = np.exp(rng.uniform(*np.log(seed_sd), (x.size, 1, 1)))  # per size
+    loss = (law[:, None, None] + curvature * off[:, :, None] ** 2
+            + sd * rng.standard_normal((x.size, LR_STEPS.size, N_SEEDS)))
+    rows = [{"model": f"m{i}", "params_non_embedding": repr(float(x[i])), "tokens": "2e6",
+             "lr": repr(float(1e-2 * np.exp(off[i, k]))), "seed": str(s),
+             "val_loss": repr(float(loss[i, k, s])), "val_ppl": repr(float(np.exp(loss[i, k, s])))}
+            for i in range(x.size) for k in range(LR_STEPS.size) for s in range(N_SEEDS)]
+    return loss, rows
+
+
+def seeded_intervals(x: np.ndarray, loss: np.ndarray, rows: list[dict[str, str]], n_boot: int,
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """b's bootstrap draws by each method (SEEDED_METHODS) for one sweep."""
+    header = list(rows[0])
+    naive = np.exp(loss.reshape(x.size, -1).min(axis=1))
+    every = np.exp(loss.min(axis=1))  # (sizes, seeds): each seed's best lr
+    # The fit's own path (driver._form_data and driver._seed_level): configurations, the
+    # best lr by seed mean, one point per configuration.
+    lad = seeds.ladder(rows, header, "params_non_embedding", "tokens")
+    fitted = [rows[i] for i in lad.fitted_rows()]
+    xp = lad.first(np.array([float(r["params_non_embedding"]) for r in fitted]))
+    yp = lad.mean(np.array([float(r["val_ppl"]) for r in fitted]))
+    log_y = np.log([float(r["val_ppl"]) for r in rows])
+    level = seeds.seed_level(lad, log_y, n_boot, rng)
+    return {
+        "naive": laws.bootstrap_power(x, naive, n_boot, rng)[0][:, 1],
+        "every": laws.bootstrap_power(np.repeat(x, N_SEEDS), every.ravel(), n_boot, rng)[0][:, 1],
+        "means": laws.bootstrap_power(xp, yp, n_boot, rng)[0][:, 1],
+        "fit": laws.bootstrap_power(xp, yp, n_boot, rng, level)[0][:, 1],
+    }
+
+
+def seeded_rows(tag: str, name: str, x: np.ndarray, seed_sd: tuple[float, float],
+                curvature: float,
+                reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, float]:
+    """Coverage and median width of b's 95% interval by each method, on seeded ladders."""
+    hits = dict.fromkeys(SEEDED_METHODS, 0.0)
+    widths: dict[str, list[float]] = {m: [] for m in SEEDED_METHODS}
+    for _ in range(reps):
+        loss, rows = seeded_sweep(x, seed_sd, curvature, rng)
+        for method, draws in seeded_intervals(x, loss, rows, n_boot, rng).items():
+            lo, hi = np.percentile(draws, [2.5, 97.5])
+            hits[method] += lo <= POWER[1] <= hi
+            widths[method].append(hi - lo)
+    cover = " ".join(f"{100 * hits[m] / reps:>9.1f}%" for m in SEEDED_METHODS)
+    width = " ".join(f"{np.median(widths[m]):>10.4f}" for m in SEEDED_METHODS)
+    sd = f"{seed_sd[0]:g}" + (f"-{seed_sd[1]:g}" if seed_sd[1] != seed_sd[0] else "")
+    print(f"{name:27} {'sd ' + sd + ' c ' + f'{curvature:g}':20} {'b covered':13} {cover}")
+    print(f"{'':27} {'':20} {'median width':13} {width}", flush=True)
+    out = {f"seeds_b_{m}_{tag}": 100 * hits[m] / reps for m in SEEDED_METHODS}
+    out.update({f"seeds_width_{m}_{tag}": float(np.median(widths[m])) for m in SEEDED_METHODS})
+    return out
+
+
+def run_seeded(reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, float]:
+    print(f"\nseeded ladders: {N_SEEDS} seeds x {LR_STEPS.size} lrs per size, {reps} sweeps "
+          f"each; power law b, fixed-design bootstrap ({n_boot} refits)")
+    print(f"{'design':27} {'noise (nats)':20} {'':13} "
+          + " ".join(f"{m:>10}" for m in SEEDED_METHODS))
+    figures: dict[str, float] = {}
+    for tag, (name, x, seed_sd, curvature) in SEEDED.items():
+        figures.update(seeded_rows(tag, name, x, seed_sd, curvature, reps, n_boot, rng))
+    return figures
+
+
 def last_line(figures: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.1f}" if k.startswith(("power", "profile", "chinchilla"))
-                    else f"{k}={v:.0f}" for k, v in figures.items())
+    def text(key: str, value: float) -> str:
+        if key.startswith("seeds_width"):
+            return f"{key}={value:.4f}"
+        if key.startswith(("power", "profile", "chinchilla", "seeds_b")):
+            return f"{key}={value:.1f}"
+        return f"{key}={value:.0f}"
+
+    return " ".join(text(k, v) for k, v in figures.items())
 
 
-def run(reps: int, n_boot: int, seed: int, designs: dict[str, tuple[str, np.ndarray]]) -> None:
+def run(reps: int, n_boot: int, seed: int, designs: dict[str, tuple[str, np.ndarray]],
+        seeded_only: bool = False) -> None:
     rng = np.random.default_rng(seed)
+    if seeded_only:
+        print(last_line(run_seeded(reps, n_boot, rng)))
+        return
     sd = 100 * np.sqrt(0.95 * 0.05 / reps)
     print(f"{reps} synthetic sweeps per design, {n_boot} refits each; binomial sd at 95%: "
           f"{sd:.1f} points\n")
@@ -174,6 +288,7 @@ def run(reps: int, n_boot: int, seed: int, designs: dict[str, tuple[str, np.ndar
     for tag, (name, x) in designs.items():
         figures.update(power_rows(tag, name, x, reps, n_boot, rng))
         figures.update(saturating_rows(tag, name, x, reps, n_boot, rng))
+    figures.update(run_seeded(reps, n_boot, rng))
     print(last_line(figures))
 
 
@@ -212,6 +327,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chinchilla", action="store_true",
                         help="the Chinchilla form's pairs bootstrap instead")
+    parser.add_argument("--seeded", action="store_true",
+                        help="only the ladders with seeds and an lr grid (a few minutes)")
     parser.add_argument("--tiny", action="store_true",
                         help="3 sweeps, 20 refits (chinchilla: 1 sweep, 5 refits): a smoke run")
     args = parser.parse_args()
@@ -221,7 +338,7 @@ def main() -> None:
                        args.boot or (5 if args.tiny else 100), args.seed)
     else:
         run(args.reps or (3 if args.tiny else 300), args.boot or (20 if args.tiny else 400),
-            args.seed, DESIGNS)
+            args.seed, DESIGNS, args.seeded)
 
 
 if __name__ == "__main__":

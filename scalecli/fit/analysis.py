@@ -8,6 +8,8 @@ and chinchilla.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from scalecli.fit.chinchilla import (
@@ -32,6 +34,9 @@ from scalecli.fit.laws import (
 # ------------------------------------------------------------------- one form, end to end
 
 BAND_POINTS = 60
+SEED_LEVEL_METHOD = ("; each point the mean of log y over its seeds; b's CI: fixed-design "
+                     "bootstrap whose noise is the seeds resampled (best lr re-picked) plus the "
+                     "residual noise beyond them")
 
 
 def num(value) -> float | None:
@@ -78,12 +83,14 @@ def predict_form(form: str, theta: np.ndarray, x: np.ndarray, d: np.ndarray | No
     return chinchilla_predict(theta, x, d)
 
 
-def bootstrap_form(form, x, y, d, point: FitResult, n_boot: int, rng) -> tuple[np.ndarray, int]:
-    """Bootstrap thetas (n_ok, k) over rows, and how many resamples were skipped."""
+def bootstrap_form(form, x, y, d, point: FitResult, n_boot: int, rng,
+                   seed_level: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Bootstrap thetas (n_ok, k) over rows, and how many resamples were skipped.
+    `seed_level` (power only) is `laws.bootstrap_power`'s seed level of the noise."""
     if n_boot <= 0 or not point.converged:
         return np.empty((0, N_PARAMS[form])), n_boot
     if form == "power":
-        return bootstrap_power(x, y, n_boot, rng)
+        return bootstrap_power(x, y, n_boot, rng, seed_level)
     if form == "saturating":
         return bootstrap_saturating(x, y, point, n_boot, rng)
     return bootstrap_chinchilla(x, d, y, point, n_boot, rng)
@@ -228,11 +235,21 @@ def analyse(
     seed: int = 0,
     predict: np.ndarray | None = None,
     holdout: int = 1,
+    seed_level: Callable[[int, np.random.Generator], np.ndarray | None] | None = None,
 ) -> dict:
-    """Everything fit.json holds about one form, except the column names and text."""
+    """Everything fit.json holds about one form, except the column names and text.
+
+    With seeds, x and y hold one point per configuration (the mean over its seeds), and
+    `seed_level(n_boot, rng)` draws the seed level of the power form's bootstrap
+    (`seeds.seed_level`). The saturating and chinchilla bootstraps stay on the residuals of
+    the means, which hold the seed noise too (their coverage with seeds is not measured).
+    """
     point = fit_form(form, x, y, d)
     rng = np.random.default_rng(seed)
-    boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng)
+    # Drawn first, and only with seeds: a one-seed fit's random stream is as it was.
+    levels = (seed_level(n_boot, rng) if seed_level is not None and form == "power"
+              and n_boot > 0 and point.converged else None)
+    boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng, levels)
     # Saturating parameters get profile-likelihood intervals: with few sizes the
     # bootstrap's are too narrow (laws.profile_interval).
     intervals = profile_intervals(x, y, point) if form == "saturating" else {}
@@ -263,7 +280,7 @@ def analyse(
         "band": _band(form, point, boots, x),
         # n - n_ok resamples were skipped: all x equal (degenerate) or the refit failed.
         "bootstrap": {"n": int(n_boot), "n_ok": int(boots.shape[0]), "seed": int(seed)},
-        "method": point.method,
+        "method": point.method + (SEED_LEVEL_METHOD if levels is not None else ""),
         "caveat": caveat(form, x, intervals) if point.converged else None,
     }
 

@@ -2,7 +2,7 @@
 
 A rule whose inputs are missing says so once (code `skipped`); one that does not apply (one
 seed, no lr grid) says nothing. Sizes are compared within one token budget; a size's loss is
-the mean over seeds of each seed's lowest loss over lrs (the runs the fit keeps)."""
+the mean over seeds at the lr whose seed mean is the lowest (the runs the fit keeps)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from scipy import stats
 
 from scalecli.epochs import epochs_note
 from scalecli.fit.laws import fit_power
+from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, pooled_sd, robust_z
 
 # Two seed sds, about the 95% range of one run: sizes closer than this are not ordered.
 NOISE_SDS = 2.0
@@ -29,14 +30,6 @@ MIN_R2 = 0.95
 # The usual 5% level; a quadratic's three coefficients need four sizes for one dof.
 CURVE_ALPHA = 0.05
 MIN_SIZES_CURVE = 4
-# Modified z-score (Iglewicz and Hoaglin 1993): 1.4826 x MAD estimates the sd of normal
-# data and |z| > 3.5 marks an outlier; three seeds are the fewest with a median to use.
-MAD_TO_SD = 1.4826
-OUTLIER_Z = 3.5
-MIN_SEEDS_OUTLIER = 3
-# Robust-scale floor, in nats: runs that differ only in float rounding differ by up to
-# ~0.017 nats (README) = 3.5 x 0.005, so rounding alone never makes an outlier.
-MAD_FLOOR = 0.005
 # fit.json's band and the measured interval coverage stop at 10x the largest size
 # (analysis._band, bench/fit_coverage.py); nothing checks a law further out.
 FAR_FACTOR = 10.0
@@ -105,7 +98,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Size:
-    """One size at one budget: every run, each seed's best-lr run, and their mean loss."""
+    """One size at one budget: every run, the runs of its best lr, and their mean loss."""
 
     x: float
     label: str  # model name(s), else x; with the budget when a sweep has several
@@ -135,8 +128,9 @@ def sizes_by_budget(items: list[Run]) -> dict[float | None, list[Size]]:
     several = len({budget for budget, _ in by_size}) > 1
     out: dict[float | None, list[Size]] = {}
     for (budget, x), members in sorted(by_size.items(), key=lambda kv: kv[0][1]):
-        seeds = group(members, lambda r: r.row.get("seed", ""))
-        best = [min(rs, key=lambda r: r.loss) for rs in seeds.values()]
+        # The lr with the lowest mean over its seeds, as the fit picks it (seeds.ladder).
+        best = min(group(members, lambda r: r.lr).values(),
+                   key=lambda rs: float(np.mean([r.loss for r in rs])))
         models = sorted({r.row.get("model", "") for r in members} - {""})
         name = "/".join(models) or f"{x:g}"  # the model name(s), else x
         name += f" at {budget:g} tokens" if several and budget is not None else ""
@@ -155,13 +149,9 @@ def seed_groups(size: Size) -> list[list[Run]]:
 
 
 def pooled_seed_sd(sizes: list[Size]) -> float | None:
-    """Seed-to-seed sd pooled over every configuration with >= 2 seeds, or None. Seeds that
-    `seed_outlier` flags are left out: one diverged run must not make every gap look like noise."""
-    losses = [np.array([r.loss for r in m]) for s in sizes for m in seed_groups(s)]
-    losses = [v[robust_z(v) <= OUTLIER_Z] if v.size >= MIN_SEEDS_OUTLIER else v for v in losses]
-    dof = sum(v.size - 1 for v in losses)
-    ss = sum(float(np.sum((v - v.mean()) ** 2)) for v in losses)
-    return math.sqrt(ss / dof) if dof else None
+    """Seed-to-seed sd pooled over every configuration with >= 2 seeds, or None; outlier
+    seeds left out (`seeds.pooled_sd`, the same number as fit.json's seed_noise)."""
+    return pooled_sd(np.array([r.loss for r in m]) for s in sizes for m in seed_groups(s)).sd
 
 
 def points(sizes: list[Size], column: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -299,13 +289,6 @@ def within_noise(ev: Evidence) -> list[Diagnostic]:
     return listing("within_noise", found, f"Neighbouring sizes differ by less than "
                    f"{NOISE_SDS:g} seed sds ({NOISE_SDS:g} x {sd:.3g})",
                    "Their order is noise; add seeds or space the sizes further apart.")
-
-
-def robust_z(values: np.ndarray) -> np.ndarray:
-    """|v - median| / (1.4826 MAD), the scale floored at MAD_FLOOR."""
-    med = np.median(values)
-    scale = max(MAD_TO_SD * float(np.median(np.abs(values - med))), MAD_FLOOR)
-    return np.abs(values - med) / scale
 
 
 def seed_outlier(ev: Evidence) -> list[Diagnostic]:

@@ -9,6 +9,7 @@ fix is raised as one-line `ScaleError` that names the file or column and says wh
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,10 @@ import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
+from scalecli.fit import seeds
 from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.rows import (
     BEST_LR_REASON,
-    best_lr_rows,
     filter_rows,
     numeric_column,
     parse_predict,
@@ -85,18 +86,21 @@ def ten_x_text(x_col: str, y_col: str, factor: float) -> str:
 # ------------------------------------------------------------------------------ fitting
 
 
-def _form_data(form, rows, header, path, x_col, y_col, d_col):
-    """The validated arrays for one form, or a ScaleError that says what is wrong."""
+def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder):
+    """The validated arrays for one form, one point per configuration (the mean over its
+    seeds, `seeds.Ladder.mean`), or a ScaleError that says what is wrong."""
     from scalecli.fit import analysis as fitmath
     from scalecli.fit.laws import N_PARAMS
 
-    x = numeric_column(rows, x_col, header, path)
-    y = numeric_column(rows, y_col, header, path)
-    d = numeric_column(rows, d_col, header, path) if form == "chinchilla" else None
+    x = lad.first(numeric_column(rows, x_col, header, path))
+    y = lad.mean(numeric_column(rows, y_col, header, path))
+    d = lad.first(numeric_column(rows, d_col, header, path)) if form == "chinchilla" else None
     need = fitmath.min_points(form)
     if x.size < need:
+        left = (f"{x.size} rows" if x.size == len(rows) else
+                f"{x.size} configurations ({len(rows)} rows, averaged over seeds)")
         raise ScaleError(
-            f"{x.size} rows of {path} are left to fit; the {form} form has "
+            f"{left} of {path} are left to fit; the {form} form has "
             f"{N_PARAMS[form]} parameters and needs at least {need} points"
         )
     if np.unique(x).size < 2:
@@ -136,11 +140,10 @@ def _compute(
     pairs = parse_where(where, header, csv_path)
     kept, excluded = filter_rows(rows, pairs)
     every_lr = kept
-    if not all_lrs:
-        best = best_lr_rows(kept, header, x, d)
-        if len(best) < len(kept):
-            excluded[BEST_LR_REASON] = len(kept) - len(best)
-            kept = best
+    lad = seeds.ladder(every_lr, header, x, d, all_lrs)  # configurations; the best lr per size
+    kept = [every_lr[i] for i in lad.fitted_rows()]
+    if len(kept) < len(every_lr):
+        excluded[BEST_LR_REASON] = len(every_lr) - len(kept)
     filters = [f"{c}={v}" for c, v in pairs]
     if not kept:
         detail = ", ".join(f"{n} {k}" for k, n in excluded.items())
@@ -154,7 +157,7 @@ def _compute(
     for name in forms:
         y_col = y or default_y(name)
         try:
-            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x, y_col, d)
+            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x, y_col, d, lad)
         except ScaleError as error:
             if form != "all":
                 raise
@@ -170,6 +173,7 @@ def _compute(
             seed=seed,
             predict=predict,
             holdout=holdout,
+            seed_level=_seed_level(lad, every_lr, y_col) if lad.seeded() else None,
         )
         if name == "power" and result["converged"]:
             result["derived"]["ten_x_text"] = ten_x_text(
@@ -193,6 +197,9 @@ def _compute(
         "rows_excluded": excluded,
         "fits": fits,
     }
+    if "seed" in header:  # a CSV without seeds has no seed noise to report
+        column = "val_loss" if "val_loss" in header else y or default_y("power")
+        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, x)
     evidence = Evidence(rows=every_lr, header=header, x_col=x,
                         y_col=y or default_y("power"), fits=fits,
                         predict=None if predict is None else [float(v) for v in predict],
@@ -201,6 +208,13 @@ def _compute(
     doc["diagnostics"] = [found.to_json() for found in diagnose(evidence)]
     return doc, notes
 
+
+
+def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):
+    """The power bootstrap's seed level (`seeds.seed_level`) on log y of every row."""
+    values = [seeds.cell(row, y_col) for row in rows]
+    log_y = np.array([math.log(v) if v > 0 else math.nan for v in values])
+    return lambda n_boot, rng: seeds.seed_level(lad, log_y, n_boot, rng)
 
 
 def compute_fit(

@@ -84,7 +84,8 @@ def noise_scales(rss: float, dof: int, n_boot: int, rng: np.random.Generator) ->
 
 
 def bootstrap_power(
-    x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
+    x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator,
+    seed_level: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """All bootstrap refits of the power form at once, as (n_boot, 2) thetas.
 
@@ -94,6 +95,19 @@ def bootstrap_power(
     sweeps the 95% interval of the exponent covered the truth 95.0-95.3% of the time,
     against 91.7-92.0% when resampling (x, y) pairs (`bench/fit_coverage.py`). Needs at
     least 3 points and 2 distinct x; else no refits.
+
+    With seeds, each point is a mean over its seeds, and `seed_level` holds (n_boot, n)
+    draws of how far each point moves when its seeds are resampled and its lr re-picked
+    (`seeds.seed_level`). The residuals already hold that noise, since it is independent
+    from size to size, so adding both would count it twice. The total noise of a point is
+    split instead: a refit gets the seed-level draw plus size-level noise with the variance
+    the residuals leave over, scale^2 - v_seed (v_seed the seed level's mean variance per
+    point), or none when the drawn scale is below what the seeds alone show. So each
+    refit's noise is at least the measured seed noise, and the residuals, on n - 2 degrees
+    of freedom, still carry what seeds cannot show: a size that sits off the law, an lr
+    grid that misses one size's optimum by more than another's. That floor makes the
+    interval conservative when seed noise dominates (the chi-square draw below it was part
+    of the exact t interval); bench/fit_coverage.py measures what it costs.
     """
     lx, ly = np.log(x), np.log(y)
     dof = lx.size - 2
@@ -102,8 +116,14 @@ def bootstrap_power(
     point = fit_power(x, y)
     fitted = np.log(point.theta[0]) + point.theta[1] * lx
     rss = float(np.sum((ly - fitted) ** 2))
-    by = fitted + noise_scales(rss, dof, n_boot, rng)[:, None] * rng.standard_normal(
-        (n_boot, lx.size))
+    scales = noise_scales(rss, dof, n_boot, rng)
+    z = rng.standard_normal((n_boot, lx.size))
+    if seed_level is None:
+        by = fitted + scales[:, None] * z
+    else:
+        v_seed = float(np.mean(np.var(seed_level, axis=0, ddof=1)))
+        size_sd = np.sqrt(np.maximum(scales**2 - v_seed, 0.0))
+        by = fitted + seed_level + size_sd[:, None] * z
     mx = lx.mean()
     sxx = np.sum((lx - mx) ** 2)
     b = (by - by.mean(axis=1, keepdims=True)) @ (lx - mx) / sxx

@@ -1,4 +1,4 @@
-"""The fit's input: find and read the CSV, filter its rows, pick the best lr, take a column.
+"""The fit's input: find and read the CSV, filter its rows, take a column.
 
 Works on any CSV with two positive numeric columns, not only scalecli's results.csv. Each
 problem a user can fix is one ScaleError that names the file or column and says what to do.
@@ -116,41 +116,8 @@ def filter_rows(
     return kept, excluded
 
 
+# rows_excluded's reason for the other lrs of a size (the pick itself: `seeds.ladder`)
 BEST_LR_REASON = "not the best lr of its size"
-
-
-def best_lr_rows(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str
-                 ) -> list[dict[str, str]]:
-    """Per size, budget and seed, the run whose learning rate gave the lowest val_loss.
-
-    With an lr grid a sweep holds several runs per size. A law drawn through all of them
-    mixes well- and badly-tuned runs and bends the exponent; Kaplan et al. (2020) and
-    Hoffmann et al. (2022) fit the best lr per size. Rows pass unchanged when the CSV has
-    no lr or val_loss column, or when no size has two learning rates.
-    """
-    if "lr" not in header or "val_loss" not in header:
-        return rows
-    key_cols = [c for c in dict.fromkeys(
-        ("model", "n_layer", "n_embd", "n_head", x_col, d_col, "seed", "data_fingerprint"))
-        if c in header]
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(tuple(row[c] for c in key_cols), []).append(i)
-
-    def loss(i: int) -> float:
-        try:
-            value = float(rows[i]["val_loss"])
-        except ValueError:
-            return math.inf
-        return value if math.isfinite(value) else math.inf
-
-    keep = set()
-    for members in groups.values():
-        if len({rows[i]["lr"] for i in members}) < 2:
-            keep.update(members)
-        else:
-            keep.add(min(members, key=loss))
-    return [row for i, row in enumerate(rows) if i in keep]
 
 
 def numeric_column(

@@ -32,6 +32,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         + (f" (left out: {excluded})" if excluded else "")
         + (f"; filter {' '.join(doc['filter'])}" if doc["filter"] else "")
     )
+    if doc.get("seed_noise"):
+        for line in seed_noise_lines(doc["seed_noise"]):
+            console.print(line, highlight=False)
     for name, fit in doc["fits"].items():
         boot = fit["bootstrap"]
         title = f"{name}: {fit['y']} vs {fit['x']}" + (f", {fit['d']}" if fit["d"] else "")
@@ -92,6 +95,27 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     print_diagnostics(console, doc.get("diagnostics") or [])
     console.print(f"wrote {out_path}")
 
+
+
+def seed_noise_lines(noise: dict) -> list[str]:
+    """The pooled seed sd, then each fitted point's seeds: 'label: n seeds, mean +- sd'."""
+    column = noise["column"]
+    if noise.get("pooled_sd") is None:
+        return [f"seed noise: one seed per configuration, so the seed-to-seed sd of {column} "
+                "is not measured"]
+    left = noise.get("outliers_left_out") or 0
+    lines = [f"seed noise: pooled sd of {column} {noise['pooled_sd']:.4g} "
+             f"({noise['dof']} degrees of freedom over {noise['configs_pooled']} "
+             "configurations" + (f"; {left} outlier seed(s) left out" if left else "") + "); "
+             "each point is the mean over its seeds"]
+    per = [f"{p['label']}"
+           + (f" at {p['tokens']:.3g} tokens" if p.get("tokens") is not None
+              and len({q.get("tokens") for q in noise["points"]}) > 1 else "")
+           + f" {p['n_seeds']}x {_fmt(p['mean'])}"
+           + (f" +- {_fmt(p['sd'])}" if p.get("sd") is not None else "")
+           for p in noise["points"]]
+    lines.append("  per point (n seeds, mean +- sd): " + "; ".join(per))
+    return lines
 
 
 def print_diagnostics(console, diagnostics: list[dict]) -> None:

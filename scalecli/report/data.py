@@ -204,6 +204,41 @@ def predict(fit: dict, x, d=None) -> np.ndarray:
     raise ValueError(f"unknown fit form {form!r}")
 
 
+@dataclass(frozen=True)
+class SeedBar:
+    """One fitted point with seeds: the mean the law was fitted to, and mean -+ one seed sd."""
+
+    x: float
+    y: float
+    low: float
+    high: float
+    n_seeds: int
+
+
+def seed_bars(fit_json: dict | None, y_col: str) -> list[SeedBar]:
+    """Error bars for the points of fit.json's `seed_noise` that have >= 2 seeds, in y_col.
+
+    seed_noise holds each point's mean and sd of val_loss. The fit's point for perplexity
+    is exp(mean val_loss), so its bar is exp(mean -+ sd): symmetric on the log axis the
+    scaling plot uses. A y the block does not describe (say val_bpb) gets no bars.
+    """
+    noise = (fit_json or {}).get("seed_noise") or {}
+    column = noise.get("column")
+    if column is None or y_col not in (column, "val_ppl" if column == "val_loss" else None):
+        return []
+    bars = []
+    for p in noise.get("points") or []:
+        mean, sd, x = p.get("mean"), p.get("sd"), p.get("x")
+        if (p.get("n_seeds") or 0) < 2 or None in (mean, sd, x):
+            continue
+        if y_col == column:
+            bars.append(SeedBar(x, mean, mean - sd, mean + sd, int(p["n_seeds"])))
+        else:  # perplexity from the loss
+            bars.append(SeedBar(x, math.exp(mean), math.exp(mean - sd), math.exp(mean + sd),
+                                int(p["n_seeds"])))
+    return bars
+
+
 def fit_rows(rows: pd.DataFrame, fit_json: dict | None) -> pd.DataFrame:
     """The rows that the fit used, by fit.json's COLUMN=VALUE filter (default status=ok)."""
     filters = (fit_json or {}).get("filter") or ["status=ok"]

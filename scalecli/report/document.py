@@ -272,6 +272,29 @@ def fit_summary(fit: dict) -> list[Block]:
     return blocks
 
 
+def seed_noise_blocks(noise: dict | None, power: bool) -> list[Block]:
+    """fit.json's seed_noise: the pooled seed sd, then each fitted point's seeds."""
+    if not noise:
+        return []
+    column = noise.get("column", "val_loss")
+    if noise.get("pooled_sd") is None:
+        return [Block("p", f"Seed noise: one seed per configuration, so the seed-to-seed sd "
+                           f"of {column} is not measured.")]
+    left = noise.get("outliers_left_out") or 0
+    text = (f"Seed noise: the seed-to-seed standard deviation of {column} is "
+            f"{fmt(noise['pooled_sd'])}, pooled over {fmt(noise.get('configs_pooled'), 'i')} "
+            f"configurations ({fmt(noise.get('dof'), 'i')} degrees of freedom"
+            + (f"; {left} outlier seed(s) left out" if left else "") + "). Each fitted point "
+            "is the mean over its seeds"
+            + (", and the power law's interval for b includes both the seed noise and the "
+               "noise of picking each size's best learning rate." if power else "."))
+    rows = [[str(p.get("label", "")), fmt(p.get("tokens"), "n"), fmt(p.get("lr")),
+             fmt(p.get("n_seeds"), "i"), fmt(p.get("mean"), "f4"), fmt(p.get("sd"), "f4")]
+            for p in noise.get("points") or []]
+    return [Block("p", text), Block("table", headers=["size", "tokens D", "lr", "seeds",
+                                                      f"mean {column}", "seed sd"], rows=rows)]
+
+
 def fit_section(report: ReportData) -> Section:
     fit = report.fit
     if not fit or not fit.get("fits"):
@@ -285,6 +308,7 @@ def fit_section(report: ReportData) -> Section:
     if fit.get("filter"):
         used += f"; filter {' and '.join(map(str, fit['filter']))}"
     blocks.append(Block("p", used + "."))
+    blocks.extend(seed_noise_blocks(fit.get("seed_noise"), "power" in fit["fits"]))
     for form, one in fit["fits"].items():
         if not one:
             continue

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
-from scalecli.report.data import fit_rows, one_run_per_size, predict
+from scalecli.report.data import fit_rows, one_run_per_size, predict, seed_bars
 from scalecli.report.style import (
     FIG_H,
     STYLE,
@@ -94,8 +94,22 @@ def scaling_figure(report, folder: Path) -> Figure:
                        edgecolors="C3", linewidths=1.5, zorder=4,
                        label="held-out check: predicted without it")
     colours = size_colours(list(pts[x_col]))
-    ax.scatter(pts[x_col], pts[y_col], c=colours, s=42, edgecolors="black", linewidths=0.6,
-               zorder=5, label="runs (colour = size)")
+    bars = seed_bars(report.fit, y_col)
+    # With seeds the bars carry the fitted means; the runs stay, lighter, behind them.
+    ax.scatter(pts[x_col], pts[y_col], c=colours, s=30 if bars else 42, edgecolors="black",
+               linewidths=0.6, alpha=0.55 if bars else 1.0, zorder=5,
+               label="runs (colour = size)")
+    if bars:
+        seeds = sorted({b.n_seeds for b in bars})
+        n_text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+        ax.errorbar([b.x for b in bars], [b.y for b in bars],
+                    yerr=[[b.y - b.low for b in bars], [b.high - b.y for b in bars]],
+                    fmt="_", ms=14, mew=2, color="black", ecolor="black", elinewidth=1.5,
+                    capsize=4, zorder=6, label=f"mean of {n_text} seeds ± 1 seed sd")
+        figure.caption += (" Where a size has two or more seeds, the black bar marks the mean "
+                           "over its seeds (the point the law is fitted to), plus and minus one "
+                           "seed-to-seed standard deviation of val_loss (the spread of one run, "
+                           "not the standard error of the mean).")
     ax.set_xlabel(label(x_col))
     ax.set_ylabel(label(y_col))
     ax.set_title(figure.title)

@@ -8,6 +8,7 @@ a second one exits at once (every file is written by rename, so that is safe too
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from rich.progress import (
 
 from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
-from scalecli.results import atomic_write_text, statuses, upsert_row, write_json
+from scalecli.results import atomic_write_text, read_rows, statuses, upsert_row, write_json
 from scalecli.sweep import checkpoint, records
 from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
@@ -87,7 +88,6 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
 
     for stale in out_dir.rglob(".*.tmp-*"):  # left by a killed atomic_write_text; we hold the lock
         stale.unlink(missing_ok=True)
-    quiet = not console.is_terminal
     if spec.runtime.executor == "ray":
         from scalecli.sweep.ray_executor import join_early
 
@@ -99,27 +99,58 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
         raise Interrupted("stopped before training; nothing to resume yet")
     atomic_write_text(out_dir / "sweep.yaml", yaml.safe_dump(raw, sort_keys=False))
     write_json(out_dir / "data.json", data.summary())
-    runs = expand(spec, data.vocab_size)
     csv_path = out_dir / "results.csv"
-    recorded = statuses(csv_path)
-    ids = [run.run_id(data.fingerprint) for run in runs]
     redo = {"ok"} if options.retry_failed else {"ok", "diverged", "failed"}
-    todo = [(run, rid) for run, rid in zip(runs, ids, strict=True) if recorded.get(rid) not in redo]
-    skipped = len(runs) - len(todo)
+    counts: dict[str, Any] = {}
+
+    def train_batch(runs: list[tuple[RunSpec, str]], label: str) -> None:
+        """Train the runs not yet recorded, one progress bar for the batch."""
+        for run, rid in runs:
+            counts[rid] = run.counts(data.vocab_size)
+        recorded = statuses(csv_path)
+        todo = [(run, rid) for run, rid in runs if recorded.get(rid) not in redo]
+        if todo:
+            _train(spec, data, todo, counts, out_dir, csv_path, options, console, flag, label)
+
+    auto_lr = None
+    if spec.train.lr_auto:
+        from scalecli.sweep.lr_search import search
+
+        def losses_of(ids: list[str]) -> list[float]:
+            rows = {r["run_id"]: r for r in read_rows(csv_path)}
+            return [float(rows[rid]["val_loss"]) if rows.get(rid, {}).get("status") == "ok"
+                    else math.nan for rid in ids]
+
+        auto_lr, probes = search(spec, data.vocab_size, data.fingerprint,
+                                 lambda runs: train_batch(runs, "lr search"), losses_of,
+                                 lambda line: console.print(f"[bold]{line}[/]"))
+        write_json(out_dir / "lr_search.json", {"probes": probes, "chosen": [
+            {"budget_index": i, "lr": lr} for i, lr in sorted(auto_lr.items())]})
+    runs = expand(spec, data.vocab_size, auto_lr)
+    ids = [run.run_id(data.fingerprint) for run in runs]
+    recorded = statuses(csv_path)
+    skipped = sum(recorded.get(rid) in redo for rid in ids)
     console.print(f"[bold]{spec.name}[/]: {len(runs)} runs, {skipped} already recorded, "
-                  f"{len(todo)} to train  [dim]data {data.fingerprint}: "
+                  f"{len(runs) - skipped} to train  [dim]data {data.fingerprint}: "
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
     say_epochs(max(run.tokens for run in runs), int(data.train.size), console)
+    train_batch(list(zip(runs, ids, strict=True)), "sweep")
+    return records.summary(console, csv_path, ids)
 
-    counts = {rid: run.counts(data.vocab_size) for run, rid in zip(runs, ids, strict=True)}
+
+def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: dict,
+           out_dir: Path, csv_path: Path, options: SweepOptions, console: Console,
+           flag: StopFlag, label: str) -> None:
+    """Train `todo` on the sweep's executor, recording each run as it finishes."""
+    quiet = not console.is_terminal
     todo_flops = sum(counts[rid].flops_per_token * run.tokens for run, rid in todo)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"), console=console, disable=quiet, transient=False,
     )
-    overall = progress.add_task("sweep (runs)", total=len(todo), info="")
-    flops_task = progress.add_task("sweep (FLOPs)", total=max(1.0, todo_flops), info="")
+    overall = progress.add_task(f"{label} (runs)", total=len(todo), info="")
+    flops_task = progress.add_task(f"{label} (FLOPs)", total=max(1.0, todo_flops), info="")
 
     def show(line: str) -> None:
         progress.advance(overall)
@@ -156,7 +187,6 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
             from scalecli.sweep.local_executor import run_here
 
             run_here(spec, data, todo, counts, start, record, record_failure, flag, progress)
-    return records.summary(console, csv_path, ids)
 
 
 def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]],

@@ -103,6 +103,9 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     for key, value in raw.items():
         if key not in names:
             raise ScaleError(f"{where}: unknown key '{key}'{_did_you_mean(str(key), names)}")
+        if cls is TrainSpec and key == "lr" and value == "auto":
+            values[key] = ()  # the search's marker: no lr given
+            continue
         values[key] = _convert(value, hints[key], f"{where}.{key}")
     return cls(**values)
 

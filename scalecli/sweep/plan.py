@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -20,7 +21,7 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
     from scalecli.sweep.hardware import resolve_runtime
 
     vocab = vocab_size_of(spec.data, trust_remote_code)
-    runs = expand(spec, vocab)
+    runs = _planned_runs(spec, vocab, console)
     try:
         rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
         where = rt.device.type
@@ -52,6 +53,26 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
         console.print(f"total: {si(total_flops)}FLOPs")
     _say_epochs(spec, runs, console, trust_remote_code)
     return 0
+
+
+def _planned_runs(spec: SweepSpec, vocab: int, console: Console) -> list[RunSpec]:
+    """The sweep's runs; with lr: auto, the search's first probes first, and the rest at
+    the search's starting lr (the lr that the search will replace)."""
+    if not spec.train.lr_auto:
+        return expand(spec, vocab)
+    from scalecli.sweep.lr_search import LR_START, next_lrs, probe_model
+
+    first = next_lrs({})
+    model = probe_model(spec)
+    budgets = len(spec.budget.tokens or spec.budget.tokens_per_param or ())
+    probes = [run for run in expand(replace(spec, models=(model,), train=replace(
+        spec.train, lr=tuple(lr for lr in first if lr != LR_START),
+        seeds=spec.train.seeds[:1])), vocab)]
+    console.print(f"lr: auto: {len(probes)} extra runs of {model.name} ({len(first)} lrs per "
+                  f"budget, {', '.join(f'{lr:.3g}' for lr in first)}) search the lr first; "
+                  "one more per budget each time the best is at an edge. The lr of the other "
+                  f"runs below is the search's centre, {LR_START:.3g}, until it has chosen")
+    return probes + expand(spec, vocab, dict.fromkeys(range(budgets), LR_START))
 
 
 def _say_epochs(spec: SweepSpec, runs: list[RunSpec], console: Console,

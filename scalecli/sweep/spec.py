@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -57,16 +58,21 @@ class BudgetSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    batch_tokens: int = 8192
+    batch_tokens: int = 2048
     """Tokens per optimizer step (sequences x context); a multiple of context."""
     micro_batch_tokens: int | None = None
     """Tokens per forward pass; gradient accumulation makes up batch_tokens. Default: auto."""
-    lr: tuple[float, ...] = (3e-3,)
-    """Peak learning rate; a list makes a grid."""
+    lr: tuple[float, ...] = ()
+    """Peak learning rate; a list makes a grid. Empty (`lr: auto` in a sweep file): chosen
+    per sweep by measurement, a search at the narrowest size (scalecli/sweep/lr_search.py)."""
+    parametrization: str = "mup"
+    """`mup`: muP (scalecli/sweep/mup.py), so that one lr serves every width; `standard`:
+    GPT-2's own initialisation, one lr for every parameter (then see lr_rule)."""
     lr_rule: str = "constant"
-    """`constant`, or `inverse_width`: lr * lr_ref_width / n_embd (wider models want smaller)."""
-    lr_ref_width: int = 64
-    """The width at which lr applies as given, for lr_rule inverse_width."""
+    """With parametrization standard: `constant`, or `inverse_width`: lr * lr_ref_width /
+    n_embd for every parameter (a cruder transfer rule than muP)."""
+    lr_ref_width: int = 32
+    """The width at which lr applies as given: muP's base width, or inverse_width's reference."""
     warmup_frac: float = 0.05
     """Fraction of the run's steps spent in linear warmup."""
     min_lr_frac: float = 0.1
@@ -77,7 +83,7 @@ class TrainSpec:
     grad_clip: float = 1.0
     """Clip the global gradient norm to this; 0 turns clipping off."""
     seeds: tuple[int, ...] = (0,)
-    eval_points: int = 8
+    eval_points: int = 4
     """Evaluations on the held-out tokens during a run (curve.csv), besides the final one."""
     diverge_factor: float = 4.0
     """A loss above this times its running minimum after warmup ends the run as diverged."""
@@ -86,10 +92,14 @@ class TrainSpec:
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about 30% more compute."""
 
+    @property
+    def lr_auto(self) -> bool:
+        return not self.lr
+
 
 @dataclass(frozen=True)
 class EvalSpec:
-    tokens: int = 200_000
+    tokens: int = 100_000
     """Held-out tokens, the same for every run of the sweep (fewer if the split is smaller)."""
     batch_tokens: int = 16_384
     """Tokens per evaluation forward pass."""
@@ -190,24 +200,36 @@ def _short(n: float) -> str:
 
 
 def lr_for(model: ModelSpec, lr: float, train: TrainSpec) -> float:
-    if train.lr_rule == "inverse_width":
+    """The peak lr a run records: under muP the base lr (hidden matrices get lr / m inside
+    the optimizer), under inverse_width the lr every parameter of this width gets."""
+    if train.parametrization == "standard" and train.lr_rule == "inverse_width":
         # muP-style: the best Adam lr of the hidden matrices falls as 1/width.
         return lr * train.lr_ref_width / model.n_embd
     return lr
 
 
-def expand(spec: SweepSpec, vocab_size: int) -> list[RunSpec]:
-    """One RunSpec per (model, budget, lr, seed), smallest model first."""
+def budgets_of(spec: SweepSpec, model: ModelSpec, vocab_size: int) -> list[float]:
+    """The model's token budgets, in the order the sweep file gives them."""
+    if spec.budget.tokens is not None:
+        return list(spec.budget.tokens)
+    params = model_counts(model, vocab_size, spec.data.context).params
+    return [tpp * params for tpp in spec.budget.tokens_per_param or ()]
+
+
+def expand(spec: SweepSpec, vocab_size: int,
+           auto_lr: Mapping[int, float] | None = None) -> list[RunSpec]:
+    """One RunSpec per (model, budget, lr, seed), smallest model first.
+
+    With `lr: auto`, `auto_lr` maps each budget's index to the lr the search chose for it.
+    """
+    if spec.train.lr_auto and auto_lr is None:
+        raise ValueError("lr: auto needs the searched lr per budget")
     runs = []
     for model in spec.models:
-        counts = model_counts(model, vocab_size, spec.data.context)
-        if spec.budget.tokens is not None:
-            budgets = list(spec.budget.tokens)
-        else:
-            budgets = [tpp * counts.params for tpp in spec.budget.tokens_per_param or ()]
-        for budget in budgets:
+        for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
             steps = max(1, round(budget / spec.train.batch_tokens))
-            for lr in spec.train.lr:
+            lrs = spec.train.lr or (auto_lr[index],)  # type: ignore[index]
+            for lr in lrs:
                 for seed in spec.train.seeds:
                     runs.append(RunSpec(
                         sweep=spec.name, model=model, tokens=steps * spec.train.batch_tokens,

@@ -51,6 +51,13 @@ def check(spec: SweepSpec) -> None:
         _positive(v, f"train.lr[{i}]")
     if t.lr_rule not in ("constant", "inverse_width"):
         raise ScaleError(f"train.lr_rule: '{t.lr_rule}' is not one of constant, inverse_width")
+    if t.parametrization not in ("mup", "standard"):
+        raise ScaleError(f"train.parametrization: '{t.parametrization}' is not one of mup, "
+                         "standard")
+    if t.parametrization == "mup" and t.lr_rule != "constant":
+        raise ScaleError("train.lr_rule: inverse_width is for parametrization standard; muP "
+                         "already scales the hidden matrices' lr by lr_ref_width / n_embd. "
+                         "Remove lr_rule, or set parametrization: standard")
     _positive(t.lr_ref_width, "train.lr_ref_width")
     if not 0 <= t.warmup_frac < 1:
         raise ScaleError(f"train.warmup_frac must be in [0, 1), got {t.warmup_frac}")

@@ -180,12 +180,14 @@ def test_gradient_accumulation_gives_the_update_of_one_big_batch(tmp_path, monke
     # Plain SGD makes the update -lr * gradient, so the weights compare the gradients
     # themselves (Adam's first step is about sign(g), which would hide a wrong scale);
     # no clipping, which would also hide one.
-    monkeypatch.setattr(train_module, "_optimizer",
-                        lambda model, run, device: torch.optim.SGD(model.parameters(), lr=run.lr))
+    # The standard parametrization, so that `start` below is the run's initial state.
+    monkeypatch.setattr(train_module, "_optimizer", lambda model, run, device: torch.optim.SGD(
+        [{"params": list(model.parameters()), "lr_scale": 1.0}], lr=run.lr))
     rt = Runtime(CPU, None, 1)
     weights = {}
     for micro in (None, 128):  # 16 sequences at once, or 4 micro-batches of 4
-        run = tiny_run(grad_clip=0.0, micro_batch_tokens=micro, lr=0.5)
+        run = tiny_run(grad_clip=0.0, micro_batch_tokens=micro, lr=0.5,
+                       parametrization="standard")
         assert train_module.micro_batch_seqs(run, CPU, 16, 300) == (16 if micro is None else 4)
         train_module.train_run(run, tiny_data, tmp_path / str(micro), rt)
         weights[micro] = load_file(tmp_path / str(micro) / "model.safetensors")

@@ -34,7 +34,7 @@ def test_minimal_spec_parses_with_defaults() -> None:
     assert spec.name == "t"
     assert [m.name for m in spec.models] == ["a", "s1"]
     assert spec.models[1].n_embd == 24  # looked up in the size table
-    assert spec.train.lr == (3e-3,)
+    assert spec.train.lr_auto and spec.train.parametrization == "mup"  # lr: auto by default
     assert spec.runtime.device == "auto"
 
 
@@ -85,7 +85,8 @@ def test_expand_one_run_per_model_budget_lr_seed() -> None:
 
 
 def test_tokens_per_param_scales_with_all_params() -> None:
-    spec = parse_spec(minimal(budget={"tokens_per_param": 20}))
+    spec = parse_spec(minimal(budget={"tokens_per_param": 20},
+                              train={"batch_tokens": 1024, "lr": 3e-3}))
     run = expand(spec, vocab_size=300)[1]
     params = closed_form_counts(n_layer=3, n_embd=24, vocab_size=300, n_ctx=32).params
     assert abs(run.tokens - 20 * params) <= 1024 / 2
@@ -93,6 +94,7 @@ def test_tokens_per_param_scales_with_all_params() -> None:
 
 def test_inverse_width_lr_rule() -> None:
     spec = parse_spec(minimal(train={"batch_tokens": 1024, "lr": 0.01,
+                                     "parametrization": "standard",
                                      "lr_rule": "inverse_width", "lr_ref_width": 64}))
     assert lr_for(spec.models[0], 0.01, spec.train) == pytest.approx(0.04)  # width 16
 

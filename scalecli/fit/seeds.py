@@ -1,0 +1,265 @@
+"""Seeds: the runs that differ only in their seed, the one point the fit takes from them, their
+spread, and the seed level of b's bootstrap.
+
+A configuration is a run's definition without its seed: the RUN_KEY columns that the CSV
+has, --x and --d, and lr. The fit takes one point per configuration, the mean over its seeds
+of log y, because every form is fitted in log space. For perplexity log y is the loss, so a
+point's perplexity is exp(mean val_loss) (the geometric mean of the seeds' perplexities); for
+a loss column the point is the geometric mean of the losses, which differs from their
+arithmetic mean by about sd^2 / (2 L): 1e-4 nats for a seed sd of 0.03 at L = 4, far below
+the noise. A CSV without a seed column has no replicates to average: each row is its own
+configuration, as before seeds were averaged.
+
+With an lr grid, each size (at each budget) keeps the configuration whose mean val_loss is
+the lowest, all of its seeds (Kaplan et al. 2020 and Hoffmann et al. 2022 fit the best lr
+per size); comparing one seed per lr would pick whichever lr had the luckiest seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The columns of results.csv that define a run apart from its lr and seed (results.COLUMNS).
+RUN_KEY = ("sweep", "model", "n_layer", "n_embd", "n_head", "n_ctx", "vocab_size",
+           "activation_function", "tokens", "batch_tokens", "data_fingerprint", "tokenizer")
+# Modified z-score (Iglewicz and Hoaglin 1993): 1.4826 x MAD estimates the sd of normal
+# data and |z| > 3.5 marks an outlier; three seeds are the fewest with a median to use.
+MAD_TO_SD = 1.4826
+OUTLIER_Z = 3.5
+MIN_SEEDS_OUTLIER = 3
+# Robust-scale floor, in nats: runs that differ only in float rounding differ by up to
+# ~0.017 nats (README) = 3.5 x 0.005, so rounding alone never makes an outlier.
+MAD_FLOOR = 0.005
+
+
+def cell(row: dict[str, str], column: str) -> float:
+    """A finite float, or NaN for a blank, non-numeric or non-finite cell."""
+    try:
+        value = float(row.get(column, ""))
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+# ------------------------------------------------------------------------- the spread
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """|v - median| / (1.4826 MAD), the scale floored at MAD_FLOOR."""
+    med = np.median(values)
+    scale = max(MAD_TO_SD * float(np.median(np.abs(values - med))), MAD_FLOOR)
+    return np.abs(values - med) / scale
+
+
+def seed_sd(values: np.ndarray) -> float | None:
+    """The sample sd (n - 1) of one configuration's seeds, or None with fewer than two."""
+    return float(np.std(values, ddof=1)) if values.size >= 2 else None
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The seed-to-seed sd pooled over configurations: sqrt(sum of squares / dof)."""
+
+    sd: float | None  # None when no configuration has two seeds
+    dof: int  # sum of (seeds - 1) over the configurations pooled
+    configs: int  # configurations with >= 2 seeds
+    left_out: int  # outlier seeds left out (robust z > OUTLIER_Z)
+
+
+def pooled_sd(groups: Iterable[np.ndarray]) -> Pooled:
+    """Seed sd pooled over every configuration with >= 2 seeds. A seed that `seed_outlier`
+    flags is left out: one diverged run must not make every gap look like noise. This is
+    the one implementation: fit.json's seed_noise and the diagnostics both call it."""
+    kept = []
+    left_out = 0
+    for values in groups:
+        values = values[np.isfinite(values)]
+        if values.size >= MIN_SEEDS_OUTLIER:
+            inside = robust_z(values) <= OUTLIER_Z
+            left_out += int((~inside).sum())
+            values = values[inside]
+        if values.size >= 2:
+            kept.append(values)
+    dof = sum(v.size - 1 for v in kept)
+    ss = sum(float(np.sum((v - v.mean()) ** 2)) for v in kept)
+    return Pooled(math.sqrt(ss / dof) if dof else None, dof, len(kept), left_out)
+
+
+# ------------------------------------------------------------------ configurations
+
+
+@dataclass
+class Config:
+    """One configuration: the rows of its seeds and their val_loss (the lr criterion)."""
+
+    rows: list[int]  # indices into the rows given to `ladder`, in their order
+    loss: np.ndarray  # val_loss per seed; inf where missing, so it never wins an lr pick
+
+
+@dataclass
+class Ladder:
+    """The rows as configurations: per size and budget its configurations (one per lr), and
+    which of them the fit keeps."""
+
+    groups: list[list[Config]]
+    picked: list[list[int]]  # per group, the indices of the configurations that are fitted
+    repick: bool  # an lr is picked per group (not --all-lrs, and the CSV has lr and val_loss)
+    points: list[Config] = field(default_factory=list)  # fitted, in order of their first row
+
+    def __post_init__(self) -> None:
+        chosen = [g[k] for g, ks in zip(self.groups, self.picked, strict=True) for k in ks]
+        self.points = sorted(chosen, key=lambda c: c.rows[0])
+
+    def fitted_rows(self) -> list[int]:
+        """Indices of the rows the fit uses, in their original order."""
+        return sorted(i for c in self.points for i in c.rows)
+
+    def seeded(self) -> bool:
+        """Whether any configuration has two seeds: else every point is one run, and the fit
+        is what it was before seeds were averaged, to the last bit."""
+        return any(len(c.rows) >= 2 for g in self.groups for c in g)
+
+    def point_of_row(self) -> np.ndarray:
+        """For each fitted row (in `fitted_rows` order), the index of its point."""
+        owner = {i: p for p, c in enumerate(self.points) for i in c.rows}
+        return np.array([owner[i] for i in self.fitted_rows()], dtype=int)
+
+    def first(self, values: np.ndarray) -> np.ndarray:
+        """A per-row column that is constant within a configuration (x, D), per point."""
+        return values[np.unique(self.point_of_row(), return_index=True)[1]]
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """Per point, exp(mean log value) over its seeds; a one-seed point keeps its value
+        exactly (exp(log v) can differ from v in the last bit)."""
+        owner = self.point_of_row()
+        out = np.empty(len(self.points))
+        for p in range(len(self.points)):
+            v = values[owner == p]
+            out[p] = v[0] if v.size == 1 else math.exp(float(np.mean(np.log(v))))
+        return out
+
+
+def ladder(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str,
+           all_lrs: bool = False) -> Ladder:
+    """Group rows into configurations, and those by size and budget; pick the best lr.
+
+    Rows pass unchanged (every configuration is fitted) with --all-lrs, when the CSV has no
+    lr or val_loss column, or when a size has one lr. Without a seed column each row is a
+    configuration of its own, so an lr grid keeps the single best row of each size.
+    """
+    size_cols = [c for c in dict.fromkeys((*RUN_KEY, x_col, d_col)) if c in header]
+    groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    for i, row in enumerate(rows):
+        config = (row.get("lr", ""),) if "seed" in header else (row.get("lr", ""), str(i))
+        size = groups.setdefault(tuple(row[c] for c in size_cols), {})
+        size.setdefault(config, []).append(i)
+    repick = not all_lrs and "lr" in header and "val_loss" in header
+    out_groups, picked = [], []
+    for size in groups.values():
+        configs = [Config(members, np.array([cell(rows[i], "val_loss") for i in members]))
+                   for members in size.values()]
+        for c in configs:
+            c.loss[~np.isfinite(c.loss)] = math.inf
+        lrs = {rows[c.rows[0]].get("lr", "") for c in configs}
+        if repick and len(lrs) >= 2:
+            picked.append([min(range(len(configs)), key=lambda k: float(configs[k].loss.mean()))])
+        else:
+            picked.append(list(range(len(configs))))
+        out_groups.append(configs)
+    return Ladder(out_groups, picked, repick)
+
+
+# ------------------------------------------------------------ the seed level of b's CI
+
+
+def seed_level(lad: Ladder, log_y: np.ndarray, n_boot: int, rng: np.random.Generator
+               ) -> np.ndarray | None:
+    """(n_boot, points) draws of how far each fitted point's log y moves when its seeds are
+    resampled and its lr is picked again, or None when no configuration has two seeds.
+
+    Each configuration's seeds are resampled with replacement, as residuals about their mean
+    inflated by sqrt(n / (n - 1)): plain resampling of n seeds shrinks the variance of their
+    mean by (n - 1) / n, a third with three seeds (Davison and Hinkley 1997, sec. 3.3 and
+    6.2.3). Then each size keeps the lr whose resampled mean val_loss is the lowest, as the
+    fit did, so the draws carry the noise of that pick, too; the draw is that lr's resampled
+    mean log y minus the fitted point's. `log_y` is per row (NaN where not a positive
+    number). A configuration with one seed, or a non-finite value, does not move.
+    """
+    if not lad.seeded() or n_boot < 2:
+        return None
+    index = {id(c): p for p, c in enumerate(lad.points)}
+    out = np.zeros((n_boot, len(lad.points)))
+    for configs, chosen in zip(lad.groups, lad.picked, strict=True):
+        loss = np.empty((n_boot, len(configs)))
+        mean_ly = np.empty((n_boot, len(configs)))
+        for k, c in enumerate(configs):
+            ly = log_y[c.rows]
+            loss[:, k], mean_ly[:, k] = resampled_means(c.loss, ly, n_boot, rng)
+        if lad.repick and len(chosen) == 1 and len(configs) >= 2:
+            best = np.argmin(loss, axis=1)  # the lr each resample would pick
+            draw = mean_ly[np.arange(n_boot), best]
+            out[:, index[id(configs[chosen[0]])]] = draw - float(np.mean(log_y[
+                configs[chosen[0]].rows]))
+        else:  # every configuration is a point of its own: no pick to redo
+            for k in chosen:
+                out[:, index[id(configs[k])]] = mean_ly[:, k] - float(np.mean(
+                    log_y[configs[k].rows]))
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def resampled_means(loss: np.ndarray, log_y: np.ndarray, n_boot: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n_boot means of one configuration's val_loss and log y, over its seeds resampled
+    together (the same seeds for both) as inflated residuals; fixed with one seed or a
+    missing loss."""
+    n = loss.size
+    if not np.all(np.isfinite(log_y)):  # a y that is not a positive number: never picked
+        return np.full(n_boot, math.inf), np.full(n_boot, math.nan)
+    if n < 2 or not np.all(np.isfinite(loss)):
+        return np.full(n_boot, float(np.mean(loss))), np.full(n_boot, float(np.mean(log_y)))
+    pick = rng.integers(0, n, size=(n_boot, n))
+    inflate = math.sqrt(n / (n - 1))
+    res_loss, res_ly = loss - loss.mean(), log_y - log_y.mean()
+    return (loss.mean() + inflate * res_loss[pick].mean(axis=1),
+            log_y.mean() + inflate * res_ly[pick].mean(axis=1))
+
+
+# ------------------------------------------------------------------------ fit.json
+
+
+def noise_block(lad: Ladder, rows: list[dict[str, str]], column: str, x_col: str
+                ) -> dict:
+    """fit.json's `seed_noise`: the pooled seed sd of `column` over every configuration
+    (every lr the filter kept) and, per fitted point, its seeds' mean and sd."""
+    def values(c: Config) -> np.ndarray:
+        return np.array([cell(rows[i], column) for i in c.rows])
+
+    pooled = pooled_sd(values(c) for g in lad.groups for c in g)
+    points = []
+    for c in lad.points:
+        v = values(c)
+        first = rows[c.rows[0]]
+        finite = v[np.isfinite(v)]
+        points.append({
+            "label": first.get("model") or f"{cell(first, x_col):g}",
+            "x": _num(cell(first, x_col)), "tokens": _num(cell(first, "tokens")),
+            "lr": _num(cell(first, "lr")), "n_seeds": len(c.rows),
+            "mean": _num(float(np.mean(finite))) if finite.size else None,
+            "sd": _num(seed_sd(finite)),
+        })
+    return {
+        "column": column,
+        "pooled_sd": _num(pooled.sd),
+        "dof": pooled.dof,
+        "configs_pooled": pooled.configs,
+        "outliers_left_out": pooled.left_out,
+        "points": points,
+    }
+
+
+def _num(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -1,0 +1,122 @@
+"""`lr: auto`: the sweep's peak learning rate, chosen by measurement on the user's data.
+
+Under muP (scalecli/sweep/mup.py) the best base lr at one width is the best at every width,
+so it is measured where it is cheapest: the narrowest size, at each token budget of the
+sweep, with the sweep's first seed. The probes are full-length runs, so there is no
+short-probe bias to correct (a probe cut short favours a larger lr than the full run
+would), and the probe at the chosen lr is that size's real run: the search costs the
+other probes only, a few runs of the cheapest size.
+
+The grid is a factor LR_FACTOR apart around LR_START and brackets the optimum: while the
+best probe sits at an edge, one more probe goes past that edge, up to MAX_PROBES. Every
+probe is an ordinary row of results.csv; `fit` keeps the best lr per size, as it does for
+any lr grid, so the choice can be audited there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from scalecli.errors import ScaleError
+from scalecli.sweep.spec import BudgetSpec, ModelSpec, RunSpec, SweepSpec, budgets_of, expand
+
+# The first probes: LR_START / LR_FACTOR, LR_START, LR_START * LR_FACTOR at the base width.
+# 1e-2 is the standard-parametrization lr that scalecli used at width 32 before the search
+# existed; muP at its base width is the standard parametrization, so it is a fair centre.
+LR_START = 1e-2
+# A factor 2 apart: near the optimum the loss is flat in log lr, so a finer grid resolves
+# differences smaller than the seed-to-seed noise (about 0.01-0.03 nats at these sizes).
+LR_FACTOR = 2.0
+# Enough to walk 4 factors of 2 (16x) past the first grid before giving up.
+MAX_PROBES = 7
+# Prefer the smaller lr when it is this close to the best (nats): within the seed noise
+# the two are a tie, and the smaller lr has the margin that the ladder's deeper sizes need
+# (muP transfers across width, not depth) and that a noisier seed needs.
+LR_TOLERANCE = 0.01
+
+
+def probe_model(spec: SweepSpec) -> ModelSpec:
+    """The size the search trains: the narrowest, then the shallowest (the cheapest)."""
+    return min(spec.models, key=lambda m: (m.n_embd, m.n_layer, m.name))
+
+
+def next_lrs(losses: Mapping[float, float]) -> list[float]:
+    """The probes still to run, given the final val_loss of those done (nan: diverged).
+
+    An empty list means the search is over: the optimum is bracketed, or MAX_PROBES is spent.
+    """
+    if not losses:
+        return [LR_START / LR_FACTOR, LR_START, LR_START * LR_FACTOR]
+    if len(losses) >= MAX_PROBES:
+        return []
+    lrs = sorted(losses)
+    best = choose(losses)
+    if best is None or best == lrs[0]:  # all diverged, or best at the low edge: go lower
+        return [lrs[0] / LR_FACTOR]
+    if best == lrs[-1]:
+        return [lrs[-1] * LR_FACTOR]
+    return []
+
+
+def choose(losses: Mapping[float, float]) -> float | None:
+    """The smallest lr within LR_TOLERANCE of the lowest final loss; None when every probe
+    diverged."""
+    finite = {lr: loss for lr, loss in losses.items() if math.isfinite(loss)}
+    if not finite:
+        return None
+    best = min(finite.values())
+    return min(lr for lr, loss in finite.items() if loss <= best + LR_TOLERANCE)
+
+
+def bracketed(losses: Mapping[float, float]) -> bool:
+    """Whether the chosen lr has a probe on each side of it."""
+    best = choose(losses)
+    return best is not None and min(losses) < best < max(losses)
+
+
+def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
+           train: Callable[[list[tuple[RunSpec, str]]], None],
+           losses_of: Callable[[list[str]], list[float]],
+           say: Callable[[str], None]) -> tuple[dict[int, float], list[dict[str, Any]]]:
+    """Run the search for every budget of the sweep; return the chosen lr per budget index
+    and a record of every probe (for lr_search.json).
+
+    `train` trains the runs not yet recorded (a rerun finds the probes already done, so an
+    interrupted search resumes where it stopped); `losses_of` reads their final val_loss
+    back from results.csv (nan for a run that diverged or failed).
+    """
+    model = probe_model(spec)
+    chosen: dict[int, float] = {}
+    log: list[dict[str, Any]] = []
+    for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
+        one = replace(spec, models=(model,), budget=_one_budget(spec.budget, index),
+                      train=replace(spec.train, seeds=spec.train.seeds[:1]))
+        losses: dict[float, float] = {}
+        while lrs := next_lrs(losses):
+            runs = expand(replace(one, train=replace(one.train, lr=tuple(lrs))), vocab_size)
+            ids = [run.run_id(fingerprint) for run in runs]
+            train(list(zip(runs, ids, strict=True)))
+            for lr, rid, loss in zip(lrs, ids, losses_of(ids), strict=True):
+                losses[lr] = loss
+                log.append({"budget_index": index, "model": model.name, "tokens": runs[0].tokens,
+                            "lr": lr, "val_loss": loss, "run_id": rid})
+        best = choose(losses)
+        if best is None:
+            raise ScaleError(f"lr: auto: every probe of {model.name} diverged, down to lr "
+                             f"{min(losses):.3g}; set train.lr by hand, or lower "
+                             "train.grad_clip or the budget")
+        chosen[index] = best
+        probes = ", ".join(f"{lr:.3g} -> {loss:.4f}" for lr, loss in sorted(losses.items()))
+        edge = "" if bracketed(losses) else f"  (not bracketed after {MAX_PROBES} probes)"
+        say(f"lr search on {model.name} at {budget:,.0f} tokens: {probes}; chose {best:.3g}"
+            f"{edge}")
+    return chosen, log
+
+
+def _one_budget(budget: BudgetSpec, index: int) -> BudgetSpec:
+    if budget.tokens is not None:
+        return replace(budget, tokens=(budget.tokens[index],))
+    return replace(budget, tokens_per_param=((budget.tokens_per_param or ())[index],))
