@@ -92,6 +92,11 @@ def test_fit_coverage_tiny(tmp_path: Path) -> None:
             percent(last[f"profile_{name}_{tag}"])
             assert 0 <= int(last[f"unbounded_{name}_{tag}"]) <= reps
         assert 0 <= int(last[f"not_converged_{tag}"]) <= reps
+    # The seeded ladders: b's coverage and median interval width by each method.
+    for tag in ("5", "5lr", "5het", "10"):
+        for method in ("naive", "every", "means", "fit"):
+            percent(last[f"seeds_b_{method}_{tag}"])
+            finite_positive(last[f"seeds_width_{method}_{tag}"])
 
 
 def test_fit_coverage_chinchilla_tiny(tmp_path: Path) -> None:

@@ -128,9 +128,11 @@ def sizes_by_budget(items: list[Run]) -> dict[float | None, list[Size]]:
     several = len({budget for budget, _ in by_size}) > 1
     out: dict[float | None, list[Size]] = {}
     for (budget, x), members in sorted(by_size.items(), key=lambda kv: kv[0][1]):
-        # The lr with the lowest mean over its seeds, as the fit picks it (seeds.ladder).
-        best = min(group(members, lambda r: r.lr).values(),
-                   key=lambda rs: float(np.mean([r.loss for r in rs])))
+        # The lr with the lowest mean over its seeds, as the fit picks it (seeds.ladder);
+        # without a seed column there are no seeds to average: the best single run.
+        best = (min(group(members, lambda r: r.lr).values(),
+                    key=lambda rs: float(np.mean([r.loss for r in rs])))
+                if any("seed" in r.row for r in members) else [min(members, key=lambda r: r.loss)])
         models = sorted({r.row.get("model", "") for r in members} - {""})
         name = "/".join(models) or f"{x:g}"  # the model name(s), else x
         name += f" at {budget:g} tokens" if several and budget is not None else ""

@@ -106,8 +106,11 @@ def bootstrap_power(
     refit's noise is at least the measured seed noise, and the residuals, on n - 2 degrees
     of freedom, still carry what seeds cannot show: a size that sits off the law, an lr
     grid that misses one size's optimum by more than another's. That floor makes the
-    interval conservative when seed noise dominates (the chi-square draw below it was part
-    of the exact t interval); bench/fit_coverage.py measures what it costs.
+    interval conservative when seed noise dominates (the chi-square draws below it were
+    part of the exact t interval): on synthetic ladders of 5 or 10 sizes x 5 lrs x 3 seeds
+    it held b in 94.3-98.5% of 2,000 sweeps per design, against 94.1-95.4% without the seed
+    level and 93.5-96.1% for each size's best single run, whose interval is 2-85% wider
+    (`bench/fit_coverage.py --seeded`, seeds 0 and 1).
     """
     lx, ly = np.log(x), np.log(y)
     dof = lx.size - 2

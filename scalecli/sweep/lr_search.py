@@ -21,7 +21,15 @@ from dataclasses import replace
 from typing import Any
 
 from scalecli.errors import ScaleError
-from scalecli.sweep.spec import BudgetSpec, ModelSpec, RunSpec, SweepSpec, budgets_of, expand
+from scalecli.sweep.spec import (
+    BudgetSpec,
+    ModelSpec,
+    RunSpec,
+    SweepSpec,
+    budgets_of,
+    expand,
+    narrowest,
+)
 
 # The first probes: LR_START / LR_FACTOR, LR_START, LR_START * LR_FACTOR at the base width.
 # 1e-2 is the standard-parametrization lr that scalecli used at width 32 before the search
@@ -32,15 +40,11 @@ LR_START = 1e-2
 LR_FACTOR = 2.0
 # Enough to walk 4 factors of 2 (16x) past the first grid before giving up.
 MAX_PROBES = 7
-# Prefer the smaller lr when it is this close to the best (nats): within the seed noise
-# the two are a tie, and the smaller lr has the margin that the ladder's deeper sizes need
-# (muP transfers across width, not depth) and that a noisier seed needs.
-LR_TOLERANCE = 0.01
 
 
 def probe_model(spec: SweepSpec) -> ModelSpec:
     """The size the search trains: the narrowest, then the shallowest (the cheapest)."""
-    return min(spec.models, key=lambda m: (m.n_embd, m.n_layer, m.name))
+    return narrowest(spec)
 
 
 def next_lrs(losses: Mapping[float, float]) -> list[float]:
@@ -62,13 +66,15 @@ def next_lrs(losses: Mapping[float, float]) -> list[float]:
 
 
 def choose(losses: Mapping[float, float]) -> float | None:
-    """The smallest lr within LR_TOLERANCE of the lowest final loss; None when every probe
-    diverged."""
+    """The lr of the lowest final loss (the smaller on a tie); None when every probe diverged.
+
+    The plain argmin, so that `fit`, which keeps the best lr per size on the seed the probes
+    share, keeps the same run as the search did.
+    """
     finite = {lr: loss for lr, loss in losses.items() if math.isfinite(loss)}
     if not finite:
         return None
-    best = min(finite.values())
-    return min(lr for lr, loss in finite.items() if loss <= best + LR_TOLERANCE)
+    return min(finite, key=lambda lr: (finite[lr], lr))
 
 
 def bracketed(losses: Mapping[float, float]) -> bool:
@@ -93,7 +99,7 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
     log: list[dict[str, Any]] = []
     for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
         one = replace(spec, models=(model,), budget=_one_budget(spec.budget, index),
-                      train=replace(spec.train, seeds=spec.train.seeds[:1]))
+                      train=replace(spec.train, seeds=spec.train.seeds[:1], noise_seeds=()))
         losses: dict[float, float] = {}
         while lrs := next_lrs(losses):
             runs = expand(replace(one, train=replace(one.train, lr=tuple(lrs))), vocab_size)

@@ -106,6 +106,9 @@ def _section(cls: type, raw: Any, where: str) -> Any:
         if cls is TrainSpec and key == "lr" and value == "auto":
             values[key] = ()  # the search's marker: no lr given
             continue
+        if cls is TrainSpec and key == "noise_seeds" and value in ([], None):
+            values[key] = ()  # no extra seeds
+            continue
         values[key] = _convert(value, hints[key], f"{where}.{key}")
     return cls(**values)
 

@@ -67,7 +67,7 @@ def _planned_runs(spec: SweepSpec, vocab: int, console: Console) -> list[RunSpec
     budgets = len(spec.budget.tokens or spec.budget.tokens_per_param or ())
     probes = [run for run in expand(replace(spec, models=(model,), train=replace(
         spec.train, lr=tuple(lr for lr in first if lr != LR_START),
-        seeds=spec.train.seeds[:1])), vocab)]
+        seeds=spec.train.seeds[:1], noise_seeds=())), vocab)]
     console.print(f"lr: auto: {len(probes)} extra runs of {model.name} ({len(first)} lrs per "
                   f"budget, {', '.join(f'{lr:.3g}' for lr in first)}) search the lr first; "
                   "one more per budget each time the best is at an edge. The lr of the other "

@@ -83,6 +83,9 @@ class TrainSpec:
     grad_clip: float = 1.0
     """Clip the global gradient norm to this; 0 turns clipping off."""
     seeds: tuple[int, ...] = (0,)
+    noise_seeds: tuple[int, ...] = (1, 2)
+    """More seeds for the narrowest size alone (the cheapest): the seed-to-seed noise floor
+    that fit's diagnostics and b's interval use, for two extra small runs. [] turns it off."""
     eval_points: int = 4
     """Evaluations on the held-out tokens during a run (curve.csv), besides the final one."""
     diverge_factor: float = 4.0
@@ -160,7 +163,7 @@ class RunSpec:
     def identity(self, fingerprint: str) -> dict[str, Any]:
         """Everything that defines the run's result: runtime settings excluded."""
         train = asdict(self.train)
-        for key in ("lr", "seeds", "checkpoint_every_s", "eval_points"):
+        for key in ("lr", "seeds", "noise_seeds", "checkpoint_every_s", "eval_points"):
             train.pop(key)
         return {
             "model": asdict(self.model) | {"name": None},
@@ -216,6 +219,11 @@ def budgets_of(spec: SweepSpec, model: ModelSpec, vocab_size: int) -> list[float
     return [tpp * params for tpp in spec.budget.tokens_per_param or ()]
 
 
+def narrowest(spec: SweepSpec) -> ModelSpec:
+    """The narrowest size, then the shallowest: the cheapest, where lr and noise are measured."""
+    return min(spec.models, key=lambda m: (m.n_embd, m.n_layer, m.name))
+
+
 def expand(spec: SweepSpec, vocab_size: int,
            auto_lr: Mapping[int, float] | None = None) -> list[RunSpec]:
     """One RunSpec per (model, budget, lr, seed), smallest model first.
@@ -225,12 +233,16 @@ def expand(spec: SweepSpec, vocab_size: int,
     if spec.train.lr_auto and auto_lr is None:
         raise ValueError("lr: auto needs the searched lr per budget")
     runs = []
+    noisy = narrowest(spec)
     for model in spec.models:
+        seeds = spec.train.seeds
+        if model == noisy:
+            seeds += tuple(s for s in spec.train.noise_seeds if s not in seeds)
         for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
             steps = max(1, round(budget / spec.train.batch_tokens))
             lrs = spec.train.lr or (auto_lr[index],)  # type: ignore[index]
             for lr in lrs:
-                for seed in spec.train.seeds:
+                for seed in seeds:
                     runs.append(RunSpec(
                         sweep=spec.name, model=model, tokens=steps * spec.train.batch_tokens,
                         steps=steps, lr=lr_for(model, lr, spec.train), lr_base=lr, seed=seed,

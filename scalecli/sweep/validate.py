@@ -68,8 +68,8 @@ def check(spec: SweepSpec) -> None:
     for name in ("beta1", "beta2"):
         if not 0 <= getattr(t, name) < 1:
             raise ScaleError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
-    if any(s < 0 for s in t.seeds):
-        raise ScaleError("train.seeds must be >= 0")
+    if any(s < 0 for s in t.seeds + t.noise_seeds):
+        raise ScaleError("train.seeds and train.noise_seeds must be >= 0")
     _positive(t.eval_points, "train.eval_points", allow_zero=True)
     if t.diverge_factor <= 1:
         raise ScaleError(f"train.diverge_factor must be > 1, got {t.diverge_factor}")

@@ -65,7 +65,7 @@ def test_scaling_plot_has_seed_error_bars(tmp_path: Path, monkeypatch):
 def test_one_seed_draws_no_bars(tmp_path: Path, monkeypatch):
     assert report(results(tmp_path, 1), monkeypatch) == []
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
-    assert "seed-to-seed standard deviation of val_loss is not measured" in html
+    assert "one seed per configuration, so the seed-to-seed sd of val_loss is not" in html
     assert "plus and minus one seed-to-seed" not in html
 
 
