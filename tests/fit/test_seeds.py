@@ -229,3 +229,23 @@ def test_fit_json_with_seeds_is_strict_json(tmp_path: Path):
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "fit.json").read_text())
     assert doc["seed_noise"]["configs_pooled"] == 15 and doc["fits"]["power"]["n_points"] == 5
+
+
+def test_lr_pick_compares_on_the_seeds_every_lr_has(tmp_path: Path):
+    # The lr search's shape: probes of s1 with seed 0 only, the chosen lr with seeds 0-2.
+    # On seed 0 the chosen lr (1e-2) wins, 4.28 against 4.30; its other two seeds are
+    # worse, so a plain mean (4.323) would lose to the single probe and drop both.
+    runs = [("s1", 5e-3, 4.30, 0, 2e6), ("s1", 1e-2, 4.28, 0, 2e6), ("s1", 1e-2, 4.34, 1, 2e6),
+            ("s1", 1e-2, 4.35, 2, 2e6), ("s1", 2e-2, 4.31, 0, 2e6)]
+    runs += [(m, 1e-2, law(m), 0, 2e6) for m in ("s2", "s3")]
+    doc = compute_fit(write(tmp_path, runs), bootstrap=50, holdout=0)
+    s1 = [p for p in doc["seed_noise"]["points"] if p["n_seeds"] == 3]
+    assert len(s1) == 1 and s1[0]["lr"] == pytest.approx(1e-2)
+    assert s1[0]["mean"] == pytest.approx((4.28 + 4.34 + 4.35) / 3)
+
+
+def test_three_ordinary_seeds_are_not_outliers_and_a_far_one_is():
+    # Two seeds that happen to agree make the MAD tiny; the floor keeps the third ordinary.
+    assert seeds.robust_z(np.array([4.100, 4.101, 4.130])).max() < seeds.OUTLIER_Z
+    # The 0.4-nat seed of the prose corpus (4.523, 4.497, 4.934) is one.
+    assert seeds.robust_z(np.array([4.523, 4.497, 4.934])).max() > seeds.OUTLIER_Z
