@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,8 +104,10 @@ def run_arm(corpus: str, name: str, arm: str, out_root: Path, tiny: bool) -> dic
     folder = out_root / "sweeps"
     folder.mkdir(parents=True, exist_ok=True)
     raw = sweep_file(corpus, name, arm, folder, tiny)
-    scalecli("sweep", str(write(raw, folder / f"{arm}-{name}.yaml")), "--out", str(out_root))
     out = out_root / f"{arm}-{name}"
+    if arm == "fixed":
+        reuse(out_root / f"auto-{name}", out)
+    scalecli("sweep", str(write(raw, folder / f"{arm}-{name}.yaml")), "--out", str(out_root))
     default_ids = set(pd.read_csv(out / "results.csv").run_id)
     if arm == "auto":
         chosen = json.loads((out / "lr_search.json").read_text())["chosen"][0]["lr"]
@@ -115,6 +118,23 @@ def run_arm(corpus: str, name: str, arm: str, out_root: Path, tiny: bool) -> dic
                  str(out_root))
     scalecli("fit", str(out))
     return summarise(out, default_ids)
+
+
+def reuse(auto: Path, fixed: Path) -> None:
+    """Copy the auto arm's runs that the fixed arm would train: the same settings and the
+    fixed lr (1e-2 x 32 / n_embd). A run is a function of its settings and seed, so this is
+    the run the fixed arm would get, and the search's centre is often its choice."""
+    if (fixed / "results.csv").exists() or not (auto / "results.csv").exists():
+        return
+    rows = pd.read_csv(auto / "results.csv")
+    fixed_lr = FIXED["lr"] * FIXED["lr_ref_width"] / rows.n_embd
+    same = rows[(rows.lr - fixed_lr).abs() < 1e-12 * fixed_lr]
+    if same.empty:
+        return
+    (fixed / "runs").mkdir(parents=True)
+    same.assign(sweep=fixed.name).to_csv(fixed / "results.csv", index=False)
+    for rid in same.run_id:
+        shutil.copytree(auto / "runs" / rid, fixed / "runs" / rid)
 
 
 def main() -> None:

@@ -104,12 +104,12 @@ def test_no_import_cycles():
 
 def test_stages_import_one_way():
     # sweep -> results.csv -> fit -> fit.json -> report: no stage reaches back up the chain,
-    # and nothing imports the CLI.
+    # and nothing imports the CLI but `python -m scalecli`'s entry point.
     forbidden = {"fit": {"sweep", "report"}, "report": {"sweep"}, "sweep": {"fit", "report"}}
     bad = []
     for module, deps in graph().items():
         for dep in deps:
-            if dep == "scalecli.cli":
+            if dep == "scalecli.cli" and module != "scalecli.__main__":
                 bad.append(f"{module} imports scalecli.cli")
             elif stage_of(dep) in forbidden.get(stage_of(module) or "", set()):
                 bad.append(f"{module} imports {dep}")

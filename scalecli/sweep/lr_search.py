@@ -105,10 +105,11 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
             runs = expand(replace(one, train=replace(one.train, lr=tuple(lrs))), vocab_size)
             ids = [run.run_id(fingerprint) for run in runs]
             train(list(zip(runs, ids, strict=True)))
-            for lr, rid, loss in zip(lrs, ids, losses_of(ids), strict=True):
-                losses[lr] = loss
-                log.append({"budget_index": index, "model": model.name, "tokens": runs[0].tokens,
-                            "lr": lr, "val_loss": loss, "run_id": rid})
+            for run, rid, loss in zip(runs, ids, losses_of(ids), strict=True):
+                losses[run.lr_base] = loss
+                log.append({"budget_index": index, "model": model.name, "tokens": run.tokens,
+                            "lr_base": run.lr_base, "lr": run.lr, "val_loss": loss,
+                            "run_id": rid})
         best = choose(losses)
         if best is None:
             raise ScaleError(f"lr: auto: every probe of {model.name} diverged, down to lr "
@@ -117,8 +118,8 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
         chosen[index] = best
         probes = ", ".join(f"{lr:.3g} -> {loss:.4f}" for lr, loss in sorted(losses.items()))
         edge = "" if bracketed(losses) else f"  (not bracketed after {MAX_PROBES} probes)"
-        say(f"lr search on {model.name} at {budget:,.0f} tokens: {probes}; chose {best:.3g}"
-            f"{edge}")
+        say(f"lr search on {model.name} at {budget:,.0f} tokens (lr at width "
+            f"{spec.train.lr_ref_width}): {probes}; chose {best:.3g}{edge}")
     return chosen, log
 
 

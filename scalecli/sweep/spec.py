@@ -63,16 +63,18 @@ class TrainSpec:
     micro_batch_tokens: int | None = None
     """Tokens per forward pass; gradient accumulation makes up batch_tokens. Default: auto."""
     lr: tuple[float, ...] = ()
-    """Peak learning rate; a list makes a grid. Empty (`lr: auto` in a sweep file): chosen
-    per sweep by measurement, a search at the narrowest size (scalecli/sweep/lr_search.py)."""
-    parametrization: str = "mup"
-    """`mup`: muP (scalecli/sweep/mup.py), so that one lr serves every width; `standard`:
-    GPT-2's own initialisation, one lr for every parameter (then see lr_rule)."""
-    lr_rule: str = "constant"
-    """With parametrization standard: `constant`, or `inverse_width`: lr * lr_ref_width /
-    n_embd for every parameter (a cruder transfer rule than muP)."""
+    """Peak learning rate at lr_ref_width; a list makes a grid. Empty (`lr: auto` in a sweep
+    file): measured on the sweep's data, a search at the narrowest size that lr_rule carries
+    to the others (scalecli/sweep/lr_search.py)."""
+    parametrization: str = "standard"
+    """`standard`: GPT-2's own initialisation, one lr for every parameter, scaled across
+    widths by lr_rule; `mup`: muP (scalecli/sweep/mup.py), which scales init, lr and
+    multipliers per layer instead (then lr_rule must be constant)."""
+    lr_rule: str = "inverse_width"
+    """With parametrization standard: `inverse_width`, lr * lr_ref_width / n_embd for every
+    parameter (the best Adam lr of the hidden matrices falls as 1/width), or `constant`."""
     lr_ref_width: int = 32
-    """The width at which lr applies as given: muP's base width, or inverse_width's reference."""
+    """The width at which lr applies as given: inverse_width's reference, or muP's base width."""
     warmup_frac: float = 0.05
     """Fraction of the run's steps spent in linear warmup."""
     min_lr_frac: float = 0.1

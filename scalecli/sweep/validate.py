@@ -57,7 +57,7 @@ def check(spec: SweepSpec) -> None:
     if t.parametrization == "mup" and t.lr_rule != "constant":
         raise ScaleError("train.lr_rule: inverse_width is for parametrization standard; muP "
                          "already scales the hidden matrices' lr by lr_ref_width / n_embd. "
-                         "Remove lr_rule, or set parametrization: standard")
+                         "Set lr_rule: constant with parametrization: mup")
     _positive(t.lr_ref_width, "train.lr_ref_width")
     if not 0 <= t.warmup_frac < 1:
         raise ScaleError(f"train.warmup_frac must be in [0, 1), got {t.warmup_frac}")

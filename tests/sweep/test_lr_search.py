@@ -17,6 +17,7 @@ from scalecli.cli import app
 from scalecli.sweep import lr_search
 from scalecli.sweep.lr_search import LR_FACTOR, LR_START, choose, next_lrs, search
 from scalecli.sweep.parse import parse_spec
+from scalecli.sweep.spec import lr_for
 from tests.sweep.test_sweep_e2e import TINY
 
 
@@ -106,8 +107,11 @@ def test_every_probe_is_a_row_and_the_others_train_at_the_chosen_lr(auto_sweep: 
     assert len(d16) >= 3 and (d16.status == "ok").all()
     # The noise seeds train at the chosen lr only.
     noise = rows[(rows.model == "d16") & (rows.seed != 0)]
-    assert sorted(noise.seed) == [1, 2] and set(noise.lr) == {chosen}
-    assert d16.loc[d16.val_loss.idxmin()].lr == chosen
+    assert sorted(noise.seed) == [1, 2] and noise.lr.tolist() == pytest.approx([2 * chosen] * 2)
+    # The CSV's lr is the one applied: the base lr carried to width 16 by inverse_width.
+    applied = lr_for(parse_spec(TINY).models[0], chosen, parse_spec(TINY).train)
+    assert applied == pytest.approx(2 * chosen)
+    assert d16.loc[d16.val_loss.idxmin()].lr == pytest.approx(applied)
     assert rows[rows.model == "d32"].lr.tolist() == [chosen]
 
 

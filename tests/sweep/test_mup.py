@@ -35,6 +35,7 @@ def _run(width: int, parametrization: str, lr: float = 1e-2) -> float:
         "models": [{"name": "m", "n_layer": 2, "n_embd": width, "n_head": width // 16}],
         "budget": {"tokens": CONTEXT * 8 * STEPS},
         "train": {"batch_tokens": CONTEXT * 8, "lr": lr, "parametrization": parametrization,
+                  "lr_rule": "constant",
                   "weight_decay": 0.0, "grad_clip": 0.0},
     })
     run = expand(spec, VOCAB)[0]
@@ -125,7 +126,8 @@ def test_hidden_matrices_get_lr_over_width_mult_and_smaller_init() -> None:
 
 def test_standard_parametrization_is_untouched() -> None:
     spec = parse_spec({"name": "s", "models": ["s1"], "budget": {"tokens": 4096},
-                       "train": {"lr": 3e-3, "parametrization": "standard"}})
+                       "train": {"lr": 3e-3, "parametrization": "standard",
+                                 "lr_rule": "constant"}})
     run = expand(spec, VOCAB)[0]
     assert run.lr == 3e-3
     assert replace(run.train, lr=(1.0,)).parametrization == "standard"

@@ -34,7 +34,7 @@ def test_minimal_spec_parses_with_defaults() -> None:
     assert spec.name == "t"
     assert [m.name for m in spec.models] == ["a", "s1"]
     assert spec.models[1].n_embd == 24  # looked up in the size table
-    assert spec.train.lr_auto and spec.train.parametrization == "mup"  # lr: auto by default
+    assert spec.train.lr_auto and spec.train.lr_rule == "inverse_width"  # lr: auto by default
     assert spec.runtime.device == "auto"
 
 
