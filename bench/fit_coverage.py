@@ -5,6 +5,7 @@
     python bench/fit_coverage.py --chinchilla  # the Chinchilla form's pairs bootstrap
     python bench/fit_coverage.py --tiny        # 3 sweeps, 20 refits: a smoke run for CI
     python bench/fit_coverage.py --seeded      # only the ladders with seeds and an lr grid
+    python bench/fit_coverage.py --isoflop     # approach 2's a: 100 isoFLOP designs (~30 s)
 
 For a design of sizes (the default ladder's five N, and ten sizes over 400x), draw many
 synthetic sweeps from a known law with lognormal noise, fit each, and count how often
@@ -42,7 +43,8 @@ coverage in percent, counts out of --reps:
 then per seeded design tag (5, 5lr, 5het, 10) and method (naive, every, means, fit):
   seeds_b_<method>_<tag>=<%> seeds_width_<method>_<tag>=<median width of b's interval>
 (--seeded prints only those). With --chinchilla: chinchilla_E=<%> ... chinchilla_beta=<%>
-not_converged=<n>.
+not_converged=<n>. With --isoflop: isoflop_a=<%> isoflop_b=<%> isoflop_a_bias=<mean error>
+isoflop_a_sd=<sd of the estimates> isoflop_width=<median width of a's interval> not_converged=<n>.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.fit import chinchilla, laws, seeds
+from scalecli.fit import chinchilla, isoflop, laws, seeds
 
 # tag -> (name, sizes); the tag names the design in the last line's keys.
 DESIGNS = {
@@ -265,9 +267,9 @@ def run_seeded(reps: int, n_boot: int, rng: np.random.Generator) -> dict[str, fl
 
 def last_line(figures: dict[str, float]) -> str:
     def text(key: str, value: float) -> str:
-        if key.startswith("seeds_width"):
+        if key.startswith(("seeds_width", "isoflop_a_", "isoflop_width")):
             return f"{key}={value:.4f}"
-        if key.startswith(("power", "profile", "chinchilla", "seeds_b")):
+        if key.startswith(("power", "profile", "chinchilla", "seeds_b", "isoflop")):
             return f"{key}={value:.1f}"
         return f"{key}={value:.0f}"
 
@@ -320,6 +322,43 @@ def run_chinchilla(reps: int, n_boot: int, seed: int) -> None:
     print(last_line(figures))
 
 
+def run_isoflop(reps: int, n_boot: int, seed: int) -> None:
+    """Approach 2 on the design of the issue's bar: Hoffmann et al.'s law, C = 6ND, 1%
+    noise, 5 budgets over 2 decades, 7 sizes a factor 3 apart centred on the optimum."""
+    rng = np.random.default_rng(seed)
+    theta = np.array([1.69, 406.4, 410.7, 0.34, 0.28])
+    truth = np.array([0.28, 0.34]) / 0.62  # a = beta / (alpha + beta), b = alpha / (...)
+    flops = np.geomspace(1e18, 1e20, 5)
+    n_opt = chinchilla.compute_optimal(theta, flops)["N_opt"]
+    hits, errors, widths, fitted = np.zeros(2), [], [], 0
+    for r in range(reps):
+        budgets = []
+        for c, n0 in zip(flops, n_opt, strict=True):
+            n = n0 * 3.0 ** np.arange(-3, 4)
+            loss = chinchilla.chinchilla_predict(theta, n, c / (6 * n)) * np.exp(
+                rng.normal(0, 0.01, n.size))
+            budgets.append(isoflop.Budget(float(c), None, np.log(n), loss, np.log(c / (6 * n))))
+        fit = isoflop.analyse_isoflop(budgets, n_boot=n_boot, seed=seed * 100_000 + r)
+        if not fit["converged"] or fit["params"]["a_opt"]["ci_low"] is None:
+            continue  # no interval: a miss
+        fitted += 1
+        for j, name in enumerate(("a_opt", "b_opt")):
+            p = fit["params"][name]
+            hits[j] += p["ci_low"] <= truth[j] <= p["ci_high"]
+        a = fit["params"]["a_opt"]
+        errors.append(a["value"] - truth[0])
+        widths.append(a["ci_high"] - a["ci_low"])
+    print(f"isoflop (approach 2), 5 budgets x 7 sizes, 1% noise: a covered "
+          f"{100 * hits[0] / reps:.1f}%, b {100 * hits[1] / reps:.1f}% ({reps} designs, "
+          f"{fitted} fitted, the others count as misses; {n_boot} refits each; binomial sd at "
+          f"95%: {100 * np.sqrt(0.95 * 0.05 / reps):.1f} points); a - truth: mean "
+          f"{np.mean(errors):+.4f}, sd {np.std(errors):.4f}, max |.| {np.max(np.abs(errors)):.4f}")
+    print(last_line({"isoflop_a": 100 * hits[0] / reps, "isoflop_b": 100 * hits[1] / reps,
+                     "isoflop_a_bias": float(np.mean(errors)), "isoflop_a_sd": float(np.std(
+                         errors)), "isoflop_width": float(np.median(widths)),
+                     "not_converged": float(reps - fitted)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, help="sweeps per design (default 300; chinchilla 40)")
@@ -331,9 +370,14 @@ def main() -> None:
                         help="only the ladders with seeds and an lr grid (a few minutes)")
     parser.add_argument("--tiny", action="store_true",
                         help="3 sweeps, 20 refits (chinchilla: 1 sweep, 5 refits): a smoke run")
+    parser.add_argument("--isoflop", action="store_true",
+                        help="approach 2's a and b on isoFLOP designs (default 100 designs)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # overflow in far-out refits' exp
-    if args.chinchilla:
+    if args.isoflop:
+        run_isoflop(args.reps or (3 if args.tiny else 100), args.boot or (20 if args.tiny
+                    else 400), args.seed)
+    elif args.chinchilla:
         run_chinchilla(args.reps or (1 if args.tiny else 40),
                        args.boot or (5 if args.tiny else 100), args.seed)
     else:

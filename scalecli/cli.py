@@ -129,8 +129,17 @@ def fit(
     path: Annotated[
         Path, typer.Argument(help="results.csv, or an output folder that holds one.")
     ] = DEFAULT_OUT,
-    form: Annotated[str, typer.Option(help="power | saturating | chinchilla | all.")] = "power",
-    x: Annotated[str, typer.Option(help="Column for x (N).")] = "params_non_embedding",
+    form: Annotated[
+        str,
+        typer.Option(help="power | saturating | chinchilla | all, or the compute-optimal "
+                     "approaches: envelope (1) | isoflop (2) | compute (1, 2 and chinchilla "
+                     "side by side)."),
+    ] = "power",
+    x: Annotated[
+        str | None,
+        typer.Option(help="Column for x (N). Default: params_non_embedding; params for "
+                     "envelope, isoflop and compute."),
+    ] = None,
     y: Annotated[
         str | None,
         typer.Option(help="Column for y. Default: val_ppl for power, val_loss otherwise."),
@@ -144,6 +153,11 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     predict: Annotated[
         str | None, typer.Option(help="x values (FLOPs for chinchilla) to predict, e.g. 1e8,1e9.")
+    ] = None,
+    predict_flops: Annotated[
+        str | None,
+        typer.Option(help="FLOP budgets, e.g. 1e18: N_opt, D_opt (and loss where the approach "
+                     "gives one) with 95% CIs, per compute-optimal approach."),
     ] = None,
     holdout: Annotated[
         int, typer.Option(min=0, help="Refit without the K largest x and check the prediction.")
@@ -177,6 +191,7 @@ def fit(
         bootstrap=bootstrap,
         seed=seed,
         predict=predict,
+        predict_flops=predict_flops,
         holdout=holdout,
         all_lrs=all_lrs,
         as_json=as_json,

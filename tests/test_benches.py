@@ -109,6 +109,15 @@ def test_fit_coverage_chinchilla_tiny(tmp_path: Path) -> None:
     assert int(last["not_converged"]) in (0, 1)
 
 
+def test_fit_coverage_isoflop_tiny(tmp_path: Path) -> None:
+    lines = run_bench("fit_coverage.py", ["--isoflop"], tmp_path, single_blas_thread=True)
+    last = fields(lines[-1])
+    assert list(last) == ["isoflop_a", "isoflop_b", "isoflop_a_bias", "isoflop_a_sd",
+                          "isoflop_width", "not_converged"]
+    percent(last["isoflop_a"])
+    assert int(last["not_converged"]) == 0
+
+
 def test_fit_speed_tiny(tmp_path: Path) -> None:
     last = fields(run_bench("fit_speed.py", [], tmp_path, single_blas_thread=True)[-1])
     assert list(last) == ["fit_speedup", "fit_s", "same_optimum"]

@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from scalecli.fit import optimum
 from scalecli.fit.chinchilla import (
     bootstrap_chinchilla,
+    chinchilla_law,
     chinchilla_predict,
     compute_optimal,
     fit_chinchilla,
@@ -170,7 +172,8 @@ def _params_block(form, point: FitResult, boots: np.ndarray,
     return out
 
 
-def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | None) -> dict:
+def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
+             reference: float | None = None) -> dict:
     """Quantities a reader wants: 10x factor for power; compute-optimal split for chinchilla;
     predictions at the requested x (or FLOPs) with bootstrap intervals."""
     derived: dict = {}
@@ -187,6 +190,7 @@ def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | No
                 predict if predict is not None else [], opt["N_opt"], opt["D_opt"], strict=True
             )
         ]
+        derived.update(_optimum_intervals(point, boots, predict, reference))
     if predict is None or len(predict) == 0:
         derived["predictions"] = []
         return derived
@@ -209,6 +213,25 @@ def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | No
         for i in range(predict.size)
     ]
     return derived
+
+
+def _optimum_intervals(point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
+                       reference: float | None) -> dict:
+    """The chinchilla law as approaches 1 and 2 report theirs (`optimum`): a_opt and b_opt
+    with intervals, tokens per parameter at `reference` FLOPs, N_opt, D_opt and L_opt at
+    each `predict` budget, so that `fit --form compute` can put the three side by side."""
+    law, draws = chinchilla_law(point.theta), np.array([chinchilla_law(t) for t in boots])
+    draws = draws.reshape(-1, 4)
+    out: dict = {"intervals": optimum.law_params(law, draws)}
+    if reference is not None:
+        out["tokens_per_param"] = optimum.tokens_per_param(law, draws, reference)
+    rows = optimum.predictions(law, draws, predict)
+    for i, row in enumerate(rows):
+        samples = np.array([compute_optimal(t, predict[i:i + 1])["L_opt"][0] for t in boots])
+        row["loss"] = optimum.estimate(compute_optimal(point.theta, predict[i:i + 1])["L_opt"][0],
+                                       samples)
+    out["compute_optimal"] = rows
+    return out
 
 
 def _band(form, point: FitResult, boots: np.ndarray, x: np.ndarray) -> dict | None:
@@ -236,6 +259,7 @@ def analyse(
     predict: np.ndarray | None = None,
     holdout: int = 1,
     seed_level: Callable[[int, np.random.Generator], np.ndarray | None] | None = None,
+    reference: float | None = None,
 ) -> dict:
     """Everything fit.json holds about one form, except the column names and text.
 
@@ -256,7 +280,7 @@ def analyse(
     if point.converged:
         r2, rmse = goodness(y, predict_form(form, point.theta, x, d))
         extrapolation, note = extrapolation_check(form, x, y, d, holdout)
-        derived = _derived(form, point, boots, predict)
+        derived = _derived(form, point, boots, predict, reference)
     else:
         r2 = rmse = float("nan")
         extrapolation, note, derived = None, "skipped: the fit did not converge", {}

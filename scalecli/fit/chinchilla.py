@@ -246,3 +246,15 @@ def compute_optimal(theta: np.ndarray, flops: np.ndarray) -> dict[str, np.ndarra
     }
 
 
+
+
+def chinchilla_law(theta: np.ndarray) -> np.ndarray:
+    """compute_optimal as the line pair of approaches 1 and 2 (`optimum`): (a, ln k_N, b,
+    ln k_D) with N_opt = k_N C^a and D_opt = k_D C^b, from N_opt = G (C/6)^a_opt and
+    D_opt = (C/6) / N_opt."""
+    _, a_, b_, alpha, beta = theta
+    s = alpha + beta
+    a_opt = beta / s
+    log_g = (np.log(alpha * a_) - np.log(beta * b_)) / s
+    return np.array([a_opt, log_g - a_opt * np.log(6.0), 1.0 - a_opt,
+                     -log_g - (1.0 - a_opt) * np.log(6.0)])

@@ -18,6 +18,7 @@ import numpy as np
 from scalecli import __version__
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
+from scalecli.fit.compute import COMPUTE_FORMS, N_COLUMN, compute_fits
 from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.rows import (
     BEST_LR_REASON,
@@ -32,6 +33,7 @@ from scalecli.fit.summary import print_summary
 from scalecli.results import atomic_write_text, read_json
 
 FORMS = ("power", "saturating", "chinchilla")
+ALL_FORMS = (*FORMS, "all", *COMPUTE_FORMS)
 
 # Plain names for the summary ("10x params -> 20.6% lower perplexity").
 QUANTITY_NAMES = {
@@ -53,7 +55,9 @@ class FitOptions:
 
     path: Path
     form: str = "power"
-    x: str = "params_non_embedding"
+    x: str | None = None
+    """None: params_non_embedding (Kaplan's N) for power, saturating, chinchilla and all;
+    params (every parameter, as C counts them) for isoflop, envelope and compute."""
     y: str | None = None
     d: str = "tokens"
     where: list[str] | None = None
@@ -61,6 +65,8 @@ class FitOptions:
     bootstrap: int = 1000
     seed: int = 0
     predict: str | None = None
+    predict_flops: str | None = None
+    """FLOP budgets at which each compute-optimal approach gives N_opt, D_opt (and loss)."""
     holdout: int = 1
     all_lrs: bool = False
     """Fit every learning rate's run, not only the best one per size."""
@@ -116,10 +122,15 @@ def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder)
     return x, y, d
 
 
+def default_x(form: str) -> str:
+    """Total parameters for the compute-optimal forms, non-embedding ones otherwise."""
+    return N_COLUMN if form in COMPUTE_FORMS else "params_non_embedding"
+
+
 def _compute(
     csv_path: Path,
     form: str,
-    x: str,
+    x: str | None,
     y: str | None,
     d: str,
     where: list[str] | None,
@@ -128,12 +139,19 @@ def _compute(
     predict: np.ndarray | None,
     holdout: int,
     all_lrs: bool = False,
+    predict_flops: np.ndarray | None = None,
 ) -> tuple[dict, list[str]]:
     """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
     from scalecli.fit import analysis as fitmath
 
-    if form not in (*FORMS, "all"):
-        raise ScaleError(f"--form {form!r} is unknown; use power, saturating, chinchilla or all")
+    if form not in ALL_FORMS:
+        raise ScaleError(f"--form {form!r} is unknown; use {', '.join(ALL_FORMS)}")
+    if predict_flops is not None and form in ("power", "saturating"):
+        raise ScaleError(f"--predict-flops is for the compute-optimal forms; --form {form} "
+                         "predicts at x with --predict")
+    if form in (*COMPUTE_FORMS, "chinchilla") and predict_flops is not None:
+        predict = predict_flops  # chinchilla's --predict values are FLOP budgets already
+    x = x or default_x(form)
     if bootstrap < 0 or holdout < 0:
         raise ScaleError("--bootstrap and --holdout must be >= 0")
     header, rows = read_csv(csv_path)
@@ -152,7 +170,13 @@ def _compute(
             f"({len(rows)} rows: {detail}); change or drop the filter"
         )
     fits, notes = {}, []
-    forms = FORMS if form == "all" else (form,)
+    found = []
+    table = None
+    if form in COMPUTE_FORMS:
+        fits, table, found, notes = compute_fits(
+            form, kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
+            predict, holdout)
+    forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
     first_error = None
     for name in forms:
         y_col = y or default_y(name)
@@ -197,6 +221,8 @@ def _compute(
         "rows_excluded": excluded,
         "fits": fits,
     }
+    if table is not None:
+        doc["approaches"] = table
     if "seed" in header:  # a CSV without seeds has no seed noise to report
         column = "val_loss" if "val_loss" in header else y or default_y("power")
         doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, x)
@@ -205,7 +231,7 @@ def _compute(
                         predict=None if predict is None else [float(v) for v in predict],
                         # the sweep folder's data.json; None for a CSV on its own
                         data_summary=read_json(csv_path.parent / "data.json"))
-    doc["diagnostics"] = [found.to_json() for found in diagnose(evidence)]
+    doc["diagnostics"] = [d.to_json() for d in [*diagnose(evidence), *found]]
     return doc, notes
 
 
@@ -220,7 +246,7 @@ def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):
 def compute_fit(
     csv_path: Path,
     form: str = "power",
-    x: str = "params_non_embedding",
+    x: str | None = None,
     y: str | None = None,
     d: str = "tokens",
     where: list[str] | None = None,
@@ -229,6 +255,7 @@ def compute_fit(
     predict: list[float] | str | None = None,
     holdout: int = 1,
     all_lrs: bool = False,
+    predict_flops: list[float] | str | None = None,
 ) -> dict:
     """The fit.json dict for a CSV, without writing or printing (the report command calls
     this when fit.json is missing). `where=None` means the default status=ok filter."""
@@ -237,8 +264,10 @@ def compute_fit(
         if isinstance(predict, str)
         else (None if predict is None else np.asarray(predict, dtype=float))
     )
+    flops = (parse_predict(predict_flops) if isinstance(predict_flops, str)
+             else None if predict_flops is None else np.asarray(predict_flops, dtype=float))
     doc, _ = _compute(Path(csv_path), form, x, y, d, where, bootstrap, seed, values, holdout,
-                      all_lrs)
+                      all_lrs, flops)
     return doc
 
 
@@ -259,6 +288,7 @@ def run_fit(options: FitOptions) -> int:
         parse_predict(options.predict),
         options.holdout,
         options.all_lrs,
+        parse_predict(options.predict_flops),
     )
     text = json.dumps(doc, indent=2, allow_nan=False)
     out_path = csv_path.parent / "fit.json"

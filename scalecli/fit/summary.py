@@ -38,6 +38,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     for name, fit in doc["fits"].items():
         boot = fit["bootstrap"]
         title = f"{name}: {fit['y']} vs {fit['x']}" + (f", {fit['d']}" if fit["d"] else "")
+        if name in ("isoflop", "envelope"):
+            print_optimum(console, name, fit)
+            continue
         if not fit["converged"]:
             console.print(f"[bold red]{title}: did not converge[/] ({fit['message']})")
             continue
@@ -90,6 +93,8 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 )
         if fit.get("caveat"):
             console.print(f"  [yellow]caution:[/] {fit['caveat']}")
+    if doc.get("approaches"):
+        print_approaches(console, doc["approaches"])
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     print_diagnostics(console, doc.get("diagnostics") or [])
@@ -131,3 +136,56 @@ def print_diagnostics(console, diagnostics: list[dict]) -> None:
     for d in sorted(diagnostics, key=lambda d: d["severity"] != "warning"):
         console.print("  ", end="")
         print_finding(console, d["severity"], d["code"], d["message"])
+
+
+def estimate_text(p: dict | None, fmt: Callable[[float | None], str] = _fmt) -> str:
+    """'value [lo, hi]' of a {value, se, ci_low, ci_high} block, '-' without a value."""
+    if not p or p.get("value") is None:
+        return "-"
+    ci = interval_text(p.get("ci_low"), p.get("ci_high"), fmt)
+    return fmt(p["value"]) + ("" if ci == "-" else f" {ci}")
+
+
+def print_optimum(console, name: str, fit: dict) -> None:
+    """An isoflop or envelope fit: its budgets (with verdicts), a and b, predictions."""
+    title = f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, C = {fit['c']})"
+    for b in fit.get("budgets") or []:
+        verdict = "accepted" if b["accepted"] else f"[yellow]rejected: {b['reason']}[/]"
+        console.print(f"  C = {b['flops']:.3g}: {b['points']} sizes, N_opt {_fmt(b['n_opt'])}, "
+                      f"D_opt {_fmt(b['d_opt'])}, loss {_fmt(b['loss_opt'])}, curvature "
+                      f"{_fmt(b['curvature'])}; {verdict}"
+                      + (f" ({b['reason_text']})" if b.get("reason_text") else ""))
+    for e in fit.get("envelope") or []:
+        console.print(f"  C = {e['flops']:.3g}: lowest loss {_fmt(e['loss'])} at N = "
+                      f"{_fmt(e['n'])}, D = {_fmt(e['d'])}")
+    if not fit["converged"]:
+        console.print(f"[bold red]{title}: no law[/] ({fit['message']})")
+        return
+    console.print(f"[bold]{title}[/]: a = {estimate_text(fit['params']['a_opt'])}, "
+                  f"b = {estimate_text(fit['params']['b_opt'])}; {fit['message']}; bootstrap "
+                  f"{fit['bootstrap']['n_ok']}/{fit['bootstrap']['n']} refits ok")
+    loo = fit.get("leave_one_out") or {}
+    if loo.get("budgets"):
+        console.print("  leave one budget out: a = " + ", ".join(
+            f"{_fmt(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
+
+
+def print_approaches(console, table: list[dict]) -> None:
+    """Chinchilla's approaches side by side, then N_opt, D_opt (and loss) per budget asked."""
+    from rich.table import Table
+
+    ref = next((r["tokens_per_param"]["flops"] for r in table if r.get("tokens_per_param")),
+               None)
+    out = Table(title="compute-optimal, per approach (95% CI)", title_justify="left")
+    for column in ("approach", "a (N_opt ~ C^a)", "b (D_opt ~ C^b)",
+                   f"tokens/param at C = {_fmt(ref)}"):
+        out.add_column(column, justify="left" if column == "approach" else "right")
+    for r in table:
+        out.add_row(r["approach"], estimate_text(r["a_opt"]), estimate_text(r["b_opt"]),
+                    estimate_text(r.get("tokens_per_param")))
+    console.print(out)
+    for r in table:
+        for p in r.get("predictions") or []:
+            loss = f", loss {estimate_text(p['loss'])}" if p.get("loss") else ""
+            console.print(f"  {r['approach']} at C = {p['flops']:.3g}: N_opt "
+                          f"{estimate_text(p['n_opt'])}, D_opt {estimate_text(p['d_opt'])}{loss}")

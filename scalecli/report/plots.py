@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib import ticker
 
 from scalecli.report.data import fit_rows, one_run_per_size, predict, seed_bars
+from scalecli.report.optimum_plot import optimum_figure
 from scalecli.report.style import (
     FIG_H,
     STYLE,
@@ -38,6 +39,7 @@ def draw_all(report, folder: Path) -> list[Figure]:
             curves_figure(report, folder, "flops"),
             residuals_figure(report, folder),
             isoflop_figure(report, folder),
+            optimum_figure(report, folder),
         ]
 
 

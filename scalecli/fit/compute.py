@@ -1,0 +1,173 @@
+"""`fit --form isoflop | envelope | compute`: Chinchilla's three approaches on one CSV.
+
+Approach 1 is `envelope`, approach 2 `isoflop`, approach 3 the `chinchilla` form; `compute`
+runs all three on the same runs and puts a, b and the tokens per parameter at the optimum
+side by side (fit.json's `approaches`), with a diagnostic when the a intervals do not
+overlap. This module is the CSV side: columns -> budgets -> the fitters -> fit.json.
+
+Conventions. N is the `params` column (every trainable parameter) by default, as Hoffmann
+et al. count it: non-embedding N moves a from about 0.5 to 0.73 at small sizes (Pearce and
+Song 2024; Porian et al. 2024), and C counts the embeddings' FLOPs too. C is the `flops`
+column, the exact count; `flops_6nd`, then 6 N D, stand in for a CSV without it.
+Approach 3's closed form N_opt(C) = G (C/6)^a assumes C = 6 N D, and says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scalecli.errors import ScaleError
+from scalecli.fit import seeds
+from scalecli.fit.diagnostics import Diagnostic
+from scalecli.fit.isoflop import Budget, group_budgets
+from scalecli.fit.rows import numeric_column
+
+COMPUTE_FORMS = ("isoflop", "envelope", "compute")
+N_COLUMN = "params"  # the default --x of COMPUTE_FORMS; power and saturating keep theirs
+APPROACHES = (("1: envelope", "envelope"), ("2: isoFLOP", "isoflop"),
+              ("3: parametric", "chinchilla"))
+
+
+def compute_column(header: list[str]) -> str | None:
+    """The column that holds C, or None when C must be 6 N D."""
+    return next((c for c in ("flops", "flops_6nd") if c in header), None)
+
+
+def budgets_of(rows: list[dict[str, str]], header: list[str], path: Path, x_col: str,
+               y_col: str, d_col: str, lad: seeds.Ladder) -> list[Budget]:
+    """One point per configuration (seeds averaged, the best lr per size; `seeds.ladder`),
+    grouped into FLOP budgets, each sorted by N."""
+    n = lad.first(numeric_column(rows, x_col, header, path))
+    loss = lad.mean(numeric_column(rows, y_col, header, path))
+    tokens = lad.first(numeric_column(rows, d_col, header, path))
+    c_col = compute_column(header)
+    flops = lad.first(numeric_column(rows, c_col, header, path)) if c_col else 6 * n * tokens
+    nominal = None
+    if "budget_flops" in header:  # blank for token budgets: then flops alone group them
+        nominal = lad.first(np.array([seeds.cell(r, "budget_flops") for r in rows]))
+    out = []
+    for g in group_budgets(flops, nominal):
+        g = g[np.argsort(n[g], kind="stable")]
+        out.append(Budget(flops=float(np.exp(np.mean(np.log(flops[g])))),
+                          nominal=None if nominal is None or not np.isfinite(nominal[g[0]])
+                          else float(nominal[g[0]]),
+                          log_n=np.log(n[g]), loss=loss[g], log_d=np.log(tokens[g])))
+    return out
+
+
+def reference_flops(budgets: list[Budget]) -> float:
+    """The one C at which the approaches' tokens per parameter are compared: the geometric
+    middle of the budgets (tokens per parameter change with C unless a = b)."""
+    return float(np.exp(np.mean(np.log([b.flops for b in budgets]))))
+
+
+def approaches_table(fits: dict) -> list[dict]:
+    """fit.json's `approaches`: per approach that was fitted, a, b and tokens per parameter
+    (each {value, se, ci_low, ci_high}) and the --predict-flops rows."""
+    table = []
+    for name, form in APPROACHES:
+        fit = fits.get(form)
+        if not fit or not fit.get("converged"):
+            continue
+        derived = fit.get("derived") or {}
+        if form == "chinchilla":
+            params, predicted = derived.get("intervals") or {}, derived.get("compute_optimal")
+        else:
+            params, predicted = fit["params"], derived.get("predictions")
+        table.append({"approach": name, "form": form, "a_opt": params.get("a_opt"),
+                      "b_opt": params.get("b_opt"),
+                      "tokens_per_param": derived.get("tokens_per_param"),
+                      "predictions": predicted or []})
+    return table
+
+
+def disagree(table: list[dict]) -> list[Diagnostic]:
+    """`approaches_disagree` when two approaches' 95% intervals of a do not overlap."""
+    found = []
+    for i, one in enumerate(table):
+        for other in table[i + 1:]:
+            p, q = one.get("a_opt") or {}, other.get("a_opt") or {}
+            if None in (p.get("ci_low"), p.get("ci_high"), q.get("ci_low"), q.get("ci_high")):
+                continue
+            if p["ci_high"] < q["ci_low"] or q["ci_high"] < p["ci_low"]:
+                found.append(f"approach {one['approach']} gives a = {p['value']:.3f} "
+                             f"[{p['ci_low']:.3f}, {p['ci_high']:.3f}], approach "
+                             f"{other['approach']} {q['value']:.3f} [{q['ci_low']:.3f}, "
+                             f"{q['ci_high']:.3f}]")
+    if not found:
+        return []
+    return [Diagnostic("approaches_disagree", "warning", "The approaches' 95% intervals of a "
+                       f"(N_opt ~ C^a) do not overlap: {'; '.join(found)}. One of them is "
+                       "biased by the design: check the isoFLOP budgets' verdicts, and whether "
+                       "the sizes bracket each optimum.")]
+
+
+def isoflop_findings(fit: dict) -> list[Diagnostic]:
+    """`isoflop_rejected` for budgets left out (a warning when fewer than three are left,
+    since then a rests on a line with no check), and `unstable_fit` when leaving one budget
+    out moves a by more than half its 95% interval."""
+    out = []
+    rejected = [b for b in fit.get("budgets") or [] if not b["accepted"]]
+    accepted = len(fit.get("budgets") or []) - len(rejected)
+    if rejected:
+        listed = "; ".join(f"C = {b['flops']:.3g}: {b['reason']} ({b['reason_text']})"
+                           for b in rejected)
+        out.append(Diagnostic("isoflop_rejected", "warning" if accepted < 3 else "info",
+                              f"{len(rejected)} isoFLOP budget(s) rejected and left out of a "
+                              f"and b ({accepted} accepted): {listed}. Centre each budget's "
+                              "sizes on its expected optimum, with at least 2 on each side."))
+    a = (fit.get("params") or {}).get("a_opt") or {}
+    shift = (fit.get("leave_one_out") or {}).get("max_shift_a")
+    if shift is not None and None not in (a.get("ci_low"), a.get("ci_high")):
+        half = (a["ci_high"] - a["ci_low"]) / 2
+        if shift > half:
+            out.append(Diagnostic("unstable_fit", "warning", f"Leaving one isoFLOP budget out "
+                                  f"moves a by up to {shift:.3f}, more than its 95% interval's "
+                                  f"half-width {half:.3f}: one budget carries the law."))
+    return out
+
+
+def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
+                 x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
+                 seed: int, predict_flops: np.ndarray | None, holdout: int
+                 ) -> tuple[dict, list[dict], list[Diagnostic], list[str]]:
+    """(fits, approaches table, diagnostics, notes) for one of COMPUTE_FORMS."""
+    from scalecli.fit import analysis
+    from scalecli.fit.envelope import analyse_envelope
+    from scalecli.fit.isoflop import analyse_isoflop
+
+    budgets = budgets_of(rows, header, path, x_col, y_col, d_col, lad)
+    ref = reference_flops(budgets)
+    c_col = compute_column(header) or "6 N D"
+    named = {"x": x_col, "y": y_col, "d": d_col, "c": c_col}
+    fits: dict = {}
+    notes: list[str] = []
+    if form in ("envelope", "compute"):
+        fits["envelope"] = {**named, **analyse_envelope(budgets, n_boot, seed, predict_flops, ref)}
+    if form in ("isoflop", "compute"):
+        fits["isoflop"] = {**named, **analyse_isoflop(budgets, n_boot, seed, predict_flops, ref)}
+    if form == "compute":
+        n = np.exp(np.concatenate([b.log_n for b in budgets]))
+        d = np.exp(np.concatenate([b.log_d for b in budgets]))
+        loss = np.concatenate([b.loss for b in budgets])
+        reason = analysis.degenerate_reason("chinchilla", n, d)
+        if reason:
+            notes.append(f"3: parametric (chinchilla) skipped: {reason}")
+        else:
+            result = analysis.analyse("chinchilla", n, loss, d, n_boot=n_boot, seed=seed,
+                                      predict=predict_flops, holdout=holdout, reference=ref)
+            result["method"] += "; N_opt(C) = G (C/6)^a assumes C = 6 N D"
+            fits["chinchilla"] = {"form": "chinchilla", **named,
+                                  **{k: v for k, v in result.items() if k != "form"}}
+    for name, fit in fits.items():
+        if not fit["converged"]:
+            notes.append(f"{name}: {fit['message']}")
+    if not any(f["converged"] for f in fits.values()) and form != "compute":
+        raise ScaleError(f"--form {form} fitted nothing in {path}: {fits[form]['message']}; "
+                         "add FLOP budgets (see the README's fit section)")
+    table = approaches_table(fits)
+    found = isoflop_findings(fits["isoflop"]) if "isoflop" in fits else []
+    return fits, table, found + disagree(table), notes
+
