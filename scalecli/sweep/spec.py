@@ -81,7 +81,11 @@ class TrainSpec:
     """Cosine decay ends at this fraction of the peak, exactly at the run's last step."""
     weight_decay: float = 0.1
     beta1: float = 0.9
-    beta2: float = 0.95
+    beta2: float = 0.99
+    """0.99, not the 0.95 of large-batch LLM recipes: at 16 sequences per step, Adam's second
+    moment over ~20 steps is too noisy (Porian et al. 2024 found beta2 essential at small
+    batches). On the embedded corpus, s2 at base lr 2e-2 reached val_loss 4.171 with 0.99,
+    4.234 with 0.999 and 4.477 with 0.95."""
     grad_clip: float = 1.0
     """Clip the global gradient norm to this; 0 turns clipping off."""
     seeds: tuple[int, ...] = (0,)
