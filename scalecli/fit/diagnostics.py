@@ -16,7 +16,7 @@ from scipy import stats
 
 from scalecli.epochs import epochs_note
 from scalecli.fit.laws import fit_power
-from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, pooled_sd, robust_z
+from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, best_config, pooled_sd, robust_z
 
 # Two seed sds, about the 95% range of one run: sizes closer than this are not ordered.
 NOISE_SDS = 2.0
@@ -128,17 +128,23 @@ def sizes_by_budget(items: list[Run]) -> dict[float | None, list[Size]]:
     several = len({budget for budget, _ in by_size}) > 1
     out: dict[float | None, list[Size]] = {}
     for (budget, x), members in sorted(by_size.items(), key=lambda kv: kv[0][1]):
-        # The lr with the lowest mean over its seeds, as the fit picks it (seeds.ladder);
+        # The lr the fit picks (seeds.best_config: seed means, paired on shared seeds);
         # without a seed column there are no seeds to average: the best single run.
-        best = (min(group(members, lambda r: r.lr).values(),
-                    key=lambda rs: float(np.mean([r.loss for r in rs])))
-                if any("seed" in r.row for r in members) else [min(members, key=lambda r: r.loss)])
+        if any("seed" in r.row for r in members):
+            per_lr = list(group(members, lambda r: r.lr).values())
+            best = per_lr[best_config([seed_losses(rs) for rs in per_lr])]
+        else:
+            best = [min(members, key=lambda r: r.loss)]
         models = sorted({r.row.get("model", "") for r in members} - {""})
         name = "/".join(models) or f"{x:g}"  # the model name(s), else x
         name += f" at {budget:g} tokens" if several and budget is not None else ""
         mean = float(np.mean([r.loss for r in best]))
         out.setdefault(budget, []).append(Size(x, name, mean, best, members))
     return out
+
+
+def seed_losses(members: list[Run]) -> dict[str, float]:
+    return {r.row.get("seed", str(i)): r.loss for i, r in enumerate(members)}
 
 
 def all_sizes(ev: Evidence) -> list[Size]:
@@ -229,9 +235,10 @@ def lr_edge(ev: Evidence) -> list[Diagnostic]:
         return [skipped("lr_edge", "the CSV has no lr column")]
     found = []
     for size in all_sizes(ev):
-        per_lr = {m[0].lr: np.mean([r.loss for r in m]) for m in seed_groups(size)
-                  if m[0].lr is not None}
-        best = min(per_lr, key=per_lr.__getitem__) if len(per_lr) >= MIN_LR_GRID else None
+        groups = [m for m in seed_groups(size) if m[0].lr is not None]
+        per_lr = {m[0].lr: m for m in groups}
+        best = (groups[best_config([seed_losses(m) for m in groups])][0].lr
+                if len(per_lr) >= MIN_LR_GRID else None)
         if best is not None and best in (min(per_lr), max(per_lr)):
             end = "smallest" if best == min(per_lr) else "largest"
             found.append(f"{size.label} at lr {best:g} (the {end} of {len(per_lr)} tried)")

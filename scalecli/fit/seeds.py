@@ -178,20 +178,27 @@ def ladder(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str
 
 
 def _best(configs: list[Config], rows: list[dict[str, str]]) -> int:
-    """The configuration (lr) of the lowest mean val_loss, compared on the seeds that every
-    configuration of the size has, where there are such seeds: a paired comparison. The lr
-    search probes with one seed and trains the chosen lr with more (noise_seeds), and a
-    mean over three seeds must not lose to one lucky seed of another lr."""
-    seeds = [{rows[i].get("seed", ""): loss for i, loss in zip(c.rows, c.loss, strict=True)}
-             for c in configs]
-    shared = set.intersection(*(set(s) for s in seeds)) - {""}
+    return best_config([{rows[i].get("seed", ""): float(loss)
+                         for i, loss in zip(c.rows, c.loss, strict=True)} for c in configs])
+
+
+def best_config(seed_losses: list[dict[str, float]]) -> int:
+    """Which configuration (lr) of one size is best, given each one's val_loss per seed.
+
+    The lowest mean, compared on the seeds that every configuration has where their seed
+    sets differ: a paired comparison. The lr search probes with one seed and trains the
+    chosen lr with more (noise_seeds), and a mean over three seeds must not lose to one
+    lucky seed of another lr. The one rule: the fit and its diagnostics both call it.
+    """
+    shared = set.intersection(*(set(s) for s in seed_losses)) - {""}
+    paired = bool(shared) and any(len(s) != len(shared) for s in seed_losses)
 
     def score(k: int) -> float:
-        if shared and any(len(s) != len(shared) for s in seeds):
-            return float(np.mean([seeds[k][seed] for seed in sorted(shared)]))
-        return float(configs[k].loss.mean())
+        losses = seed_losses[k]
+        return float(np.mean([losses[s] for s in sorted(shared)] if paired
+                             else list(losses.values())))
 
-    return min(range(len(configs)), key=score)
+    return min(range(len(seed_losses)), key=score)
 
 
 # ------------------------------------------------------------ the seed level of b's CI
