@@ -76,6 +76,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scalecli.sweep.data import TokenData, prepare, random_tokens, vocab_size_of
 from scalecli.sweep.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
+from scalecli.sweep.lr_search import LR_START
 from scalecli.sweep.model import build_model, closed_form_counts, gpt2_config
 from scalecli.sweep.parse import load_spec
 from scalecli.sweep.spec import ModelSpec, RunSpec, SweepSpec, expand
@@ -434,6 +435,8 @@ def make_cases(args: argparse.Namespace) -> list[Case]:
     dtype = args.dtype or spec.runtime.dtype
     spec = dataclasses.replace(spec, runtime=dataclasses.replace(
         spec.runtime, threads=args.threads or spec.runtime.threads))
+    if spec.train.lr_auto:  # speed does not depend on the lr: the search's first centre
+        spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, lr=(LR_START,)))
     if args.gpt2_124m:
         return gpt2_124m_cases(args, spec, dtype)
     cases = sweep_cases(args, spec, dtype)

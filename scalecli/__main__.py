@@ -2,4 +2,5 @@
 
 from scalecli.cli import main
 
-main()
+if __name__ == "__main__":  # not on import (the layout test imports every module)
+    main()

@@ -133,3 +133,27 @@ def test_eval_precision_tiny(tmp_path: Path) -> None:
     assert int(last["runs"]) == 2
     assert math.isfinite(float(last["eval_bf16_minus_fp32_max_abs"]))
     assert math.isfinite(float(last["eval_bf16_minus_fp32_median"]))
+
+
+def test_corpora_tiny(tmp_path: Path) -> None:
+    # Built from this machine's standard library (and dante-corpora where installed).
+    lines = run_bench("corpora.py", [str(tmp_path / "corpora")], tmp_path)
+    last = fields(lines[-1])
+    names = last["corpora"].split(",")
+    assert {"code", "docs"} <= set(names)
+    for name, size in zip(names, last["bytes"].split(","), strict=True):
+        assert finite_positive(size) >= 50_000, name
+        first = (tmp_path / "corpora" / f"{name}.jsonl").read_text(encoding="utf-8")
+        assert first.startswith('{"text": ')
+
+
+def test_unseen_tiny(tmp_path: Path) -> None:
+    lines = run_bench("unseen.py", ["--out", str(tmp_path / "unseen")], tmp_path,
+                      single_blas_thread=True)
+    last = fields(lines[-1])
+    monotone, total = last["unseen_monotone"].split("/")
+    assert 0 <= int(monotone) <= int(total) == 1
+    assert 0 <= float(last["unseen_min_r2"]) <= 1
+    finite_positive(last["unseen_max_seed_sd"])
+    finite_positive(last["unseen_max_wall_ratio"])
+    assert any(line.startswith("| docs | auto |") for line in lines)

@@ -88,7 +88,7 @@ def test_search_trains_only_unrecorded_probes_and_one_budget_at_a_time() -> None
 @pytest.fixture(scope="module")
 def auto_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("auto")
-    spec = {**TINY, "train": {**TINY["train"], "lr": "auto"}}
+    spec = {**TINY, "train": {**TINY["train"], "lr": "auto", "noise_seeds": [1, 2]}}
     (folder / "tiny.yaml").write_text(yaml.safe_dump(spec))
     result = CliRunner().invoke(app, ["sweep", str(folder / "tiny.yaml"), "--out",
                                       str(folder / "out")])

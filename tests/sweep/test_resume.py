@@ -39,7 +39,7 @@ models:
   - {{name: a, n_layer: 1, n_embd: 16, n_head: 2}}
   - {{name: b, n_layer: 1, n_embd: 32, n_head: 2}}
 budget: {{tokens: 6144}}
-train: {{batch_tokens: 256, lr: 0.01, checkpoint_every_s: 0.001, eval_points: 2}}
+train: {{batch_tokens: 256, lr: 0.01, noise_seeds: [], checkpoint_every_s: 0.001, eval_points: 2}}
 eval: {{tokens: 2000}}
 runtime: {{device: cpu, threads: 1, compile: "off", dtype: fp32}}
 """

@@ -74,7 +74,8 @@ def test_bad_specs_name_the_field(changes: dict, needle: str) -> None:
 
 def test_expand_one_run_per_model_budget_lr_seed() -> None:
     spec = parse_spec(minimal(budget={"tokens": [4096, 8192]},
-                              train={"batch_tokens": 1024, "lr": [1e-3, 2e-3], "seeds": [0, 1]}))
+                              train={"batch_tokens": 1024, "lr": [1e-3, 2e-3], "seeds": [0, 1],
+                                     "noise_seeds": []}))
     runs = expand(spec, vocab_size=300)
     assert len(runs) == 2 * 2 * 2 * 2
     assert {r.steps for r in runs} == {4, 8}
@@ -86,7 +87,7 @@ def test_expand_one_run_per_model_budget_lr_seed() -> None:
 
 def test_tokens_per_param_scales_with_all_params() -> None:
     spec = parse_spec(minimal(budget={"tokens_per_param": 20},
-                              train={"batch_tokens": 1024, "lr": 3e-3}))
+                              train={"batch_tokens": 1024, "lr": 3e-3, "noise_seeds": []}))
     run = expand(spec, vocab_size=300)[1]
     params = closed_form_counts(n_layer=3, n_embd=24, vocab_size=300, n_ctx=32).params
     assert abs(run.tokens - 20 * params) <= 1024 / 2

@@ -19,7 +19,7 @@ TINY = {
     "models": [{"name": "d16", "n_layer": 1, "n_embd": 16, "n_head": 2},
                {"name": "d32", "n_layer": 2, "n_embd": 32, "n_head": 2}],
     "budget": {"tokens": 12288},
-    "train": {"batch_tokens": 512, "lr": 0.01, "eval_points": 2},
+    "train": {"batch_tokens": 512, "lr": 0.01, "eval_points": 2, "noise_seeds": []},
     "eval": {"tokens": 4097},
     "runtime": {"device": "cpu"},
 }
