@@ -23,7 +23,6 @@ from typing import Any
 from scalecli.errors import ScaleError
 from scalecli.sweep.spec import (
     BudgetSpec,
-    ModelSpec,
     RunSpec,
     SweepSpec,
     budgets_of,
@@ -49,9 +48,11 @@ MAX_PROBES = 7
 LR_TOLERANCE = 0.02
 
 
-def probe_model(spec: SweepSpec) -> ModelSpec:
-    """The size the search trains: the narrowest, then the shallowest (the cheapest)."""
-    return narrowest(spec)
+def probe_spec(spec: SweepSpec, lrs: tuple[float, ...]) -> SweepSpec:
+    """The sweep cut to the search's probes: the narrowest size (the cheapest), its first
+    seed, these lrs. `expand` of it gives the very runs (and run_ids) of the full sweep."""
+    return replace(spec, models=(narrowest(spec),), train=replace(
+        spec.train, lr=lrs, seeds=spec.train.seeds[:1], noise_seeds=()))
 
 
 def next_lrs(losses: Mapping[float, float]) -> list[float]:
@@ -99,15 +100,14 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
     interrupted search resumes where it stopped); `losses_of` reads their final val_loss
     back from results.csv (nan for a run that diverged or failed).
     """
-    model = probe_model(spec)
+    model = narrowest(spec)
     chosen: dict[int, float] = {}
     log: list[dict[str, Any]] = []
     for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
-        one = replace(spec, models=(model,), budget=_one_budget(spec.budget, index),
-                      train=replace(spec.train, seeds=spec.train.seeds[:1], noise_seeds=()))
+        one = replace(spec, budget=_one_budget(spec.budget, index))
         losses: dict[float, float] = {}
         while lrs := next_lrs(losses):
-            runs = expand(replace(one, train=replace(one.train, lr=tuple(lrs))), vocab_size)
+            runs = expand(probe_spec(one, tuple(lrs)), vocab_size)
             ids = [run.run_id(fingerprint) for run in runs]
             train(list(zip(runs, ids, strict=True)))
             for run, rid, loss in zip(runs, ids, losses_of(ids), strict=True):

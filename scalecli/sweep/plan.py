@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.table import Table
 from scalecli.console import print_finding
 from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
-from scalecli.sweep.spec import RunSpec, SweepSpec, expand
+from scalecli.sweep.spec import RunSpec, SweepSpec, expand, narrowest
 from scalecli.sweep.units import duration, si
 
 
@@ -60,14 +59,12 @@ def _planned_runs(spec: SweepSpec, vocab: int, console: Console) -> list[RunSpec
     the search's starting lr (the lr that the search will replace)."""
     if not spec.train.lr_auto:
         return expand(spec, vocab)
-    from scalecli.sweep.lr_search import LR_START, next_lrs, probe_model
+    from scalecli.sweep.lr_search import LR_START, next_lrs, probe_spec
 
     first = next_lrs({})
-    model = probe_model(spec)
+    model = narrowest(spec)
     budgets = len(spec.budget.tokens or spec.budget.tokens_per_param or ())
-    probes = [run for run in expand(replace(spec, models=(model,), train=replace(
-        spec.train, lr=tuple(lr for lr in first if lr != LR_START),
-        seeds=spec.train.seeds[:1], noise_seeds=())), vocab)]
+    probes = expand(probe_spec(spec, tuple(lr for lr in first if lr != LR_START)), vocab)
     console.print(f"lr: auto: {len(probes)} extra runs of {model.name} ({len(first)} lrs per "
                   f"budget, {', '.join(f'{lr:.3g}' for lr in first)}) search the lr first; "
                   "one more per budget each time the best is at an edge. The lr of the other "
