@@ -5,9 +5,9 @@
     python bench/unseen.py --tiny                           # tiny models, one tiny corpus (CI)
 
 For each corpus (every .jsonl in the folder, and the embedded Shakespeare), two arms:
-  auto   `sweeps/default.yaml` with only data.dataset changed (muP, lr searched on s1);
-  fixed  the same file with the recipe scalecli shipped before the search: the standard
-         parametrization, lr 1e-2 scaled by 32 / n_embd for every parameter.
+  auto   `sweeps/default.yaml` with only data.dataset changed (lr searched on s1);
+  fixed  the same file with the lr fixed instead of searched: 1e-2 scaled by 32 / n_embd
+         for every parameter, the value the search picks on the embedded corpus.
 Each arm runs the file as it is (the bar's configuration: s1 has three seeds, its
 noise_seeds); the auto arm then adds seeds 1 and 2 of s2 and s3 at the chosen lr, in the
 same output folder, for seed noise at three sizes. Runs already recorded are reused, so an
