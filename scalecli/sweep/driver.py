@@ -34,7 +34,7 @@ from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
 from scalecli.sweep.parse import load_spec
 from scalecli.sweep.plan import dry_run, say_epochs
-from scalecli.sweep.spec import RunSpec, SweepSpec, expand
+from scalecli.sweep.spec import RunSpec, SweepSpec, design, expand
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,8 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
         write_json(out_dir / "lr_search.json", {"probes": probes, "chosen": [
             {"budget_index": i, "lr": lr} for i, lr in sorted(auto_lr.items())]})
     runs = expand(spec, data.vocab_size, auto_lr)
+    for line in design(spec, data.vocab_size)[1]:
+        console.print(f"[yellow]{line}[/]")
     ids = [run.run_id(data.fingerprint) for run in runs]
     recorded = statuses(csv_path)
     skipped = sum(recorded.get(rid) in redo for rid in ids)

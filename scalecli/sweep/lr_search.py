@@ -21,14 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from scalecli.errors import ScaleError
-from scalecli.sweep.spec import (
-    BudgetSpec,
-    RunSpec,
-    SweepSpec,
-    budgets_of,
-    expand,
-    narrowest,
-)
+from scalecli.sweep.spec import RunSpec, SweepSpec, design, expand, narrowest, one_budget
 
 # The first probes: LR_START / LR_FACTOR, LR_START, LR_START * LR_FACTOR at the base width.
 # 1e-2 is the standard-parametrization lr that scalecli used at width 32 before the search
@@ -48,10 +41,14 @@ MAX_PROBES = 7
 LR_TOLERANCE = 0.02
 
 
-def probe_spec(spec: SweepSpec, lrs: tuple[float, ...]) -> SweepSpec:
-    """The sweep cut to the search's probes: the narrowest size (the cheapest), its first
-    seed, these lrs. `expand` of it gives the very runs (and run_ids) of the full sweep."""
-    return replace(spec, models=(narrowest(spec),), train=replace(
+def probe_spec(spec: SweepSpec, index: int, lrs: tuple[float, ...],
+               vocab_size: int) -> SweepSpec:
+    """The sweep cut to one budget's probes: the narrowest size that trains at that budget
+    (the cheapest; a FLOP budget may train a window of the ladder), its first seed, these
+    lrs. `expand` of it gives the very runs (and run_ids) of the full sweep."""
+    one = one_budget(spec, index)
+    model = narrowest(spec, [cell.model for cell in design(one, vocab_size)[0]])
+    return replace(one, models=(model,), train=replace(
         spec.train, lr=lrs, seeds=spec.train.seeds[:1], noise_seeds=()))
 
 
@@ -100,18 +97,18 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
     interrupted search resumes where it stopped); `losses_of` reads their final val_loss
     back from results.csv (nan for a run that diverged or failed).
     """
-    model = narrowest(spec)
     chosen: dict[int, float] = {}
     log: list[dict[str, Any]] = []
-    for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
-        one = replace(spec, budget=_one_budget(spec.budget, index))
+    for index in range(spec.budget.count):
+        model = probe_spec(spec, index, (LR_START,), vocab_size).models[0]
         losses: dict[float, float] = {}
+        tokens = 0
         while lrs := next_lrs(losses):
-            runs = expand(probe_spec(one, tuple(lrs)), vocab_size)
+            runs = expand(probe_spec(spec, index, tuple(lrs), vocab_size), vocab_size)
             ids = [run.run_id(fingerprint) for run in runs]
             train(list(zip(runs, ids, strict=True)))
             for run, rid, loss in zip(runs, ids, losses_of(ids), strict=True):
-                losses[run.lr_base] = loss
+                losses[run.lr_base], tokens = loss, run.tokens
                 log.append({"budget_index": index, "model": model.name, "tokens": run.tokens,
                             "lr_base": run.lr_base, "lr": run.lr, "val_loss": loss,
                             "run_id": rid})
@@ -123,12 +120,7 @@ def search(spec: SweepSpec, vocab_size: int, fingerprint: str,
         chosen[index] = best
         probes = ", ".join(f"{lr:.3g} -> {loss:.4f}" for lr, loss in sorted(losses.items()))
         edge = "" if bracketed(losses) else f"  (not bracketed after {MAX_PROBES} probes)"
-        say(f"lr search on {model.name} at {budget:,.0f} tokens (lr at width "
+        say(f"lr search on {model.name} at {tokens:,} tokens (lr at width "
             f"{spec.train.lr_ref_width}): {probes}; chose {best:.3g}{edge}")
     return chosen, log
 
-
-def _one_budget(budget: BudgetSpec, index: int) -> BudgetSpec:
-    if budget.tokens is not None:
-        return replace(budget, tokens=(budget.tokens[index],))
-    return replace(budget, tokens_per_param=((budget.tokens_per_param or ())[index],))

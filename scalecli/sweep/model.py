@@ -24,6 +24,7 @@ class ParamCounts:
     params: int  # every trainable parameter, tied weights once
     params_non_embedding: int  # params minus token and position embeddings: Kaplan et al.'s N
     flops_per_token: int  # training FLOPs per token, forward + backward
+    params_matmul: int  # every weight that enters a matmul, the (tied) output head included
 
 
 def gpt2_config(
@@ -139,7 +140,8 @@ def closed_form_counts(
     embedding = vocab_size * d + n_ctx * d
     flops = flops_per_token(n_layer=n_layer, n_embd=d, n_inner=f, vocab_size=vocab_size,
                             n_ctx=n_ctx)
-    return ParamCounts(non_embedding + embedding, non_embedding, flops)
+    matmul = n_layer * (4 * d * d + 2 * d * f) + vocab_size * d
+    return ParamCounts(non_embedding + embedding, non_embedding, flops, matmul)
 
 
 def flops_per_token(*, n_layer: int, n_embd: int, n_inner: int, vocab_size: int,
@@ -173,4 +175,8 @@ def count_params(model: Any) -> ParamCounts:
     flops = flops_per_token(n_layer=cfg.n_layer, n_embd=cfg.n_embd,
                             n_inner=cfg.n_inner or 4 * cfg.n_embd, vocab_size=cfg.vocab_size,
                             n_ctx=cfg.n_positions)
-    return ParamCounts(total, non_embedding, flops)
+    # Matrices are the 2-D weights; of the embeddings only wte is one (as the tied head).
+    wpe = model.transformer.wpe.weight
+    matmul = sum(p.numel() for p in {p.data_ptr(): p for p in model.parameters()}.values()
+                 if p.dim() == 2 and p is not wpe)
+    return ParamCounts(total, non_embedding, flops, matmul)

@@ -11,7 +11,7 @@ from rich.table import Table
 from scalecli.console import print_finding
 from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
-from scalecli.sweep.spec import RunSpec, SweepSpec, expand, narrowest
+from scalecli.sweep.spec import RunSpec, SweepSpec, design, expand
 from scalecli.sweep.units import duration, si
 
 
@@ -28,30 +28,51 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
         # Planning a GPU sweep on a machine without one: counts yes, time unknown.
         rt, where = None, f"{spec.runtime.device} (not here: no time estimate)"
     rate_of, how = _estimated_rate(runs, vocab, rt, console) if rt else (None, "")
+    by_flops = spec.budget.flops is not None
     table = Table(title=f"{spec.name}: {len(runs)} runs (vocab {vocab}, context "
                         f"{spec.data.context}) on {where}")
-    for column in ("model", "L", "d", "heads", "params", "N (non-emb.)", "tokens", "steps",
-                   "lr", "seed", "FLOPs", "est. time"):
+    for column in ("model", "L", "d", "heads", "params", "N (non-emb.)",
+                   *(("budget C",) if by_flops else ()), "tokens", "steps", "lr", "seed",
+                   "FLOPs", "est. time"):
         table.add_column(column, justify="right" if column != "model" else "left")
+    per_budget: dict[float, list[float]] = {}
     total_flops = total_s = 0.0
     for run in runs:
         c = run.counts(vocab)
         flops = c.flops_per_token * run.tokens
-        seconds = flops / rate_of(c.flops_per_token) if rate_of else None
+        seconds = run_seconds(run, c.flops_per_token, rate_of) if rate_of else None
         total_flops += flops
         total_s += seconds or 0.0
+        if run.budget_flops is not None:
+            per_budget.setdefault(run.budget_flops, []).extend([run.tokens, seconds or 0.0])
         table.add_row(run.model.name, str(run.model.n_layer), str(run.model.n_embd),
                       str(run.model.n_head), si(c.params), si(c.params_non_embedding),
+                      *((si(run.budget_flops or 0),) if by_flops else ()),
                       si(run.tokens), str(run.steps), f"{run.lr:.3g}", str(run.seed),
                       si(flops), duration(seconds) if seconds is not None else "-")
     console.print(table)
+    for line in design(spec, vocab)[1]:
+        console.print(f"[yellow]{line}[/]")
+    for budget, cells in per_budget.items():
+        tokens, secs = cells[0::2], cells[1::2]
+        console.print(f"budget {si(budget)}FLOPs: {len(tokens)} runs, D {si(min(tokens))} to "
+                      f"{si(max(tokens))} tokens"
+                      + (f", about {duration(sum(secs))}" if rate_of else ""))
     if rate_of:
         console.print(f"total: {si(total_flops)}FLOPs, about {duration(total_s)} of training "
-                      f"({how}; evaluation and data preparation not included)")
+                      f"and evaluation ({how}; data preparation not included)")
     else:
         console.print(f"total: {si(total_flops)}FLOPs")
     _say_epochs(spec, runs, console, trust_remote_code)
     return 0
+
+
+def run_seconds(run: RunSpec, flops_per_token: float,
+                rate_of: Callable[[float], float]) -> float:
+    """Estimated wall time of one run: training, plus its evaluations (eval_points during
+    the run and the final one, forward only: a third of a training token's FLOPs each)."""
+    evals = (run.train.eval_points + 1) * run.eval.tokens * flops_per_token / 3
+    return (flops_per_token * run.tokens + evals) / rate_of(flops_per_token)
 
 
 def _planned_runs(spec: SweepSpec, vocab: int, console: Console) -> list[RunSpec]:
@@ -62,10 +83,12 @@ def _planned_runs(spec: SweepSpec, vocab: int, console: Console) -> list[RunSpec
     from scalecli.sweep.lr_search import LR_START, next_lrs, probe_spec
 
     first = next_lrs({})
-    model = narrowest(spec)
-    budgets = len(spec.budget.tokens or spec.budget.tokens_per_param or ())
-    probes = expand(probe_spec(spec, tuple(lr for lr in first if lr != LR_START)), vocab)
-    console.print(f"lr: auto: {len(probes)} extra runs of {model.name} ({len(first)} lrs per "
+    others = tuple(lr for lr in first if lr != LR_START)
+    budgets = spec.budget.count
+    probes = [run for i in range(budgets)
+              for run in expand(probe_spec(spec, i, others, vocab), vocab)]
+    names = ", ".join(dict.fromkeys(run.model.name for run in probes))
+    console.print(f"lr: auto: {len(probes)} extra runs of {names} ({len(first)} lrs per "
                   f"budget, {', '.join(f'{lr:.3g}' for lr in first)}) search the lr first; "
                   "one more per budget each time the best is at an edge. The lr of the other "
                   f"runs below is the search's centre, {LR_START:.3g}, until it has chosen")

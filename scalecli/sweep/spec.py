@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from scalecli.errors import ScaleError
 from scalecli.sweep.model import DEFAULT_ACTIVATION, ParamCounts, closed_form_counts
 
 
@@ -54,6 +56,19 @@ class BudgetSpec:
     """Training tokens per run; a list makes a grid (for iso-FLOP and Chinchilla fits)."""
     tokens_per_param: tuple[float, ...] | None = None
     """Alternatively, tokens = this * params (all parameters, as in Chinchilla's 20)."""
+    flops: tuple[float, ...] | None = None
+    """Alternatively, FLOP budgets C (isoFLOP profiles): at each, every size trains on
+    D = C / flops_per_token tokens. A size with fewer than MIN_BUDGET_STEPS steps is skipped."""
+    sizes_per_budget: int | None = None
+    """With flops: train only this many sizes per budget, a window of the ladder centred on
+    the size nearest expected_tokens_per_param. Default: every size at every budget."""
+    expected_tokens_per_param: float = 20.0
+    """With flops and sizes_per_budget: where each budget's window is centred (D / params
+    of the middle size); Chinchilla's 20."""
+
+    @property
+    def count(self) -> int:
+        return len(self.tokens or self.tokens_per_param or self.flops or ())
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,9 @@ class RunSpec:
     train: TrainSpec
     eval: EvalSpec
     runtime: RuntimeSpec
+    budget_flops: float | None = None
+    """The nominal FLOP budget the run belongs to (budget.flops); None for token budgets.
+    Not part of the identity: the run is its tokens, whichever budget asked for them."""
 
     def identity(self, fingerprint: str) -> dict[str, Any]:
         """Everything that defines the run's result: runtime settings excluded."""
@@ -220,22 +238,85 @@ def lr_for(model: ModelSpec, lr: float, train: TrainSpec) -> float:
     return lr
 
 
-def budgets_of(spec: SweepSpec, model: ModelSpec, vocab_size: int) -> list[float]:
-    """The model's token budgets, in the order the sweep file gives them."""
-    if spec.budget.tokens is not None:
-        return list(spec.budget.tokens)
-    params = model_counts(model, vocab_size, spec.data.context).params
-    return [tpp * params for tpp in spec.budget.tokens_per_param or ()]
+# A FLOP budget's size is skipped below this many optimizer steps: warmup (20% of the
+# steps) and the cosine decay have no room, so its loss says more about the schedule than
+# about the size.
+MIN_BUDGET_STEPS = 50
 
 
-def narrowest(spec: SweepSpec) -> ModelSpec:
+@dataclass(frozen=True)
+class Cell:
+    """One (size, budget) of the design: the size trains `tokens` at the budget `index`."""
+
+    model: ModelSpec
+    index: int
+    tokens: float
+    budget_flops: float | None = None
+
+
+def design(spec: SweepSpec, vocab_size: int) -> tuple[list[Cell], list[str]]:
+    """The sweep's (size, budget) cells, smallest model first, then in budget order; and a
+    line for every size that a FLOP budget skips as too short to train."""
+    b, context = spec.budget, spec.data.context
+    counts = {m: model_counts(m, vocab_size, context) for m in spec.models}
+    if b.flops is None:
+        cells = [Cell(m, i, float(t) if b.tokens is not None else t * counts[m].params)
+                 for m in spec.models
+                 for i, t in enumerate(b.tokens if b.tokens is not None
+                                       else b.tokens_per_param or ())]
+        return cells, []
+    chosen: list[Cell] = []
+    skipped: list[str] = []
+    for i, flops in enumerate(b.flops):
+        fit = []
+        for m in sorted(spec.models, key=lambda m: counts[m].params):
+            tokens = flops / counts[m].flops_per_token
+            steps = round(tokens / spec.train.batch_tokens)
+            if steps < MIN_BUDGET_STEPS:
+                skipped.append(f"{m.name} skipped at {flops:.3g} FLOPs: {tokens:,.0f} tokens is "
+                               f"{steps} steps of {spec.train.batch_tokens} tokens, fewer than "
+                               f"{MIN_BUDGET_STEPS}; add a smaller size or a larger budget")
+            else:
+                fit.append(Cell(m, i, tokens, flops))
+        if not fit:
+            raise ScaleError(f"budget.flops[{i}] = {flops:.3g} is too small for every size of "
+                             f"the sweep (under {MIN_BUDGET_STEPS} steps each); raise it or add "
+                             "smaller sizes")
+        chosen += _window(fit, b.sizes_per_budget, b.expected_tokens_per_param, counts)
+    order = {m: k for k, m in enumerate(spec.models)}
+    chosen.sort(key=lambda c: (order[c.model], c.index))
+    return chosen, skipped
+
+
+def _window(cells: list[Cell], size: int | None, tokens_per_param: float,
+            counts: dict[ModelSpec, ParamCounts]) -> list[Cell]:
+    """`size` consecutive cells (by params) centred on the one whose D / params is nearest
+    tokens_per_param; all of them when size is None."""
+    if size is None or len(cells) <= size:
+        return cells
+    centre = min(range(len(cells)), key=lambda k: abs(math.log(
+        cells[k].tokens / counts[cells[k].model].params / tokens_per_param)))
+    start = min(max(0, centre - size // 2), len(cells) - size)
+    return cells[start:start + size]
+
+
+def one_budget(spec: SweepSpec, index: int) -> SweepSpec:
+    """The sweep cut to its budget `index` (the lr search runs one budget at a time)."""
+    b = spec.budget
+    pick = {key: (getattr(b, key)[index],) for key in ("tokens", "tokens_per_param", "flops")
+            if getattr(b, key) is not None}
+    return replace(spec, budget=replace(b, **pick))
+
+
+def narrowest(spec: SweepSpec, models: Iterable[ModelSpec] | None = None) -> ModelSpec:
     """The narrowest size, then the shallowest: the cheapest, where lr and noise are measured."""
-    return min(spec.models, key=lambda m: (m.n_embd, m.n_layer, m.name))
+    return min(spec.models if models is None else models,
+               key=lambda m: (m.n_embd, m.n_layer, m.name))
 
 
 def expand(spec: SweepSpec, vocab_size: int,
            auto_lr: Mapping[int, float] | None = None) -> list[RunSpec]:
-    """One RunSpec per (model, budget, lr, seed), smallest model first.
+    """One RunSpec per (model, budget, lr, seed) of the design, smallest model first.
 
     With `lr: auto`, `auto_lr` maps each budget's index to the lr the search chose for it.
     """
@@ -243,20 +324,20 @@ def expand(spec: SweepSpec, vocab_size: int,
         raise ValueError("lr: auto needs the searched lr per budget")
     runs = []
     noisy = narrowest(spec)
-    for model in spec.models:
+    for cell in design(spec, vocab_size)[0]:
         seeds = spec.train.seeds
-        if model == noisy:
+        if cell.model == noisy:
             seeds += tuple(s for s in spec.train.noise_seeds if s not in seeds)
-        for index, budget in enumerate(budgets_of(spec, model, vocab_size)):
-            steps = max(1, round(budget / spec.train.batch_tokens))
-            lrs = spec.train.lr or (auto_lr[index],)  # type: ignore[index]
-            for lr in lrs:
-                for seed in seeds:
-                    runs.append(RunSpec(
-                        sweep=spec.name, model=model, tokens=steps * spec.train.batch_tokens,
-                        steps=steps, lr=lr_for(model, lr, spec.train), lr_base=lr, seed=seed,
-                        data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
-                    ))
+        steps = max(1, round(cell.tokens / spec.train.batch_tokens))
+        lrs = spec.train.lr or (auto_lr[cell.index],)  # type: ignore[index]
+        for lr in lrs:
+            for seed in seeds:
+                runs.append(RunSpec(
+                    sweep=spec.name, model=cell.model, tokens=steps * spec.train.batch_tokens,
+                    steps=steps, lr=lr_for(cell.model, lr, spec.train), lr_base=lr, seed=seed,
+                    data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
+                    budget_flops=cell.budget_flops,
+                ))
     return runs
 
 

@@ -31,8 +31,15 @@ def check(spec: SweepSpec) -> None:
             raise ScaleError(f"data.tokenizer '{d.tokenizer}': bpe:N needs a whole N from 257 "
                              "(the 256 bytes plus end-of-text) upwards, e.g. bpe:1024")
     b = spec.budget
-    if (b.tokens is None) == (b.tokens_per_param is None):
-        raise ScaleError("budget: give exactly one of 'tokens' or 'tokens_per_param'")
+    if sum(v is not None for v in (b.tokens, b.tokens_per_param, b.flops)) != 1:
+        raise ScaleError("budget: give exactly one of 'tokens', 'tokens_per_param' or 'flops'")
+    for i, v in enumerate(b.flops or ()):
+        _positive(v, f"budget.flops[{i}]")
+    if b.flops is None and b.sizes_per_budget is not None:
+        raise ScaleError("budget.sizes_per_budget needs budget.flops (a window of sizes per "
+                         "FLOP budget); with token budgets every size trains at each")
+    _positive(b.sizes_per_budget, "budget.sizes_per_budget")
+    _positive(b.expected_tokens_per_param, "budget.expected_tokens_per_param")
     for i, v in enumerate(b.tokens or ()):
         _positive(v, f"budget.tokens[{i}]")
     for i, v in enumerate(b.tokens_per_param or ()):
