@@ -19,6 +19,7 @@ from scalecli import __version__
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
 from scalecli.fit.compute import COMPUTE_FORMS, N_COLUMN, compute_fits
+from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.rows import (
     BEST_LR_REASON,
@@ -171,11 +172,14 @@ def _compute(
         )
     fits, notes = {}, []
     found = []
-    table = None
+    table = conventions = None
+    skipped: dict[str, str] = {}
     if form in COMPUTE_FORMS:
-        fits, table, found, notes = compute_fits(
-            form, kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
-            predict, holdout)
+        fit_args = (kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
+                    predict, holdout)
+        fits, table, found, notes = compute_fits(form, *fit_args)
+        conventions, skipped = by_convention(form, *fit_args, table)
+        notes += skipped_notes(skipped)
     forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
     first_error = None
     for name in forms:
@@ -223,6 +227,8 @@ def _compute(
     }
     if table is not None:
         doc["approaches"] = table
+        doc["conventions"] = conventions  # {column: the same table with N counted so}
+        doc["conventions_skipped"] = skipped  # {column: why}, for a CSV without it
     if "seed" in header:  # a CSV without seeds has no seed noise to report
         column = "val_loss" if "val_loss" in header else y or default_y("power")
         doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, x)
