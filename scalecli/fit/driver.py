@@ -57,8 +57,9 @@ class FitOptions:
     path: Path
     form: str = "power"
     x: str | None = None
-    """None: params_non_embedding (Kaplan's N) for power, saturating, chinchilla and all;
-    params (every parameter, as C counts them) for isoflop, envelope and compute."""
+    """None: params_non_embedding (Kaplan's N) for power and saturating; params (every
+    parameter, as C counts them) for chinchilla, isoflop, envelope and compute. With `all`,
+    each form takes its own default."""
     y: str | None = None
     d: str = "tokens"
     where: list[str] | None = None
@@ -124,8 +125,9 @@ def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder)
 
 
 def default_x(form: str) -> str:
-    """Total parameters for the compute-optimal forms, non-embedding ones otherwise."""
-    return N_COLUMN if form in COMPUTE_FORMS else "params_non_embedding"
+    """Total parameters for chinchilla and the compute-optimal forms, as C (the flops
+    column) counts them; non-embedding ones (Kaplan's N) for power and saturating."""
+    return N_COLUMN if form in (*COMPUTE_FORMS, "chinchilla") else "params_non_embedding"
 
 
 def _compute(
@@ -152,7 +154,7 @@ def _compute(
                          "predicts at x with --predict")
     if form in (*COMPUTE_FORMS, "chinchilla") and predict_flops is not None:
         predict = predict_flops  # chinchilla's --predict values are FLOP budgets already
-    x = x or default_x(form)
+    given_x, x = x, x or default_x(form)
     if bootstrap < 0 or holdout < 0:
         raise ScaleError("--bootstrap and --holdout must be >= 0")
     header, rows = read_csv(csv_path)
@@ -184,8 +186,10 @@ def _compute(
     first_error = None
     for name in forms:
         y_col = y or default_y(name)
+        x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params
         try:
-            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x, y_col, d, lad)
+            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x_name, y_col, d,
+                                             lad)
         except ScaleError as error:
             if form != "all":
                 raise
@@ -205,11 +209,11 @@ def _compute(
         )
         if name == "power" and result["converged"]:
             result["derived"]["ten_x_text"] = ten_x_text(
-                x, y_col, result["derived"]["ten_x_factor"]
+                x_name, y_col, result["derived"]["ten_x_factor"]
             )
         fits[name] = {
             "form": name,
-            "x": x,
+            "x": x_name,
             "y": y_col,
             "d": d if name == "chinchilla" else None,
             **{k: v for k, v in result.items() if k != "form"},
@@ -231,7 +235,9 @@ def _compute(
         doc["conventions_skipped"] = skipped  # {column: why}, for a CSV without it
     if "seed" in header:  # a CSV without seeds has no seed noise to report
         column = "val_loss" if "val_loss" in header else y or default_y("power")
-        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, x)
+        # x of the report's seed bars: the scaling plot's axis, Kaplan's N unless --x says
+        noise_x = given_x or ("params_non_embedding" if "params_non_embedding" in header else x)
+        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, noise_x)
     evidence = Evidence(rows=every_lr, header=header, x_col=x,
                         y_col=y or default_y("power"), fits=fits,
                         predict=None if predict is None else [float(v) for v in predict],

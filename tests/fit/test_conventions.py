@@ -128,3 +128,13 @@ def test_an_x_outside_the_three_is_shown_first(tmp_path: Path):
                                         "params_matmul"]
     assert doc["conventions"]["n_total"][0]["a_opt"]["value"] == pytest.approx(
         a_of(doc, "params", "isoflop"))
+
+
+def test_seed_noise_sits_on_the_scaling_plots_axis(tmp_path: Path):
+    # The compute-optimal forms fit N = params, but the report's scaling plot (and its seed
+    # bars) is drawn against Kaplan's N unless --x says otherwise.
+    table = [{**r, "seed": "0"} for r in rows()]
+    doc, _ = fit(write(tmp_path, table), "--form", "isoflop", "--bootstrap", "0")
+    assert doc["fits"]["isoflop"]["x"] == "params"
+    assert [p["x"] for p in doc["seed_noise"]["points"]] == [
+        float(r["params_non_embedding"]) for r in table]
