@@ -17,7 +17,7 @@ import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.fit import seeds
+from scalecli.fit import axes, seeds
 from scalecli.fit.compute import COMPUTE_FORMS, N_COLUMN, compute_fits
 from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
@@ -187,9 +187,14 @@ def _compute(
     for name in forms:
         y_col = y or default_y(name)
         x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params
+        level = _seed_level(lad, every_lr, y_col) if lad.seeded() else None
+        along_c = name != "chinchilla" and x_name in axes.COMPUTE_X
         try:
             x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x_name, y_col, d,
                                              lad)
+            if along_c:  # L(C): the runs on the compute frontier only (`axes`)
+                keep = axes.on_frontier(name, x_name, x_arr, y_arr, fitmath.min_points(name))
+                x_arr, y_arr, level = x_arr[keep], y_arr[keep], axes.level_on(level, keep)
         except ScaleError as error:
             if form != "all":
                 raise
@@ -205,8 +210,18 @@ def _compute(
             seed=seed,
             predict=predict,
             holdout=holdout,
-            seed_level=_seed_level(lad, every_lr, y_col) if lad.seeded() else None,
+            seed_level=level,
         )
+        result["method"] += axes.FRONTIER_METHOD if along_c else ""
+        if name != "chinchilla" and x_name == d:  # L(D) at each size (`axes`)
+            labels, n_of = axes.sizes(kept, header, lad)
+            if len(set(labels)) >= 2:
+                result["by_size"] = axes.by_size(
+                    name, x_arr, y_arr, labels, n_of, fitmath.min_points(name),
+                    lambda xs, ys, name=name: fitmath.analyse(name, xs, ys, n_boot=bootstrap,
+                                                              seed=seed, holdout=holdout))
+                result["caveat"] = "; ".join(filter(None, [result["caveat"], axes.pooled_caveat(
+                    result["by_size"], x_name)]))
         if name == "power" and result["converged"]:
             result["derived"]["ten_x_text"] = ten_x_text(
                 x_name, y_col, result["derived"]["ten_x_factor"]

@@ -93,6 +93,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 )
         if fit.get("caveat"):
             console.print(f"  [yellow]caution:[/] {fit['caveat']}")
+        if fit.get("by_size"):
+            console.print(f"  per size, the exponent along {fit['x']} (95% CI): " + "; ".join(
+                by_size_text(name, e) for e in fit["by_size"]), highlight=False)
     if doc.get("approaches"):
         print_approaches(console, doc["approaches"], doc.get("conventions"))
     for note in notes:
@@ -100,6 +103,17 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     print_diagnostics(console, doc.get("diagnostics") or [])
     console.print(f"wrote {out_path}")
 
+
+
+def by_size_text(form: str, entry: dict) -> str:
+    """'s2 (N 8.49e+04): -0.0712 [-0.08, -0.06]', or why a size has no fit."""
+    from scalecli.fit.axes import exponent_interval
+
+    head = f"{entry['size']} (N {_fmt(entry.get('n'))})"
+    if not entry.get("converged"):
+        return f"{head}: no fit ({entry.get('message')})"
+    ci = interval_text(*exponent_interval(form, entry.get("params") or {}), _fmt)
+    return f"{head}: {_fmt(entry['exponent'])}" + ("" if ci == "-" else f" {ci}")
 
 
 def seed_noise_lines(noise: dict) -> list[str]:

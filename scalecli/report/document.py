@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scalecli.fit.axes import exponent_interval
 from scalecli.fit.summary import interval_text
 from scalecli.report.approaches import approaches_blocks
 from scalecli.report.blocks import Block, Section, fmt
@@ -215,6 +216,15 @@ def fit_summary(fit: dict) -> list[Block]:
         blocks.append(Block("p", str(fit["extrapolation_note"])))
     if fit.get("caveat"):
         blocks.append(Block("p", f"Caution: {fit['caveat']}."))
+    if fit.get("by_size"):
+        blocks.append(Block("p", f"Each size on its own, the exponent along {fit.get('x')}:"))
+        blocks.append(Block("table", headers=["size", "N", "points", "exponent", "95% CI",
+                                              "R^2 (log space)"],
+                            rows=[[e.get("size", ""), fmt(e.get("n"), "n"),
+                                   fmt(e.get("n_points"), "i"), fmt(e.get("exponent")),
+                                   interval_text(*exponent_interval(form, e.get("params") or {}),
+                                                 fmt), fmt(e.get("r2_log"))]
+                                  for e in fit["by_size"]]))
     if derived.get("optimal"):
         blocks.append(Block("p", "Compute-optimal allocation:"))
         blocks.append(Block("table", headers=["C (FLOPs)", "N_opt", "D_opt"],
