@@ -137,8 +137,8 @@ def fit(
     ] = "power",
     x: Annotated[
         str | None,
-        typer.Option(help="Column for x (N). Default: params_non_embedding; params for "
-                     "envelope, isoflop and compute."),
+        typer.Option(help="Column for x (N). Default: params_non_embedding for power and "
+                     "saturating; params for chinchilla, envelope, isoflop and compute."),
     ] = None,
     y: Annotated[
         str | None,

@@ -28,6 +28,8 @@ COMPUTE_FORMS = ("isoflop", "envelope", "compute")
 N_COLUMN = "params"  # the default --x of COMPUTE_FORMS; power and saturating keep theirs
 APPROACHES = (("1: envelope", "envelope"), ("2: isoFLOP", "isoflop"),
               ("3: parametric", "chinchilla"))
+# Approach 3's closed form, said wherever its numbers are shown.
+SIX_ND = "N_opt(C) = G (C/6)^a assumes C = 6 N D"
 
 
 def compute_column(header: list[str]) -> str | None:
@@ -129,11 +131,11 @@ def isoflop_findings(fit: dict) -> list[Diagnostic]:
     return out
 
 
-def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
-                 x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                 seed: int, predict_flops: np.ndarray | None, holdout: int
-                 ) -> tuple[dict, list[dict], list[Diagnostic], list[str]]:
-    """(fits, approaches table, diagnostics, notes) for one of COMPUTE_FORMS."""
+def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
+                  x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
+                  seed: int, predict_flops: np.ndarray | None, holdout: int
+                  ) -> tuple[dict, list[str]]:
+    """(fits, notes): the approaches that `form` runs, with N the column x_col."""
     from scalecli.fit import analysis
     from scalecli.fit.envelope import analyse_envelope
     from scalecli.fit.isoflop import analyse_isoflop
@@ -158,16 +160,25 @@ def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path:
         else:
             result = analysis.analyse("chinchilla", n, loss, d, n_boot=n_boot, seed=seed,
                                       predict=predict_flops, holdout=holdout, reference=ref)
-            result["method"] += "; N_opt(C) = G (C/6)^a assumes C = 6 N D"
+            result["method"] += "; " + SIX_ND
             fits["chinchilla"] = {"form": "chinchilla", **named,
                                   **{k: v for k, v in result.items() if k != "form"}}
     for name, fit in fits.items():
         if not fit["converged"]:
             notes.append(f"{name}: {fit['message']}")
+    return fits, notes
+
+
+def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
+                 x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
+                 seed: int, predict_flops: np.ndarray | None, holdout: int
+                 ) -> tuple[dict, list[dict], list[Diagnostic], list[str]]:
+    """(fits, approaches table, diagnostics, notes) for one of COMPUTE_FORMS."""
+    fits, notes = approach_fits(form, rows, header, path, x_col, y_col, d_col, lad, n_boot,
+                                seed, predict_flops, holdout)
     if not any(f["converged"] for f in fits.values()) and form != "compute":
         raise ScaleError(f"--form {form} fitted nothing in {path}: {fits[form]['message']}; "
                          "add FLOP budgets (see the README's fit section)")
     table = approaches_table(fits)
     found = isoflop_findings(fits["isoflop"]) if "isoflop" in fits else []
     return fits, table, found + disagree(table), notes
-

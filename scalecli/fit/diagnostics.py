@@ -323,7 +323,9 @@ def far_extrapolation(ev: Evidence) -> list[Diagnostic]:
         reach[ev.x_col] = max(r.x for r in items)
     if "chinchilla" in ev.fits:  # its --predict values are FLOPs, C = 6ND
         d_col = ev.fits["chinchilla"].get("d") or "tokens"
-        flops = [6 * r.x * d for r in items if (d := num(r.row.get(d_col))) is not None]
+        n_col = ev.fits["chinchilla"].get("x") or ev.x_col  # under `all` N is not x_col
+        flops = [6 * n * d for r in items if (d := num(r.row.get(d_col))) is not None
+                 and (n := num(r.row.get(n_col))) is not None]
         reach.update({"C = 6ND": max(flops)} if flops else {})
     return [Diagnostic("far_extrapolation", "warning",
                        f"--predict {', '.join(f'{p:g}' for p in far)} reaches "

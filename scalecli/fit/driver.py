@@ -17,8 +17,9 @@ import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.fit import seeds
+from scalecli.fit import axes, seeds
 from scalecli.fit.compute import COMPUTE_FORMS, N_COLUMN, compute_fits
+from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.rows import (
     BEST_LR_REASON,
@@ -56,8 +57,9 @@ class FitOptions:
     path: Path
     form: str = "power"
     x: str | None = None
-    """None: params_non_embedding (Kaplan's N) for power, saturating, chinchilla and all;
-    params (every parameter, as C counts them) for isoflop, envelope and compute."""
+    """None: params_non_embedding (Kaplan's N) for power and saturating; params (every
+    parameter, as C counts them) for chinchilla, isoflop, envelope and compute. With `all`,
+    each form takes its own default."""
     y: str | None = None
     d: str = "tokens"
     where: list[str] | None = None
@@ -123,8 +125,9 @@ def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder)
 
 
 def default_x(form: str) -> str:
-    """Total parameters for the compute-optimal forms, non-embedding ones otherwise."""
-    return N_COLUMN if form in COMPUTE_FORMS else "params_non_embedding"
+    """Total parameters for chinchilla and the compute-optimal forms, as C (the flops
+    column) counts them; non-embedding ones (Kaplan's N) for power and saturating."""
+    return N_COLUMN if form in (*COMPUTE_FORMS, "chinchilla") else "params_non_embedding"
 
 
 def _compute(
@@ -151,7 +154,7 @@ def _compute(
                          "predicts at x with --predict")
     if form in (*COMPUTE_FORMS, "chinchilla") and predict_flops is not None:
         predict = predict_flops  # chinchilla's --predict values are FLOP budgets already
-    x = x or default_x(form)
+    given_x, x = x, x or default_x(form)
     if bootstrap < 0 or holdout < 0:
         raise ScaleError("--bootstrap and --holdout must be >= 0")
     header, rows = read_csv(csv_path)
@@ -171,17 +174,27 @@ def _compute(
         )
     fits, notes = {}, []
     found = []
-    table = None
+    table = conventions = None
+    skipped: dict[str, str] = {}
     if form in COMPUTE_FORMS:
-        fits, table, found, notes = compute_fits(
-            form, kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
-            predict, holdout)
+        fit_args = (kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
+                    predict, holdout)
+        fits, table, found, notes = compute_fits(form, *fit_args)
+        conventions, skipped = by_convention(form, *fit_args, table)
+        notes += skipped_notes(skipped)
     forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
     first_error = None
     for name in forms:
         y_col = y or default_y(name)
+        x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params
+        level = _seed_level(lad, every_lr, y_col) if lad.seeded() else None
+        along_c = name != "chinchilla" and x_name in axes.COMPUTE_X
         try:
-            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x, y_col, d, lad)
+            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x_name, y_col, d,
+                                             lad)
+            if along_c:  # L(C): the runs on the compute frontier only (`axes`)
+                keep = axes.on_frontier(name, x_name, x_arr, y_arr, fitmath.min_points(name))
+                x_arr, y_arr, level = x_arr[keep], y_arr[keep], axes.level_on(level, keep)
         except ScaleError as error:
             if form != "all":
                 raise
@@ -197,15 +210,25 @@ def _compute(
             seed=seed,
             predict=predict,
             holdout=holdout,
-            seed_level=_seed_level(lad, every_lr, y_col) if lad.seeded() else None,
+            seed_level=level,
         )
+        result["method"] += axes.FRONTIER_METHOD if along_c else ""
+        if name != "chinchilla" and x_name == d:  # L(D) at each size (`axes`)
+            labels, n_of = axes.sizes(kept, header, lad)
+            if len(set(labels)) >= 2:
+                result["by_size"] = axes.by_size(
+                    name, x_arr, y_arr, labels, n_of, fitmath.min_points(name),
+                    lambda xs, ys, name=name: fitmath.analyse(name, xs, ys, n_boot=bootstrap,
+                                                              seed=seed, holdout=holdout))
+                result["caveat"] = "; ".join(filter(None, [result["caveat"], axes.pooled_caveat(
+                    result["by_size"], x_name)]))
         if name == "power" and result["converged"]:
             result["derived"]["ten_x_text"] = ten_x_text(
-                x, y_col, result["derived"]["ten_x_factor"]
+                x_name, y_col, result["derived"]["ten_x_factor"]
             )
         fits[name] = {
             "form": name,
-            "x": x,
+            "x": x_name,
             "y": y_col,
             "d": d if name == "chinchilla" else None,
             **{k: v for k, v in result.items() if k != "form"},
@@ -223,9 +246,13 @@ def _compute(
     }
     if table is not None:
         doc["approaches"] = table
+        doc["conventions"] = conventions  # {column: the same table with N counted so}
+        doc["conventions_skipped"] = skipped  # {column: why}, for a CSV without it
     if "seed" in header:  # a CSV without seeds has no seed noise to report
         column = "val_loss" if "val_loss" in header else y or default_y("power")
-        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, x)
+        # x of the report's seed bars: the scaling plot's axis, Kaplan's N unless --x says
+        noise_x = given_x or ("params_non_embedding" if "params_non_embedding" in header else x)
+        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, noise_x)
     evidence = Evidence(rows=every_lr, header=header, x_col=x,
                         y_col=y or default_y("power"), fits=fits,
                         predict=None if predict is None else [float(v) for v in predict],

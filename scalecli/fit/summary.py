@@ -93,13 +93,27 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 )
         if fit.get("caveat"):
             console.print(f"  [yellow]caution:[/] {fit['caveat']}")
+        if fit.get("by_size"):
+            console.print(f"  per size, the exponent along {fit['x']} (95% CI): " + "; ".join(
+                by_size_text(name, e) for e in fit["by_size"]), highlight=False)
     if doc.get("approaches"):
-        print_approaches(console, doc["approaches"])
+        print_approaches(console, doc["approaches"], doc.get("conventions"))
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     print_diagnostics(console, doc.get("diagnostics") or [])
     console.print(f"wrote {out_path}")
 
+
+
+def by_size_text(form: str, entry: dict) -> str:
+    """'s2 (N 8.49e+04): -0.0712 [-0.08, -0.06]', or why a size has no fit."""
+    from scalecli.fit.axes import exponent_interval
+
+    head = f"{entry['size']} (N {_fmt(entry.get('n'))})"
+    if not entry.get("converged"):
+        return f"{head}: no fit ({entry.get('message')})"
+    ci = interval_text(*exponent_interval(form, entry.get("params") or {}), _fmt)
+    return f"{head}: {_fmt(entry['exponent'])}" + ("" if ci == "-" else f" {ci}")
 
 
 def seed_noise_lines(noise: dict) -> list[str]:
@@ -170,20 +184,33 @@ def print_optimum(console, name: str, fit: dict) -> None:
             f"{_fmt(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
 
 
-def print_approaches(console, table: list[dict]) -> None:
-    """Chinchilla's approaches side by side, then N_opt, D_opt (and loss) per budget asked."""
+def print_approaches(console, table: list[dict], conventions: dict | None = None) -> None:
+    """Chinchilla's approaches side by side, with an "N counted as" column when fit.json has
+    `conventions`; then N_opt, D_opt (and loss) per budget asked, for the default N."""
     from rich.table import Table
 
-    ref = next((r["tokens_per_param"]["flops"] for r in table if r.get("tokens_per_param")),
-               None)
+    from scalecli.fit.compute import SIX_ND
+    from scalecli.fit.conventions import NAMES
+
+    groups = list((conventions or {}).items()) or [(None, table)]
+    ref = next((r["tokens_per_param"]["flops"] for _, rows in groups for r in rows
+                if r.get("tokens_per_param")), None)
     out = Table(title="compute-optimal, per approach (95% CI)", title_justify="left")
-    for column in ("approach", "a (N_opt ~ C^a)", "b (D_opt ~ C^b)",
+    heads = ("N counted as",) if conventions else ()
+    for column in (*heads, "approach", "a (N_opt ~ C^a)", "b (D_opt ~ C^b)",
                    f"tokens/param at C = {_fmt(ref)}"):
-        out.add_column(column, justify="left" if column == "approach" else "right")
-    for r in table:
-        out.add_row(r["approach"], estimate_text(r["a_opt"]), estimate_text(r["b_opt"]),
-                    estimate_text(r.get("tokens_per_param")))
+        out.add_column(column, justify="left" if column in ("N counted as", "approach")
+                       else "right")
+    for column, rows in groups:
+        for k, r in enumerate(rows):
+            named = [f"{NAMES.get(column, column)} ({column})" if k == 0 else ""] \
+                if conventions else []
+            out.add_row(*named, r["approach"], estimate_text(r["a_opt"]),
+                        estimate_text(r["b_opt"]), estimate_text(r.get("tokens_per_param")))
     console.print(out)
+    if any(r["form"] == "chinchilla" for _, rows in groups for r in rows):
+        console.print(f"  3: parametric: {SIX_ND}, with N counted as its row says; 1 and 2 "
+                      "take C from the compute column", highlight=False)
     for r in table:
         for p in r.get("predictions") or []:
             loss = f", loss {estimate_text(p['loss'])}" if p.get("loss") else ""

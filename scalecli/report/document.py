@@ -9,12 +9,13 @@ on the way out, in each renderer.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
+from scalecli.fit.axes import exponent_interval
 from scalecli.fit.summary import interval_text
-from scalecli.report.data import ReportData, clean
+from scalecli.report.approaches import approaches_blocks
+from scalecli.report.blocks import Block, Section, fmt
+from scalecli.report.data import ReportData
 from scalecli.report.samples import REPETITION_PENALTY, SEED, TEMPERATURE, TOP_K
 
 RUN_COLUMNS = (  # (column, header, format)
@@ -38,49 +39,6 @@ RUN_COLUMNS = (  # (column, header, format)
     ("wall_s", "wall s", "f1"),
     ("status", "status", "s"),
 )
-
-
-@dataclass
-class Block:
-    kind: str  # p | kv | table | pre | figure | samples
-    text: str = ""
-    rows: list = field(default_factory=list)
-    headers: list = field(default_factory=list)
-    figure: Any = None
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    blocks: list[Block]
-
-
-def fmt(value: Any, how: str = "g") -> str:
-    value = clean(value)
-    if value is None or value == "":
-        return "-"
-    if how == "s" or isinstance(value, str):
-        return str(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return str(v)
-    if how == "i":
-        return f"{round(v)}"
-    if how == "n":  # counts: 25,344 or 1.05M
-        return f"{round(v):,}" if abs(v) < 1e6 else f"{v / 1e6:,.3g}M"
-    if how == "e":
-        return f"{v:.3g}"
-    if how == "pct":
-        return f"{100 * v:.1f}%"
-    if how.startswith("f"):
-        return f"{v:.{int(how[1:])}f}"
-    return f"{v:.4g}"
 
 
 # The document ---------------------------------------------------------------------------
@@ -258,6 +216,15 @@ def fit_summary(fit: dict) -> list[Block]:
         blocks.append(Block("p", str(fit["extrapolation_note"])))
     if fit.get("caveat"):
         blocks.append(Block("p", f"Caution: {fit['caveat']}."))
+    if fit.get("by_size"):
+        blocks.append(Block("p", f"Each size on its own, the exponent along {fit.get('x')}:"))
+        blocks.append(Block("table", headers=["size", "N", "points", "exponent", "95% CI",
+                                              "R^2 (log space)"],
+                            rows=[[e.get("size", ""), fmt(e.get("n"), "n"),
+                                   fmt(e.get("n_points"), "i"), fmt(e.get("exponent")),
+                                   interval_text(*exponent_interval(form, e.get("params") or {}),
+                                                 fmt), fmt(e.get("r2_log"))]
+                                  for e in fit["by_size"]]))
     if derived.get("optimal"):
         blocks.append(Block("p", "Compute-optimal allocation:"))
         blocks.append(Block("table", headers=["C (FLOPs)", "N_opt", "D_opt"],
@@ -314,6 +281,7 @@ def fit_section(report: ReportData) -> Section:
             continue
         blocks.append(Block("h3", form))
         blocks.extend(fit_summary(one))
+    blocks.extend(approaches_blocks(fit))
     return Section("fit", "Fit", blocks)
 
 

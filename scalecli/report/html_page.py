@@ -9,8 +9,9 @@ import base64
 import html
 from typing import Any
 
+from scalecli.report.blocks import Block, fmt
 from scalecli.report.data import ReportData
-from scalecli.report.document import Block, document, fmt, title
+from scalecli.report.document import document, title
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;

@@ -10,8 +10,9 @@ import html
 import re
 from typing import Any
 
+from scalecli.report.blocks import Block, fmt
 from scalecli.report.data import ReportData
-from scalecli.report.document import Block, document, fmt, title
+from scalecli.report.document import document, title
 
 
 def m(text: Any) -> str:

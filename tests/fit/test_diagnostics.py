@@ -279,6 +279,16 @@ def test_far_extrapolation_compares_chinchilla_predictions_with_flops():
     assert codes(found) == ["far_extrapolation"] and "C = 6ND" in found[0].message
 
 
+def test_far_extrapolation_counts_n_as_the_chinchilla_fit_did():
+    # Under --form all, chinchilla's N is params (s5: 823e3, C = 9.9e12) while x_col is
+    # params_non_embedding (793e3, C = 9.5e12): 9.7e13 is within 10x of the first only.
+    fits = {"chinchilla": {"converged": True, "d": "tokens", "x": "params", "params": {}}}
+    assert dg.far_extrapolation(evidence(ladder(), fits=fits, predict=[9.7e13])) == []
+    fits["chinchilla"]["x"] = "params_non_embedding"
+    found = dg.far_extrapolation(evidence(ladder(), fits=fits, predict=[9.7e13]))
+    assert codes(found) == ["far_extrapolation"]
+
+
 # ------------------------------------------------------------------------- unstable_fit
 
 

@@ -98,13 +98,16 @@ def test_all_forms_and_chinchilla_predictions(tmp_path: Path):
     n = np.repeat(np.logspace(6, 8, 4), 3)
     d = np.tile(np.logspace(8, 10, 3), 4)
     loss = chinchilla.chinchilla_predict(theta, n, d) * np.exp(rng.normal(0, 0.01, n.size))
-    lines = ["params_non_embedding,tokens,val_loss,val_ppl,status"] + [
-        f"{a},{b},{c},{np.exp(c)},ok" for a, b, c in zip(n, d, loss, strict=True)
+    lines = ["params,params_non_embedding,tokens,val_loss,val_ppl,status"] + [
+        f"{a},{0.8 * a},{b},{c},{np.exp(c)},ok" for a, b, c in zip(n, d, loss, strict=True)
     ]
     path = write(tmp_path / "results.csv", "\n".join(lines) + "\n")
     doc = compute_fit(path, form="all", bootstrap=10, predict=[1e20])
     assert set(doc["fits"]) == {"power", "saturating", "chinchilla"}
     chin = doc["fits"]["chinchilla"]
+    # each form its own default N: every parameter for chinchilla, as C counts them
+    assert chin["x"] == "params" and doc["fits"]["power"]["x"] == "params_non_embedding"
+    assert doc["fits"]["saturating"]["x"] == "params_non_embedding"
     assert chin["d"] == "tokens" and chin["exponent"] is None and chin["band"] is None
     opt = chin["derived"]["optimal"][0]
     assert opt["C"] == 1e20
@@ -150,10 +153,11 @@ def _error(result, *words: str) -> None:
         (ROWS, ["--where", "model=d999"], ["no row", "model=d999"]),
         (ROWS, ["--where", "nocol=1"], ["'nocol'"]),
         (ROWS, ["--where", "status"], ["COLUMN=VALUE"]),
-        (ROWS, ["--form", "chinchilla"], ["needs at least 6"]),
+        (ROWS, ["--form", "chinchilla"], ["no column 'params'", "--x"]),  # its default N
+        (ROWS, ["--form", "chinchilla", "--x", "params_non_embedding"], ["needs at least 6"]),
         (
             [*ROWS, "g,d200,2500000,1000000,3.5,33.1,ok"],
-            ["--form", "chinchilla"],
+            ["--form", "chinchilla", "--x", "params_non_embedding"],
             ["'tokens'", "equal"],
         ),
         (ROWS, ["--form", "cubic"], ["cubic"]),

@@ -1,0 +1,108 @@
+"""Laws along D and C, not N: `--x tokens` on several sizes, `--x flops` on the frontier.
+
+`--x tokens` (the --d column as x) on runs of several sizes: a law of loss in D holds at
+one N, so each size with a token grid gets its own fit (`by_size`, its exponent the data
+exponent at that size); the fit over every run pools sizes whose losses differ at the same
+D, and says so in its caveat. `--x flops` (a compute column as x): the loss that C buys is
+the lowest that any run reached with at most that compute, so the fit takes the compute
+frontier, each run whose loss is below that of every run with less compute (Kaplan et al.
+2020's L(C_min)), not the runs that spent C on a size too large or too small for it.
+Pure numpy on the driver's arrays, one point per configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scalecli.errors import ScaleError
+from scalecli.fit import seeds
+
+COMPUTE_X = ("flops", "flops_6nd")
+FRONTIER_METHOD = ("; fitted on the compute frontier: the runs whose loss is below that of "
+                   "every run with less compute (Kaplan et al. 2020, L(C_min))")
+SIZE_COLUMNS = ("params_non_embedding", "params")  # the N a size is shown by, first found
+
+
+def frontier(c: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the points on the lower envelope of y against C. y may be
+    loss or perplexity: a monotone map of the loss has the same frontier."""
+    keep, best = [], np.inf
+    for i in np.lexsort((y, c)):  # by C, the lowest y first among equal C
+        if y[i] < best:
+            keep.append(int(i))
+            best = float(y[i])
+    return np.array(sorted(keep), dtype=int)
+
+
+def on_frontier(form: str, x_col: str, x: np.ndarray, y: np.ndarray, need: int
+                ) -> np.ndarray:
+    """`frontier`, or a ScaleError when it holds fewer points than the form needs."""
+    keep = frontier(x, y)
+    if keep.size < need:
+        raise ScaleError(f"the compute frontier of {x_col!r} has {keep.size} of {x.size} "
+                         f"points; the {form} form needs at least {need}. Runs that trade "
+                         "N against D at each budget (an isoFLOP or token grid) widen it")
+    return keep
+
+
+def level_on(level: Callable | None, keep: np.ndarray) -> Callable | None:
+    """The power bootstrap's seed level (`seeds.seed_level`) for the kept points only."""
+    if level is None:
+        return None
+
+    def kept(n_boot: int, rng: np.random.Generator) -> np.ndarray | None:
+        drawn = level(n_boot, rng)
+        return None if drawn is None else drawn[:, keep]
+    return kept
+
+
+def sizes(rows: list[dict[str, str]], header: list[str], lad: seeds.Ladder
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(label, N) per point: the model name (else N) and the first SIZE_COLUMNS there is."""
+    column = next((c for c in SIZE_COLUMNS if c in header), None)
+    n = lad.first(np.array([seeds.cell(r, column) if column else np.nan for r in rows]))
+    names = lad.first(np.array([r.get("model") or "" for r in rows], dtype=object))
+    labels = np.array([str(m) if m else f"{v:g}" for m, v in zip(names, n, strict=True)],
+                      dtype=object)
+    return labels, n
+
+
+def by_size(form: str, x: np.ndarray, y: np.ndarray, labels: np.ndarray, n: np.ndarray,
+            need: int, fit_one: Callable[[np.ndarray, np.ndarray], dict]) -> list[dict]:
+    """One entry per size, smallest N first: its fit along x (`fit_one`), or why not."""
+    out = []
+    order = sorted(set(labels), key=lambda s: (np.nanmin(n[labels == s]), str(s)))
+    for size in order:
+        g = np.flatnonzero(labels == size)
+        entry = {"size": str(size), "n": _num(n[g[0]]), "n_points": int(g.size)}
+        if g.size < need or np.unique(x[g]).size < 2:
+            out.append({**entry, "converged": False, "exponent": None, "params": {},
+                        "message": f"{np.unique(x[g]).size} distinct x; the {form} form "
+                                   f"needs {need} points"})
+            continue
+        result = fit_one(x[g], y[g])
+        out.append({**entry, **{k: result[k] for k in (
+            "converged", "message", "exponent", "params", "r2_log", "rmse_log",
+            "extrapolation_note")}})
+    return out
+
+
+def exponent_interval(form: str, params: dict) -> tuple[float | None, float | None]:
+    """The 95% interval of a fit's exponent: b for power, -alpha (flipped) for saturating."""
+    if form == "saturating":
+        p = params.get("alpha") or {}
+        lo, hi = p.get("ci_low"), p.get("ci_high")
+        return (None if hi is None else -hi), (None if lo is None else -lo)
+    p = params.get("b") or {}
+    return p.get("ci_low"), p.get("ci_high")
+
+
+def pooled_caveat(entries: list[dict], x_col: str) -> str:
+    return (f"this fit pools {len(entries)} sizes, whose losses differ at the same "
+            f"{x_col}; the data exponent of each size is in by_size")
+
+
+def _num(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

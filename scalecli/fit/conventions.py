@@ -1,0 +1,67 @@
+"""The compute-optimal approaches with N counted three ways: fit.json's `conventions`.
+
+Which parameters count as N moves a. Kaplan et al. (2020) left the embeddings out and found
+N_opt ~ C^0.73; Hoffmann et al. (2022) counted every parameter and found about 0.5. Pearce
+and Song (2024) and Porian et al. (2024) traced much of that gap to the count itself: at
+small sizes the embeddings are a large share of the parameters, and that share shrinks as
+models grow. So the same runs are fitted with N as
+- `params`: every trainable parameter, the default (C, the `flops` column, counts them all);
+- `params_non_embedding`: Kaplan et al.'s N;
+- `params_matmul`: every weight that enters a matmul, the tied output head included, the N
+  of `flops_per_token` = 6 N + attention (without position embeddings, biases, LayerNorms).
+C stays the `flops` column for approaches 1 and 2. Approach 3's closed form N_opt(C) =
+G (C/6)^a assumes C = 6 N D in whichever N is counted, and the table says so.
+
+A CSV gets the conventions its columns allow: one without `params_matmul` (written before
+that column existed, or not by scalecli) gets the others and a note that says why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scalecli.errors import ScaleError
+from scalecli.fit import seeds
+from scalecli.fit.compute import approach_fits, approaches_table
+
+# (column, how the summary and the report name it), in the order they are shown
+CONVENTIONS = (("params", "total"), ("params_non_embedding", "non-embedding"),
+               ("params_matmul", "matmul-only"))
+NAMES = dict(CONVENTIONS)
+
+
+def by_convention(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
+                  x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
+                  seed: int, predict_flops: np.ndarray | None, holdout: int,
+                  table: list[dict]) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """({column: approaches table}, {column: why it was skipped}).
+
+    `table` is the approaches table already fitted with N = x_col; it is reused, not
+    refitted. The other conventions refit the same
+    runs (one point per configuration, `lad`) with only N changed."""
+    # an --x outside the three is shown too, first, as the N the user asked for
+    tables: dict[str, list[dict]] = {} if x_col in NAMES else {x_col: table}
+    skipped: dict[str, str] = {}
+    for column, _ in CONVENTIONS:
+        if column == x_col:
+            tables[column] = table
+            continue
+        if column not in header:
+            skipped[column] = f"{path.name} has no column {column!r}"
+            continue
+        try:
+            fits, _ = approach_fits(form, rows, header, path, column, y_col, d_col, lad,
+                                    n_boot, seed, predict_flops, holdout)
+        except ScaleError as error:  # e.g. blank cells in rows written before the column
+            skipped[column] = str(error)
+            continue
+        tables[column] = approaches_table(fits)
+    return tables, skipped
+
+
+def skipped_notes(skipped: dict[str, str]) -> list[str]:
+    """One summary note per convention left out."""
+    return [f"N counted as {NAMES.get(column, column)} ({column}) left out of the "
+            f"conventions table: {why}" for column, why in skipped.items()]

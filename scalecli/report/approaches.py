@@ -1,0 +1,86 @@
+"""The report's tables of the compute-optimal approaches, from fit.json alone.
+
+`approaches` (Hoffmann et al. 2022's approaches 1-3 for the N that `fit` was given) becomes
+one table of a with its 95% interval, b and the tokens per parameter at the optimum, and
+the --predict-flops rows; `conventions` (the same table with N counted as total,
+non-embedding and matmul-only parameters) a second table with an "N counted as" column,
+since which parameters count as N moves a by itself. A fit.json without them (power,
+saturating, chinchilla alone, or one written before they existed) shows neither.
+"""
+
+from __future__ import annotations
+
+from scalecli.fit.compute import SIX_ND
+from scalecli.fit.conventions import NAMES
+from scalecli.fit.summary import estimate_text
+from scalecli.report.blocks import Block, fmt
+
+HEADERS = ["approach", "a (N_opt ~ C^a), 95% CI", "b (D_opt ~ C^b), 95% CI"]
+
+
+def _cells(row: dict) -> list[str]:
+    return [str(row.get("approach", "")), estimate_text(row.get("a_opt"), fmt),
+            estimate_text(row.get("b_opt"), fmt),
+            estimate_text(row.get("tokens_per_param"), fmt)]
+
+
+def _reference(rows: list[dict]) -> str:
+    """The one C at which tokens per parameter are compared (`compute.reference_flops`)."""
+    flops = next(((r.get("tokens_per_param") or {}).get("flops") for r in rows
+                  if (r.get("tokens_per_param") or {}).get("flops")), None)
+    return f"tokens/param at C = {fmt(flops, 'e')}"
+
+
+def _named(column: str) -> str:
+    return f"{NAMES[column]} ({column})" if column in NAMES else column
+
+
+def approaches_blocks(fit: dict | None) -> list[Block]:
+    """The approaches table, its predictions and the conventions table; [] without them."""
+    fit = fit or {}
+    table = fit.get("approaches")
+    if not table:
+        return []
+    n_col = next((f.get("x") for r in table if (f := (fit.get("fits") or {}).get(r["form"]))),
+                 None) or "params"
+    blocks = [Block("h3", "compute-optimal approaches"),
+              Block("p", f"Hoffmann et al. (2022)'s approaches on the same runs, with N "
+                         f"counted as {_named(n_col)}: N_opt ~ C^a and D_opt ~ C^b, each "
+                         "with its 95% bootstrap interval, and the tokens per parameter at "
+                         "the optimum at one C (the geometric middle of the budgets)."),
+              Block("table", headers=[*HEADERS, _reference(table)],
+                    rows=[_cells(r) for r in table])]
+    predicted = [(r, p) for r in table for p in r.get("predictions") or []]
+    if predicted:
+        blocks.append(Block("table", headers=["approach", "C (FLOPs)", "N_opt, 95% CI",
+                                              "D_opt, 95% CI", "loss, 95% CI"],
+                            rows=[[str(r.get("approach", "")), fmt(p.get("flops"), "e"),
+                                   estimate_text(p.get("n_opt"), fmt),
+                                   estimate_text(p.get("d_opt"), fmt),
+                                   estimate_text(p.get("loss"), fmt)] for r, p in predicted]))
+    conventions = fit.get("conventions") or {}
+    if conventions:
+        rows = [[_named(column) if k == 0 else "", *_cells(r)]
+                for column, group in conventions.items() for k, r in enumerate(group)]
+        every = [r for group in conventions.values() for r in group]
+        blocks += [Block("p", "The same approaches with N counted each way the CSV allows: "
+                              "every parameter (C, the flops column, counts them all), Kaplan "
+                              "et al.'s non-embedding N, and every weight that enters a "
+                              "matmul. The embeddings' share of N shrinks as models grow, so "
+                              "the count alone moves a."),
+                   Block("table", headers=["N counted as", *HEADERS, _reference(every)],
+                         rows=rows)]
+    skipped = fit.get("conventions_skipped") or {}
+    if skipped:
+        blocks.append(Block("p", "Not counted: " + "; ".join(
+            f"{_named(column)}, because {why}" for column, why in skipped.items()) + "."))
+    if any(r.get("form") == "chinchilla" for r in table):
+        blocks.append(Block("p", f"Approach 3 (parametric): {SIX_ND}, with N counted as its "
+                                 "row says; approaches 1 and 2 take C from the compute "
+                                 f"column ({_compute_column(fit)})."))
+    return blocks
+
+
+def _compute_column(fit: dict) -> str:
+    return next((f.get("c") for f in (fit.get("fits") or {}).values() if f and f.get("c")),
+                "flops")
