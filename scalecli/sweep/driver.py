@@ -29,7 +29,7 @@ from rich.progress import (
 from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
 from scalecli.results import atomic_write_text, read_rows, statuses, upsert_row, write_json
-from scalecli.sweep import checkpoint, records
+from scalecli.sweep import branches, checkpoint, records
 from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
 from scalecli.sweep.parse import load_spec
@@ -165,6 +165,10 @@ def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: 
         upsert_row(csv_path, records.row(run, rid, data, result, counts[rid]))
         if not options.keep_checkpoints:
             checkpoint.remove(run_dir)
+            if run.is_branch:
+                recorded = statuses(csv_path)
+                done = all(s in recorded for s in branches.sibling_ids(run, data.fingerprint))
+                branches.clean_up(out_dir / "runs", run, data.fingerprint, done)
         progress.advance(flops_task, counts[rid].flops_per_token * run.tokens)
         show(records.run_line(run, result))
 
@@ -181,8 +185,15 @@ def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: 
         write_json(run_dir / "run.json", {"run_id": rid, **asdict(run), **asdict(counts[rid])})
         return run_dir
 
+    on_ray = spec.runtime.executor == "ray"
+    if on_ray and any(run.is_branch for run, _ in todo):
+        # A branch needs its family's branch point first; until the Ray executor orders
+        # that, a WSD sweep trains here (the numbers are the same wherever a run trains).
+        console.print("[yellow]schedule wsd: the branches train on this machine, one family "
+                      "after another; the Ray executor does not run WSD families yet[/]")
+        on_ray = False
     with progress:
-        if spec.runtime.executor == "ray":
+        if on_ray:
             _run_on_ray(spec, data, [(run, rid, start(run, rid)) for run, rid in todo],
                         counts, out_dir, record, record_failure, flag, console)
         else:

@@ -30,7 +30,11 @@ def row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[
         "budget_flops": run.budget_flops, "flops_per_token": counts.flops_per_token,
         "flops": counts.flops_per_token * run.tokens, "flops_6nd": 6 * counts.params * run.tokens,
         "lr": run.lr, "batch_tokens": run.train.batch_tokens, "steps": run.steps,
-        "seed": run.seed, "data_fingerprint": data.fingerprint, "tokenizer": run.data.tokenizer,
+        "seed": run.seed, "schedule": run.train.schedule,
+        # A WSD branch: its family's stable phase, and the step where it branched off it.
+        "parent_run_id": run.family_id(data.fingerprint) if run.is_branch else None,
+        "branch_step": run.branch_step if run.is_branch else None,
+        "data_fingerprint": data.fingerprint, "tokenizer": run.data.tokenizer,
         "scalecli_version": __version__,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -50,6 +54,8 @@ def row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[
 
 def write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
     header = ["step", "tokens", "flops", "lr", "train_loss", "val_loss", "elapsed_s"]
+    if any(point.get("phase") for point in curve):  # a WSD branch: stable, then cooldown
+        header.append("phase")
     lines = [",".join(header)]
     for point in curve:
         lines.append(",".join("" if point.get(k) is None else repr(point[k]) if isinstance(

@@ -15,6 +15,7 @@ from typing import Any
 
 from scalecli.errors import ScaleError
 from scalecli.sweep.model import DEFAULT_ACTIVATION, ParamCounts, closed_form_counts
+from scalecli.sweep.schedule import cooldown_start, wsd_warmup_steps
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,15 @@ class TrainSpec:
     3.712) and agreed at 0.2 (3.616, 3.619, 3.634), with lower loss at every size of the
     embedded corpus too."""
     min_lr_frac: float = 0.1
-    """Cosine decay ends at this fraction of the peak, exactly at the run's last step."""
+    """The schedule ends at this fraction of the peak, exactly at the run's last step."""
+    schedule: str = "cosine"
+    """`cosine`: warmup, then cosine decay over each run's own steps. `wsd`: warmup, a
+    constant peak, then a cooldown; the runs of one size, lr and seed then train once and
+    branch off at each shorter budget's cooldown start (scalecli/sweep/branches.py)."""
+    cooldown_frac: float = 0.2
+    """With wsd: the cooldown is this fraction of each branch's own steps, at its end."""
+    cooldown_shape: str = "linear"
+    """With wsd: `linear`, or `sqrt` (the lr falls as 1 - sqrt of the cooldown's progress)."""
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
@@ -186,12 +195,36 @@ class RunSpec:
     budget_flops: float | None = None
     """The nominal FLOP budget the run belongs to (budget.flops); None for token budgets.
     Not part of the identity: the run is its tokens, whichever budget asked for them."""
+    warmup_steps: int | None = None  # wsd: the family's warmup (warmup_frac x shortest)
+    family: tuple[int, ...] = ()  # wsd: every branch's steps; not identity (siblings don't matter)
+
+    @property
+    def is_branch(self) -> bool:  # a WSD run: it cools down off its family's stable phase
+        return self.train.schedule == "wsd"
+
+    @property
+    def warmup(self) -> int:  # the family's steps under wsd, this run's fraction under cosine
+        if self.is_branch and self.warmup_steps is not None:
+            return self.warmup_steps
+        return round(self.train.warmup_frac * self.steps)
+
+    @property
+    def branch_step(self) -> int:  # where a WSD branch leaves the stable phase: cooldown start
+        return cooldown_start(self.steps, self.warmup, self.train.cooldown_frac)
 
     def identity(self, fingerprint: str) -> dict[str, Any]:
         """Everything that defines the run's result: runtime settings excluded."""
         train = asdict(self.train)
         for key in ("lr", "seeds", "noise_seeds", "checkpoint_every_s", "eval_points"):
             train.pop(key)
+        if self.is_branch:
+            # The warmup is the family's, in steps; its fraction of this run is not the point.
+            train.pop("warmup_frac")
+            train["warmup_steps"] = self.warmup
+        else:
+            # Cosine runs keep the run_ids they had before schedules were a setting.
+            for key in ("schedule", "cooldown_frac", "cooldown_shape"):
+                train.pop(key)
         return {
             "model": asdict(self.model) | {"name": None},
             # The default activation is part of what was trained, though no file names it.
@@ -214,6 +247,15 @@ class RunSpec:
         blob = json.dumps(self.identity(fingerprint), sort_keys=True, default=str)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.model.name}-t{_short(self.tokens)}-lr{self.lr:.3g}-s{self.seed}-{digest}"
+
+    def family_id(self, fingerprint: str) -> str:
+        """A WSD branch's stable phase (its results.csv parent_run_id): the identity without
+        the tokens, since up to any cooldown start the lr does not depend on the length."""
+        identity = self.identity(fingerprint)
+        identity.pop("tokens")
+        blob = json.dumps(identity, sort_keys=True, default=str)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return f"{self.model.name}-wsd-lr{self.lr:.3g}-s{self.seed}-{digest}"
 
 
 def model_counts(model: ModelSpec, vocab_size: int, context: int) -> ParamCounts:
@@ -338,8 +380,18 @@ def expand(spec: SweepSpec, vocab_size: int,
                     data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
                     budget_flops=cell.budget_flops,
                 ))
-    return runs
+    return _families(runs) if spec.train.schedule == "wsd" else runs
 
 
-def with_runtime(spec: SweepSpec, **changes: Any) -> SweepSpec:
-    return replace(spec, runtime=replace(spec.runtime, **changes))
+def _families(runs: list[RunSpec]) -> list[RunSpec]:
+    """Under wsd, the runs of one size, lr and seed are one family: each learns the
+    family's branch lengths and its warmup, set by the shortest branch."""
+    steps: dict[tuple[Any, ...], set[int]] = {}
+    for run in runs:
+        steps.setdefault((run.model, run.lr, run.seed), set()).add(run.steps)
+    out = []
+    for run in runs:
+        family = tuple(sorted(steps[(run.model, run.lr, run.seed)]))
+        warmup = wsd_warmup_steps(run.train.warmup_frac, family[0])
+        out.append(replace(run, warmup_steps=warmup, family=family))
+    return out

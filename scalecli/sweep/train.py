@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,22 +30,21 @@ from scalecli.sweep.model import (
     enable_activation_checkpointing,
     gpt2_config,
 )
+from scalecli.sweep.schedule import cosine_lr, wsd_lr
 from scalecli.sweep.spec import RunSpec
 
 
-def lr_at(step: int, steps: int, peak: float, warmup_frac: float, min_lr_frac: float) -> float:
-    """Linear warmup, then cosine decay to min_lr_frac * peak reached exactly at the last step.
+# The cosine schedule under its old name (tests and benches call it as train.lr_at).
+lr_at = cosine_lr
 
-    A schedule longer than the run would leave the lr high at the end and bias the loss
-    upwards; Chinchilla (Hoffmann et al. 2022, Fig. A1) showed that this biases the fit.
-    """
-    warmup = round(warmup_frac * steps)
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    decay_steps = steps - 1 - warmup
-    progress = (step - warmup) / decay_steps if decay_steps > 0 else 1.0
-    floor = min_lr_frac * peak
-    return floor + 0.5 * (1 + math.cos(math.pi * progress)) * (peak - floor)
+
+def lr_of(run: RunSpec, step: int) -> float:
+    """The run's lr at `step`, by its schedule (scalecli/sweep/schedule.py)."""
+    t = run.train
+    if run.is_branch:
+        return wsd_lr(step, run.steps, run.lr, run.warmup, t.cooldown_frac, t.cooldown_shape,
+                      t.min_lr_frac)
+    return cosine_lr(step, run.steps, run.lr, t.warmup_frac, t.min_lr_frac)
 
 
 class Batches:
@@ -144,8 +143,16 @@ def _eval_steps(steps: int, points: int) -> set[int]:
 def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
               should_stop: Callable[[], bool] = lambda: False,
               on_step: Callable[[int, float, float], None] | None = None,
-              compile_model: bool = False) -> RunResult:
-    """Train one run from scratch, or resume it from its checkpoint, and evaluate it."""
+              compile_model: bool = False, start_from: Path | None = None,
+              stop_at: int | None = None, snapshots: Mapping[int, Path] | None = None
+              ) -> RunResult:
+    """Train one run from scratch, or resume it from its checkpoint, and evaluate it.
+
+    WSD branches (scalecli/sweep/branches.py): `start_from` is a branch point, the
+    checkpoint to start from when the run has none of its own. A stable phase trains only
+    to `stop_at`, saves a checkpoint into each folder of `snapshots` as it passes that
+    step, and returns without a final evaluation.
+    """
     start_wall = time.perf_counter()
     apply_runtime(rt)
     device, context = rt.device, run.data.context
@@ -165,6 +172,8 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
     loop: dict[str, Any] = {"step": 0, "min_loss": math.inf, "curve": [], "compute_s": 0.0,
                             "train_s": 0.0, "eval_s": 0.0, "last_loss": math.nan}
     found = checkpoint.find(run_dir)
+    if found is None and start_from is not None:
+        found = checkpoint.find(start_from)
     if found is not None:
         loop = checkpoint.load(found, model, optimizer)
 
@@ -177,7 +186,10 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
     eval_seqs = max(1, run.eval.batch_tokens // context)
     autocast = rt.autocast_dtype
     evals = _eval_steps(run.steps, run.train.eval_points)
-    warmup = round(run.train.warmup_frac * run.steps)
+    warmup = run.warmup
+    end = run.steps if stop_at is None else stop_at
+    # curve.csv's phase under wsd: steps shared with the sibling branches, then this one's own.
+    branch_at = run.branch_step if run.is_branch and stop_at is None else end
     log_every = max(1, run.steps // 100)
     last_ckpt = time.perf_counter()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -191,9 +203,9 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
     status, error = "ok", ""
     train_t0 = time.perf_counter() - loop["train_s"]
     window: list[float] = []
-    while loop["step"] < run.steps:
+    while loop["step"] < end:
         step = loop["step"]
-        lr = lr_at(step, run.steps, run.lr, run.train.warmup_frac, run.train.min_lr_frac)
+        lr = lr_of(run, step)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
         x, y = batches.get(step)
@@ -233,25 +245,30 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
         val_loss = None
         if step in evals:
             val_loss = finish_eval(step).loss
-        if step % log_every == 0 or val_loss is not None or step == run.steps:
+        if step % log_every == 0 or val_loss is not None or step in (end, branch_at):
             loop["curve"].append({
                 "step": step, "tokens": step * run.train.batch_tokens,
                 "flops": step * run.train.batch_tokens * counts.flops_per_token, "lr": lr,
                 "train_loss": sum(window) / len(window), "val_loss": val_loss,
                 "elapsed_s": round(time.perf_counter() - train_t0, 3),
+                "phase": None if not run.is_branch else "stable" if step <= branch_at
+                else "cooldown",
             })
             window = []
         if on_step is not None:
             on_step(step, loss_value, lr)
         pause_point(f"step:{step}")  # test-only (scalecli/faults.py)
+        if snapshots and step in snapshots:  # a WSD branch point, kept until its branch is done
+            loop["train_s"] = time.perf_counter() - train_t0
+            checkpoint.save(snapshots[step], model, optimizer, loop)
         interval = run.train.checkpoint_every_s
         stop = should_stop()
-        if step < run.steps and (stop or (interval and time.perf_counter() - last_ckpt > interval)):
+        if step < end and (stop or (interval and time.perf_counter() - last_ckpt > interval)):
             loop["train_s"] = time.perf_counter() - train_t0
             checkpoint.save(run_dir, model, optimizer, loop)
             last_ckpt = time.perf_counter()
-        if stop and step < run.steps:
-            raise Interrupted(f"stopped at step {step} of {run.steps}; checkpoint saved. "
+        if stop and step < end:
+            raise Interrupted(f"stopped at step {step} of {end}; checkpoint saved. "
                               "Run the same command again to resume")
 
     # Periodic evaluations are inside this window; the final one is not.
@@ -260,6 +277,9 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
     result = RunResult(status=status, error=error, steps_done=loop["step"],
                        dtype=rt.dtype_name, device=str(device), compiled=compile_model)
     result.train_loss = loop["last_loss"]
+    if stop_at is not None:  # a stable phase: its branches evaluate, it does not
+        result.curve = loop["curve"]
+        return result
     if status == "ok":
         final = finish_eval(run.steps)
         result.val = final

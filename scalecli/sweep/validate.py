@@ -8,6 +8,7 @@ kind, known runtime choices. Each failure is one ScaleError naming the field.
 from __future__ import annotations
 
 from scalecli.errors import ScaleError
+from scalecli.sweep.schedule import COOLDOWN_SHAPES, SCHEDULES
 from scalecli.sweep.spec import SweepSpec
 
 
@@ -70,6 +71,7 @@ def check(spec: SweepSpec) -> None:
         raise ScaleError(f"train.warmup_frac must be in [0, 1), got {t.warmup_frac}")
     if not 0 <= t.min_lr_frac <= 1:
         raise ScaleError(f"train.min_lr_frac must be in [0, 1], got {t.min_lr_frac}")
+    _check_schedule(spec)
     _positive(t.weight_decay, "train.weight_decay", allow_zero=True)
     _positive(t.grad_clip, "train.grad_clip", allow_zero=True)
     for name in ("beta1", "beta2"):
@@ -100,3 +102,21 @@ def check(spec: SweepSpec) -> None:
         raise ScaleError(f"models: names must be unique, '{sorted(duplicates)[0]}' appears twice")
     if not spec.name or any(c in spec.name for c in "/\\") or spec.name.startswith("."):
         raise ScaleError(f"name: '{spec.name}' must be a plain folder name")
+
+
+def _check_schedule(spec: SweepSpec) -> None:
+    t = spec.train
+    if t.schedule not in SCHEDULES:
+        raise ScaleError(f"train.schedule: '{t.schedule}' is not one of {', '.join(SCHEDULES)}")
+    if t.cooldown_shape not in COOLDOWN_SHAPES:
+        raise ScaleError(f"train.cooldown_shape: '{t.cooldown_shape}' is not one of "
+                         f"{', '.join(COOLDOWN_SHAPES)}")
+    if not 0 < t.cooldown_frac < 1:
+        raise ScaleError(f"train.cooldown_frac must be between 0 and 1 (exclusive), got "
+                         f"{t.cooldown_frac}; 0.2 is the usual WSD cooldown")
+    if t.schedule == "wsd" and t.warmup_frac + t.cooldown_frac > 1:
+        # The shortest branch warms up over warmup_frac of its steps and cools down over
+        # its last cooldown_frac: with more than 1 together its cooldown would start first.
+        raise ScaleError(f"train.cooldown_frac={t.cooldown_frac} with warmup_frac="
+                         f"{t.warmup_frac}: the shortest branch's cooldown would start before "
+                         "its warmup ends; make warmup_frac + cooldown_frac at most 1")
