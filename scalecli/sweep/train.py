@@ -33,7 +33,6 @@ from scalecli.sweep.model import (
 from scalecli.sweep.schedule import cosine_lr, wsd_lr
 from scalecli.sweep.spec import RunSpec
 
-
 # The cosine schedule under its old name (tests and benches call it as train.lr_at).
 lr_at = cosine_lr
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ def test_wsd_schedule_at_its_boundaries(shape: str) -> None:
     assert lrs[start] < peak  # the cooldown's first step is already below
     assert lrs[-1] == pytest.approx(floor * peak, rel=1e-12)  # the floor on the last step
     cooldown = lrs[start:]
-    assert all(a > b for a, b in zip(cooldown, cooldown[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(cooldown))
     half = lrs[start + 9]  # progress 0.5
     expected = peak - (peak - floor * peak) * (0.5 ** 0.5 if shape == "sqrt" else 0.5)
     assert half == pytest.approx(expected)
