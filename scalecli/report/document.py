@@ -146,7 +146,33 @@ def runs_section(report: ReportData, only: tuple[str, ...] | None = None) -> Sec
         blocks.append(Block("p", "Runs that did not finish: " + "; ".join(
             f"{r['model']} ({r['status']}: {r['error'] or 'no message'})"
             for _, r in bad.iterrows())))
+    saved = branch_savings(report.ok)
+    if saved:
+        blocks.append(Block("p", saved))
     return Section("runs", "Runs", blocks)
+
+
+def branch_savings(ok: Any) -> str | None:
+    """What WSD branches saved, from results.csv alone: each branch row would cost its
+    `flops` as a separate run; branched, its family paid the stable phase once, to the
+    latest branch point (the largest branch_step), plus each branch's own cooldown."""
+    needed = {"parent_run_id", "branch_step", "steps", "batch_tokens", "flops_per_token"}
+    if not needed <= set(ok.columns):
+        return None
+    rows = ok[ok["parent_run_id"].notna() & (ok["parent_run_id"].astype(str) != "")]
+    if rows.empty:
+        return None
+    per_step = rows["batch_tokens"].astype(float) * rows["flops_per_token"].astype(float)
+    branch = rows["branch_step"].astype(float)
+    cooldowns = ((rows["steps"].astype(float) - branch) * per_step).sum()
+    stable = (branch * per_step).groupby(rows["parent_run_id"]).max().sum()
+    separate = (rows["steps"].astype(float) * per_step).sum()
+    trained = stable + cooldowns
+    families = rows["parent_run_id"].nunique()
+    return (f"WSD branches: {len(rows)} runs branched off {families} stable "
+            f"phase{'s' if families > 1 else ''} cost {fmt(trained, 'e')} FLOPs of training "
+            f"(each stable phase once, plus every cooldown) instead of {fmt(separate, 'e')} "
+            f"as separate runs: {1 - trained / separate:.0%} of the compute saved.")
 
 
 def _params_table(fit: dict) -> Block:

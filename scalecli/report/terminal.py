@@ -15,13 +15,15 @@ def to_terminal(report: ReportData, console=None) -> None:
     console.rule(title(report))
     console.print(f"scalecli {report.version}  data {report.fingerprint}  "
                   f"command: {report.command}", markup=False)
-    runs = runs_section(report, TERMINAL_COLUMNS).blocks[0]
+    runs, *after = runs_section(report, TERMINAL_COLUMNS).blocks
     table = Table(title="Runs", title_justify="left")
     for h in runs.headers:
         table.add_column(h, justify="left" if h in ("model", "status") else "right")
     for r in runs.rows:
         table.add_row(*r)
     console.print(table)
+    for block in after:  # unfinished runs, what WSD branches saved
+        console.print(block.text, markup=False)
     for block in fit_section(report).blocks:
         if block.kind == "table":
             t = Table(*block.headers)

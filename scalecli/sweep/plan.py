@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -63,8 +64,34 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
                       f"and evaluation ({how}; data preparation not included)")
     else:
         console.print(f"total: {si(total_flops)}FLOPs")
+    if spec.train.schedule == "wsd":
+        say_branches(runs, vocab, rate_of, console)
     _say_epochs(spec, runs, console, trust_remote_code)
     return 0
+
+
+def say_branches(runs: list[RunSpec], vocab: int, rate_of: Callable[[float], float] | None,
+                 console: Console) -> None:
+    """Under wsd: what the branched design trains against the same runs trained apart."""
+    from scalecli.sweep.branches import trained_steps
+
+    steps = trained_steps(runs)
+    separate = branched = separate_s = branched_s = 0.0
+    for index, run in enumerate(runs):
+        fpt = run.counts(vocab).flops_per_token
+        own = replace(run, tokens=steps[index] * run.train.batch_tokens)
+        separate += fpt * run.tokens
+        branched += fpt * own.tokens
+        if rate_of:
+            separate_s += run_seconds(run, fpt, rate_of)
+            branched_s += run_seconds(own, fpt, rate_of)
+    families = len({(r.model, r.lr, r.seed) for r in runs})
+    times = (f", about {duration(branched_s)} against {duration(separate_s)}"
+             if rate_of else "")
+    noun = "family" if families == 1 else "families"
+    console.print(f"wsd: {len(runs)} branches of {families} {noun} train {si(branched)}FLOPs "
+                  f"(stable phases and cooldowns) against {si(separate)}FLOPs as separate "
+                  f"runs{times}: {branched / separate:.2f}x the compute")
 
 
 def run_seconds(run: RunSpec, flops_per_token: float,

@@ -260,3 +260,17 @@ def test_sigkill_in_the_stable_phase_then_in_a_branch_then_rerun(setup: dict) ->
             setup["reference"], abs=1e-6)
         assert [r["parent_run_id"] for r in rows] == [r["parent_run_id"] for r in setup["rows"]]
         assert not list(out.rglob("checkpoint")), "checkpoints left behind"
+
+
+def test_the_report_says_what_the_branches_saved(setup: dict) -> None:
+    import pandas as pd
+
+    from scalecli.report.document import branch_savings
+
+    ok = pd.read_csv(setup["root"] / "reference" / "tiny" / "results.csv")
+    # Steps 12 and 24, branch points 9 and 18: the stable phase's 18 steps once plus
+    # cooldowns of 3 and 6 is 27 steps against 36 trained apart.
+    line = branch_savings(ok)
+    assert line is not None and "2 runs branched off 1 stable phase" in line
+    assert "25% of the compute saved" in line
+    assert branch_savings(ok.assign(parent_run_id=float("nan"))) is None  # cosine rows
