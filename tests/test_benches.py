@@ -157,3 +157,17 @@ def test_unseen_tiny(tmp_path: Path) -> None:
     finite_positive(last["unseen_max_seed_sd"])
     finite_positive(last["unseen_max_wall_ratio"])
     assert any(line.startswith("| docs | auto |") for line in lines)
+
+
+def test_wsd_tiny(tmp_path: Path) -> None:
+    lines = run_bench("wsd.py", ["--out", str(tmp_path / "wsd")], tmp_path,
+                      single_blas_thread=True)
+    last = fields(lines[-1])
+    assert list(last) == ["branch_max_abs_diff", "branch_within_2se", "branch_flops_ratio",
+                          "separate_flops_ratio"]
+    assert math.isfinite(float(last["branch_max_abs_diff"]))
+    assert last["branch_within_2se"] in ("true", "false")
+    # The accounting is exact arithmetic on the design: budgets 1:2:4, cooldowns of 0.2.
+    assert 1.0 < finite_positive(last["branch_flops_ratio"]) < 1.4
+    assert finite_positive(last["separate_flops_ratio"]) == 1.75
+    assert sum(line.startswith("| ") for line in lines) == 4  # the header, three budgets
