@@ -274,3 +274,14 @@ def test_the_report_says_what_the_branches_saved(setup: dict) -> None:
     assert line is not None and "2 runs branched off 1 stable phase" in line
     assert "25% of the compute saved" in line
     assert branch_savings(ok.assign(parent_run_id=float("nan"))) is None  # cosine rows
+
+
+def test_executor_ray_trains_a_wsd_sweep_here_and_says_so(setup: dict) -> None:
+    # No Ray is started: the branches need their family's branch points in order.
+    out = setup["root"] / "ray"
+    result = sweep_in_process(setup["sweep"], out, setup["cache"], "--executor", "ray")
+    assert result.exit_code == 0, result.output
+    assert "the Ray executor does not run WSD families yet" in result.output
+    rows = read_rows(out)
+    assert {r["run_id"]: float(r["val_loss"]) for r in rows} == pytest.approx(
+        setup["reference"], abs=1e-6)
