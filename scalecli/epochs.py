@@ -28,5 +28,5 @@ def epochs_note(tokens: float, train_tokens: int) -> tuple[str, str] | None:
              "(Muennighoff et al. 2023), so these losses are higher than fresh data would give "
              "at the same budget")
     return severity, (f"the budget of {tokens:,.0f} tokens is {passes:.2f} epochs of the "
-                      f"{train_tokens:,} training tokens; {worth}. Lower budget.tokens or add "
+                      f"{train_tokens:,} training tokens; {worth}. Lower the budget or add "
                       "training data for one pass")
