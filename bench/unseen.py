@@ -28,7 +28,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -36,8 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from cli import ROOT, scalecli
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXED = {"parametrization": "standard", "lr": 1e-2, "lr_rule": "inverse_width",
          "lr_ref_width": 32}
 TINY_MODELS = [{"name": "t1", "n_layer": 1, "n_embd": 16, "n_head": 2},
@@ -65,14 +64,6 @@ def sweep_file(corpus: str, name: str, arm: str, folder: Path, tiny: bool) -> di
 def write(raw: dict, path: Path) -> Path:
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
-
-
-def scalecli(*args: str) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "scalecli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"scalecli {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
 def summarise(out: Path, default_ids: set[str]) -> dict:

@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from cli import scalecli
 
-ROOT = Path(__file__).resolve().parent.parent
 FULL = {"model": "s4", "tokens": [500_000, 1_000_000, 2_000_000], "seeds": [0, 1, 2],
         "batch_tokens": 2048, "context": 128, "tokenizer": "bpe:1024", "eval_tokens": 100_000}
 TINY = {"model": {"name": "t16", "n_layer": 1, "n_embd": 16, "n_head": 2},
@@ -57,14 +54,6 @@ def sweep(name: str, setup: dict, tokens: list[int], tiny: bool, **train: object
         "eval": {"tokens": setup["eval_tokens"]},
         "runtime": runtime,
     }
-
-
-def scalecli(*args: str) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "scalecli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"scalecli {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
 def run(raw: dict, out: Path) -> pd.DataFrame:

@@ -48,10 +48,7 @@ runtime: {{device: cpu, threads: 1, compile: "off", dtype: fp32}}
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("resume")
-    rng = __import__("random").Random(0)
-    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(40)) for _ in range(120)]
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    corpus = write_corpus(root)
     sweep = root / "tiny.yaml"
     sweep.write_text(SWEEP.format(corpus=corpus), encoding="utf-8")
     cache = root / "cache"
@@ -60,6 +57,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     reference = {r["run_id"]: float(r["val_loss"]) for r in read_csv(root / "reference")}
     assert len(reference) == 2
     return {"root": root, "sweep": sweep, "cache": cache, "reference": reference}
+
+
+def write_corpus(root: Path) -> Path:
+    """A small deterministic text corpus (120 paragraphs of random words) in `root`."""
+    rng = __import__("random").Random(0)
+    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(40)) for _ in range(120)]
+    corpus = root / "corpus.txt"
+    corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return corpus
 
 
 def sweep_in_process(sweep: Path, out: Path, cache: Path, *extra: str):

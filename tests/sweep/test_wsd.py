@@ -21,18 +21,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from scalecli.cli import app
 from scalecli.errors import ScaleError
 from scalecli.sweep.parse import parse_spec
 from scalecli.sweep.schedule import cooldown_start, cosine_lr, wsd_lr
 from scalecli.sweep.spec import expand
+from tests.sweep.test_resume import sweep_in_process, write_corpus
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-runner = CliRunner()
-WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while",
-         "my", "cat", "sat", "on", "our", "old", "mat")
 
 
 def sweep_dict(corpus: str = "embedded:shakespeare", **train: object) -> dict:
@@ -147,18 +143,10 @@ def read_rows(out: Path) -> list[dict[str, str]]:
     return rows
 
 
-def sweep_in_process(sweep: Path, out: Path, cache: Path, *extra: str):
-    env = {"SCALECLI_CACHE": str(cache), "SCALECLI_TEST_PAUSE": None, "HF_HUB_OFFLINE": "1"}
-    return runner.invoke(app, ["sweep", str(sweep), "--out", str(out), *extra], env=env)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("wsd")
-    rng = __import__("random").Random(0)
-    paragraphs = [" ".join(rng.choice(WORDS) for _ in range(40)) for _ in range(120)]
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    corpus = write_corpus(root)
     sweep = root / "tiny.yaml"
     sweep.write_text(yaml.safe_dump(sweep_dict(str(corpus))), encoding="utf-8")
     cache = root / "cache"
