@@ -2,6 +2,7 @@
 
     python bench/wsd.py --out out/wsd     # s4 at 0.5M, 1M and 2M tokens, 3 seeds per arm
     python bench/wsd.py --tiny            # tiny models, a few dozen steps (CI, under a minute)
+    python bench/wsd.py --lr 2e-2 --seeds 0 --out out/wsd-2e-2   # one arm pair per lr: a scan
 
 Two arms on the embedded corpus, each through `scalecli sweep` as a user runs it:
   wsd     one sweep, `schedule: wsd` with the three budgets as a token grid: per seed one
@@ -40,7 +41,8 @@ WARMUP_FRAC = 0.2
 COOLDOWN_FRAC = 0.2
 
 
-def sweep(name: str, setup: dict, tokens: list[int], tiny: bool, **train: object) -> dict:
+def sweep(name: str, setup: dict, tokens: list[int], tiny: bool, lr: float,
+          **train: object) -> dict:
     runtime = ({"device": "cpu", "threads": 1, "dtype": "fp32", "compile": "off"} if tiny
                else {"device": "auto"})
     return {
@@ -49,7 +51,7 @@ def sweep(name: str, setup: dict, tokens: list[int], tiny: bool, **train: object
                  "context": setup["context"]},
         "models": [setup["model"]],
         "budget": {"tokens": tokens},
-        "train": {"batch_tokens": setup["batch_tokens"], "lr": LR, "seeds": setup["seeds"],
+        "train": {"batch_tokens": setup["batch_tokens"], "lr": lr, "seeds": setup["seeds"],
                   "noise_seeds": [], "warmup_frac": WARMUP_FRAC, **train},
         "eval": {"tokens": setup["eval_tokens"]},
         "runtime": runtime,
@@ -87,12 +89,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/wsd"))
     parser.add_argument("--tiny", action="store_true", help="tiny models (for CI)")
+    parser.add_argument("--lr", type=float, default=LR,
+                        help=f"peak lr of both arms at width 32 (default {LR:g})")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds per arm (default 0 1 2)")
     args = parser.parse_args()
-    setup = TINY if args.tiny else FULL
+    setup = dict(TINY if args.tiny else FULL)
+    if args.seeds:
+        setup["seeds"] = args.seeds
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    wsd = run(sweep("wsd", setup, setup["tokens"], args.tiny, schedule="wsd",
+    wsd = run(sweep("wsd", setup, setup["tokens"], args.tiny, args.lr, schedule="wsd",
                     cooldown_frac=COOLDOWN_FRAC), out)
     # The family's warmup in steps, as scalecli sets it: 0.2 of the shortest branch.
     steps = sorted(int(s) for s in wsd.steps.unique())
@@ -105,7 +112,7 @@ def main() -> None:
     diffs, within_2se = [], True
     for tokens, s in zip(setup["tokens"], steps, strict=True):
         # Cosine from scratch with the same warmup in steps: warmup_frac = warmup / steps.
-        cosine = run(sweep(f"cosine-{tokens}", setup, [tokens], args.tiny,
+        cosine = run(sweep(f"cosine-{tokens}", setup, [tokens], args.tiny, args.lr,
                            warmup_frac=warmup / s), out)
         w_mean, w_se = mean_se(wsd[wsd.steps == s].val_loss)
         c_mean, c_se = mean_se(cosine.val_loss)
