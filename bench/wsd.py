@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=LR,
                         help=f"peak lr of both arms at width 32 (default {LR:g})")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds per arm (default 0 1 2)")
+    parser.add_argument("--cooldown-frac", type=float, default=COOLDOWN_FRAC,
+                        help=f"the wsd arm's cooldown share of each branch (default "
+                             f"{COOLDOWN_FRAC:g}; 0.8 is nearly a linear decay)")
     args = parser.parse_args()
     setup = dict(TINY if args.tiny else FULL)
     if args.seeds:
@@ -100,7 +103,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     wsd = run(sweep("wsd", setup, setup["tokens"], args.tiny, args.lr, schedule="wsd",
-                    cooldown_frac=COOLDOWN_FRAC), out)
+                    cooldown_frac=args.cooldown_frac), out)
     # The family's warmup in steps, as scalecli sets it: 0.2 of the shortest branch.
     steps = sorted(int(s) for s in wsd.steps.unique())
     warmup = round(WARMUP_FRAC * steps[0])

@@ -18,9 +18,17 @@ import numpy as np
 from scalecli import __version__
 from scalecli.errors import ScaleError
 from scalecli.fit import axes, seeds
-from scalecli.fit.compute import COMPUTE_FORMS, N_COLUMN, compute_fits
+from scalecli.fit.compute import (
+    COMPUTE_FORMS,
+    N_COLUMN,
+    approach_fits,
+    compute_column,
+    compute_fits,
+    isoflop_findings,
+)
 from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
+from scalecli.fit.exponents import exponents
 from scalecli.fit.rows import (
     BEST_LR_REASON,
     filter_rows,
@@ -235,6 +243,25 @@ def _compute(
         }
     if not fits:
         raise first_error
+    table_of_exponents = None
+    if form == "all":
+        if _has_budgets(kept, header):  # approach 2's a and b, with N as C counts it
+            try:
+                iso, iso_notes = approach_fits("isoflop", kept, header, csv_path, N_COLUMN,
+                                               default_y("isoflop"), d, lad, bootstrap, seed,
+                                               None, holdout)
+            except ScaleError as error:  # e.g. a blank N cell: the other forms still stand
+                notes.append(f"isoflop: skipped ({error})")
+            else:
+                fits["isoflop"] = iso["isoflop"]
+                found += isoflop_findings(iso["isoflop"])
+                notes += iso_notes
+        table_of_exponents = exponents(
+            kept, header, lad, given_x or default_x("power"), y or default_y("power"), d,
+            compute_column(header),
+            lambda xs, ys: fitmath.analyse("power", xs, ys, n_boot=bootstrap, seed=seed,
+                                           holdout=0),
+            fits)
     doc = {
         "scalecli_version": __version__,
         "source": str(csv_path),
@@ -244,6 +271,8 @@ def _compute(
         "rows_excluded": excluded,
         "fits": fits,
     }
+    if table_of_exponents is not None:
+        doc["exponents"] = table_of_exponents  # every scale the design supports (`exponents`)
     if table is not None:
         doc["approaches"] = table
         doc["conventions"] = conventions  # {column: the same table with N counted so}
@@ -261,6 +290,12 @@ def _compute(
     doc["diagnostics"] = [d.to_json() for d in [*diagnose(evidence), *found]]
     return doc, notes
 
+
+
+def _has_budgets(rows: list[dict[str, str]], header: list[str]) -> bool:
+    """Whether any run was trained to a FLOP budget (budget_flops is blank for tokens)."""
+    return "budget_flops" in header and any(
+        math.isfinite(seeds.cell(r, "budget_flops")) for r in rows)
 
 
 def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):

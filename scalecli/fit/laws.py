@@ -355,5 +355,7 @@ def bootstrap_saturating(
     q0 = np.repeat(point.extra["internal"][None, :], n_boot, axis=0)
     q, _, conv = saturating_lm(q0, lx, fitted[None, :] + noise)
     q = q[conv]
-    thetas = np.column_stack([np.exp(q[:, 2]), np.exp(q[:, 0]), q[:, 1]])
+    with np.errstate(over="ignore"):  # a refit that ran off to E or A = inf is dropped
+        thetas = np.column_stack([np.exp(q[:, 2]), np.exp(q[:, 0]), q[:, 1]])
+    thetas = thetas[np.all(np.isfinite(thetas), axis=1)]
     return thetas, int(n_boot - thetas.shape[0])

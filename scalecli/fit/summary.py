@@ -98,6 +98,8 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 by_size_text(name, e) for e in fit["by_size"]), highlight=False)
     if doc.get("approaches"):
         print_approaches(console, doc["approaches"], doc.get("conventions"))
+    if doc.get("exponents"):
+        print_exponents(console, doc["exponents"])
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     print_diagnostics(console, doc.get("diagnostics") or [])
@@ -182,6 +184,41 @@ def print_optimum(console, name: str, fit: dict) -> None:
     if loo.get("budgets"):
         console.print("  leave one budget out: a = " + ", ".join(
             f"{_fmt(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
+
+
+def exponent_rows(entries: list[dict], fmt: Callable[[float | None], str] = _fmt
+                  ) -> tuple[list[list[str]], list[str]]:
+    """fit.json's `exponents` as table rows (scale, at, x, exponent [CI], points, R^2) for
+    the fitted ones, and one 'scale: why not' line for each that the design lacks."""
+    rows, missing = [], []
+    for e in entries:
+        if e.get("exponent") is None:
+            missing.append(f"{e['scale']} ({e['at']}): {e.get('reason', 'no fit')}")
+            continue
+        r2 = e.get("r2_log")
+        rows.append([e["scale"], e["at"], f"{e['y']} vs {e['x']}",
+                     estimate_text(e["exponent"], fmt),
+                     str(e.get("n_points", "-")), "-" if r2 is None else f"{r2:.3f}"])
+    return rows, missing
+
+
+EXPONENT_HEADERS = ("scale", "at", "law", "exponent (95% CI)", "points", "R^2 (log)")
+
+
+def print_exponents(console, entries: list[dict]) -> None:
+    """`--form all`'s exponents: a table of every scale the design supports, then the
+    scales it does not, each with what to add."""
+    from rich.table import Table
+
+    rows, missing = exponent_rows(entries)
+    out = Table(title="exponents: every scale the design supports", title_justify="left")
+    for column in EXPONENT_HEADERS:
+        out.add_column(column, justify="left" if column in ("scale", "at", "law") else "right")
+    for row in rows:
+        out.add_row(*row)
+    console.print(out)
+    for line in missing:
+        console.print(f"  [yellow]not measured:[/] {line}", highlight=False)
 
 
 def print_approaches(console, table: list[dict], conventions: dict | None = None) -> None:

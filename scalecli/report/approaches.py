@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from scalecli.fit.compute import SIX_ND
 from scalecli.fit.conventions import NAMES
-from scalecli.fit.summary import estimate_text
+from scalecli.fit.summary import EXPONENT_HEADERS, estimate_text, exponent_rows
 from scalecli.report.blocks import Block, fmt
 
 HEADERS = ["approach", "a (N_opt ~ C^a), 95% CI", "b (D_opt ~ C^b), 95% CI"]
@@ -84,3 +84,23 @@ def approaches_blocks(fit: dict | None) -> list[Block]:
 def _compute_column(fit: dict) -> str:
     return next((f.get("c") for f in (fit.get("fits") or {}).values() if f and f.get("c")),
                 "flops")
+
+
+def exponents_blocks(fit: dict | None) -> list[Block]:
+    """`fit --form all`'s exponents: every scale the design supports, and the missing ones
+    with what to add; [] for a fit.json without them."""
+    entries = (fit or {}).get("exponents")
+    if not entries:
+        return []
+    rows, missing = exponent_rows(entries, fmt)
+    blocks = [Block("h3", "exponents"),
+              Block("p", "The power law's exponent for each kind of scale these runs allow: N "
+                         "at a fixed D, D at a fixed N, C on the compute frontier, the "
+                         "compute-optimal a and b (isoFLOP), and the parametric form's alpha "
+                         "and beta (signed as exponents). Each with its 95% bootstrap "
+                         "interval.")]
+    if rows:
+        blocks.append(Block("table", headers=list(EXPONENT_HEADERS), rows=rows))
+    if missing:
+        blocks.append(Block("p", "Not measured by this design: " + "; ".join(missing) + "."))
+    return blocks

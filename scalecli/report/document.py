@@ -13,7 +13,7 @@ from typing import Any
 
 from scalecli.fit.axes import exponent_interval
 from scalecli.fit.summary import interval_text
-from scalecli.report.approaches import approaches_blocks
+from scalecli.report.approaches import approaches_blocks, exponents_blocks
 from scalecli.report.blocks import Block, Section, fmt
 from scalecli.report.data import ReportData
 from scalecli.report.samples import REPETITION_PENALTY, SEED, TEMPERATURE, TOP_K
@@ -308,6 +308,7 @@ def fit_section(report: ReportData) -> Section:
         blocks.append(Block("h3", form))
         blocks.extend(fit_summary(one))
     blocks.extend(approaches_blocks(fit))
+    blocks.extend(exponents_blocks(fit))
     return Section("fit", "Fit", blocks)
 
 
