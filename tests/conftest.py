@@ -18,3 +18,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def _scalecli_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     if "SCALECLI_CACHE" not in os.environ:
         os.environ["SCALECLI_CACHE"] = str(tmp_path_factory.mktemp("scalecli-cache"))
+
+
+@pytest.fixture(scope="module")
+def ray_here():
+    """One real Ray on this machine (2 CPUs, a small object store) for a test module."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage reports
+    ray = pytest.importorskip("ray")  # installed by the test extra; optional for users
+    ray.init(num_cpus=2, object_store_memory=80 * 2**20, include_dashboard=False,
+             log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -376,9 +376,24 @@ def unstable_fit(ev: Evidence) -> list[Diagnostic]:
     return out
 
 
+def mixed_schedules(ev: Evidence) -> list[Diagnostic]:
+    """Rows of more than one lr schedule in one fit. The schedule moves the
+    final loss by itself: on the embedded corpus, s4 WSD branches with a 0.2 cooldown ended
+    0.07-0.15 nats below cosine runs of the same length at every peak lr tried (README,
+    bench/wsd.py), so a law through both mixes two curves."""
+    if "schedule" not in ev.header:
+        return []
+    kinds = sorted({r.get("schedule") or "cosine" for r in ev.rows})
+    if len(kinds) < 2:
+        return []
+    return [Diagnostic("mixed_schedules", "warning", f"The fitted rows use {len(kinds)} lr "
+                       f"schedules ({', '.join(kinds)}), which end at different losses for the "
+                       "same run length. Fit one at a time: --where schedule=wsd.")]
+
+
 RULES: tuple[Callable[[Evidence], list[Diagnostic]], ...] = (
     non_monotone, multi_epoch, data_limited, lr_edge, poor_fit, within_noise, seed_outlier,
-    far_extrapolation, unstable_fit,
+    far_extrapolation, unstable_fit, mixed_schedules,
 )
 
 

@@ -186,12 +186,6 @@ def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: 
         return run_dir
 
     on_ray = spec.runtime.executor == "ray"
-    if on_ray and any(run.is_branch for run, _ in todo):
-        # A branch needs its family's branch point first; until the Ray executor orders
-        # that, a WSD sweep trains here (the numbers are the same wherever a run trains).
-        console.print("[yellow]schedule wsd: the branches train on this machine, one family "
-                      "after another; the Ray executor does not run WSD families yet[/]")
-        on_ray = False
     with progress:
         if on_ray:
             _run_on_ray(spec, data, [(run, rid, start(run, rid)) for run, rid in todo],

@@ -12,6 +12,15 @@ rerun resumes from them. Where it does not, it trains in a temporary folder and 
 the final files (weights in safetensors, config, tokenizer) back with its result; a run
 stopped half-way then starts again from scratch. The check is a random token that the
 driver writes into the output folder and the worker reads back.
+
+WSD families (scalecli/sweep/branches.py) are two kinds of task. The family's stable phase
+is one task, which saves a branch point at each branch's cooldown start; each branch is a
+task of its own, which Ray starts once the stable phase has finished (its result is the
+branch task's argument) and which trains from its branch point. In a folder the worker
+sees, the branch points are written there, as a local sweep writes them, so a rerun
+resumes from them. Elsewhere the stable task returns them, model and optimizer in
+safetensors, through Ray's object store, and each branch task writes its own into a
+temporary folder.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from scalecli.errors import Interrupted, ScaleError, describe, first_line
+from scalecli.sweep import branches
 from scalecli.sweep.data import TokenData
 from scalecli.sweep.spec import RunSpec, RuntimeSpec
 
@@ -64,12 +74,9 @@ def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
     Returns the run's result and, when the worker cannot see the driver's folder, the
     final files to write there (empty when it trained in place).
     """
-    from scalecli.sweep.hardware import resolve_runtime, should_compile
     from scalecli.sweep.train import train_run
 
-    runtime = job.run.runtime
-    rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads or runtime.cpus_per_run)
-    compile_model = should_compile(runtime.compile, rt, job.flops)
+    rt, compile_model = _runtime(job)
     if _sees(token_path, token):
         job.run_dir.mkdir(parents=True, exist_ok=True)
         return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model), {}
@@ -77,6 +84,85 @@ def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
         result = train_run(job.run, data, Path(folder), rt, compile_model=compile_model)
         files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
     return result, files
+
+
+# A stable phase's outcome as it travels to its branch tasks: its RunResult (None when every
+# branch point was already saved) and, from a worker that could not see the driver's
+# folder, each branch point's checkpoint files by branch step ({} when written in place).
+Stable = tuple[Any, dict[int, dict[str, bytes]]]
+
+
+def stable_on_worker(jobs: list[Job], data: TokenData, token_path: str, token: str) -> Stable:
+    """The body of a stable-phase task: train the family of `jobs` (its unrecorded
+    branches) to every branch point they still need."""
+    from scalecli.sweep import checkpoint
+    from scalecli.sweep.train import train_run
+
+    rt, compile_model = _runtime(max(jobs, key=lambda job: job.run.steps))
+    todo = [(job.run, job.run_id) for job in jobs]
+    if _sees(token_path, token):
+        runs_dir = jobs[0].run_dir.parent
+        return branches.train_stable(todo, runs_dir, data, rt, train_run,
+                                     compile_model=compile_model), {}
+    with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
+        result = branches.train_stable(todo, Path(folder), data, rt, train_run,
+                                       compile_model=compile_model)
+        points = {}
+        for run, _ in todo:
+            found = checkpoint.find(branches.branch_point(Path(folder), run, data.fingerprint))
+            if found is not None:
+                points[run.branch_step] = {p.name: p.read_bytes() for p in found.iterdir()}
+    return result, points
+
+
+def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
+                     stable: Stable) -> tuple[Any, dict[str, bytes]]:
+    """The body of a branch task: cool down from the branch point and evaluate. A stable
+    phase that diverged is every branch's result, as in a local sweep."""
+    from scalecli.sweep import checkpoint
+    from scalecli.sweep.train import train_run
+
+    result, points = stable
+    if result is not None and result.status != "ok":
+        return result, {}
+    rt, compile_model = _runtime(job)
+    if _sees(token_path, token):
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        start = branches.branch_point(job.run_dir.parent, job.run, data.fingerprint)
+        return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model,
+                         start_from=start), {}
+    with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
+        start, run_dir = Path(folder) / "branch-point", Path(folder) / "run"
+        saved = start / checkpoint.NAME
+        saved.mkdir(parents=True)
+        run_dir.mkdir()
+        for name, blob in points.get(job.run.branch_step, {}).items():
+            (saved / name).write_bytes(blob)
+        result = train_run(job.run, data, run_dir, rt, compile_model=compile_model,
+                           start_from=start)
+        files = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    return result, files
+
+
+def _runtime(job: Job) -> tuple[Any, bool]:
+    """The worker's device and dtype, and whether to compile a job of this size."""
+    from scalecli.sweep.hardware import resolve_runtime, should_compile
+
+    runtime = job.run.runtime
+    rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads or runtime.cpus_per_run)
+    return rt, should_compile(runtime.compile, rt, job.flops)
+
+
+def families(jobs: list[Job], fingerprint: str) -> tuple[list[Job], dict[str, list[Job]]]:
+    """The jobs that train from scratch, and the WSD branches by family."""
+    alone: list[Job] = []
+    grouped: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.run.is_branch:
+            grouped.setdefault(job.run.family_id(fingerprint), []).append(job)
+        else:
+            alone.append(job)
+    return alone, grouped
 
 
 def _sees(token_path: str, token: str) -> bool:
@@ -137,7 +223,17 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
     token_path.write_text(token, encoding="utf-8")
     task = ray.remote(train_on_worker).options(**resources(runtime))
     data_ref = ray.put(data)
-    pending = {task.remote(job, data_ref, str(token_path.resolve()), token): job for job in jobs}
+    where = (str(token_path.resolve()), token)
+    alone, grouped = (families(jobs, data.fingerprint) if any(j.run.is_branch for j in jobs)
+                      else (jobs, {}))
+    pending = {task.remote(job, data_ref, *where): job for job in alone}
+    stable_task = ray.remote(stable_on_worker).options(**resources(runtime))
+    branch_task = ray.remote(branch_on_worker).options(**resources(runtime))
+    stable_refs = []  # not awaited here: each branch task waits for its own (Ray orders them)
+    for kin in grouped.values():
+        stable_refs.append(stable_task.remote(kin, data_ref, *where))
+        for job in sorted(kin, key=lambda job: job.run.steps):
+            pending[branch_task.remote(job, data_ref, *where, stable_refs[-1])] = job
     try:
         while pending:
             if should_stop():
@@ -157,7 +253,7 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
                     _write_bytes(job.run_dir / name, blob)
                 on_done(Outcome(job, result=result))
     finally:
-        for ref in pending:
+        for ref in [*pending, *stable_refs]:
             ray.cancel(ref, force=True)
         token_path.unlink(missing_ok=True)
 

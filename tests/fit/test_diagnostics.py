@@ -329,3 +329,17 @@ def test_every_rule_survives_blank_cells(rule):
     rows = [*ladder(), {c: "" for c in HEADER}]
     rows[1]["val_loss"] = "nan"
     assert isinstance(rule(evidence(rows, fits=power_fits(ladder()), predict=[1e6])), list)
+
+
+def test_mixed_schedules_flags_cosine_and_wsd_rows_in_one_fit():
+    rows = [{**r, "schedule": "cosine"} for r in ladder()]
+    rows[1]["schedule"] = "wsd"
+    (found,) = dg.mixed_schedules(evidence(rows, header=[*HEADER, "schedule"]))
+    assert found.code == "mixed_schedules" and found.severity == "warning"
+    assert "cosine, wsd" in found.message and "--where schedule=wsd" in found.message
+
+
+def test_mixed_schedules_is_silent_on_one_schedule_or_without_the_column():
+    wsd = [{**r, "schedule": "wsd"} for r in ladder()]
+    assert dg.mixed_schedules(evidence(wsd, header=[*HEADER, "schedule"])) == []
+    assert dg.mixed_schedules(evidence(ladder())) == []

@@ -7,7 +7,6 @@ module, which needs no cluster and runs in milliseconds.
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import types
@@ -37,16 +36,6 @@ def sweep(tmp_path: Path, out: str, *args: str) -> pd.DataFrame:
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / out), *args])
     assert result.exit_code == 0, result.output
     return pd.read_csv(tmp_path / out / "tiny" / "results.csv")
-
-
-@pytest.fixture(scope="module")
-def ray_here() -> Any:
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage reports
-    ray = pytest.importorskip("ray")  # installed by the test extra; optional for users
-    ray.init(num_cpus=2, object_store_memory=80 * 2**20, include_dashboard=False,
-             log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def test_a_ray_sweep_records_the_same_runs_and_losses_as_a_local_one(

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -264,12 +265,41 @@ def test_the_report_says_what_the_branches_saved(setup: dict) -> None:
     assert branch_savings(ok.assign(parent_run_id=float("nan"))) is None  # cosine rows
 
 
-def test_executor_ray_trains_a_wsd_sweep_here_and_says_so(setup: dict) -> None:
-    # No Ray is started: the branches need their family's branch points in order.
+def test_on_ray_the_branches_are_tasks_after_their_stable_phase(setup: dict, ray_here: Any
+                                                               ) -> None:
+    # One stable-phase task, then one task per branch that Ray starts once it is done.
     out = setup["root"] / "ray"
     result = sweep_in_process(setup["sweep"], out, setup["cache"], "--executor", "ray")
     assert result.exit_code == 0, result.output
-    assert "the Ray executor does not run WSD families yet" in result.output
     rows = read_rows(out)
     assert {r["run_id"]: float(r["val_loss"]) for r in rows} == pytest.approx(
         setup["reference"], abs=1e-6)
+    assert rows[0]["parent_run_id"] == rows[1]["parent_run_id"] != ""
+    # The branch points were written beside the driver's folder and then cleaned up.
+    parent = out / "tiny" / "runs" / rows[0]["parent_run_id"]
+    assert {p.name for p in parent.iterdir()} == {"family.json"}
+
+
+def test_a_worker_that_cannot_see_the_folder_ships_branch_points_through_ray(
+        setup: dict, tmp_path: Path) -> None:
+    # The stable task returns the branch points' files; each branch task writes its own
+    # into a temporary folder, trains there and sends its files back.
+    from scalecli.sweep import ray_executor as remote
+    from scalecli.sweep.data import prepare
+
+    spec = parse_spec(yaml.safe_load(setup["sweep"].read_text(encoding="utf-8")))
+    os.environ["SCALECLI_CACHE"] = str(setup["cache"])
+    data = prepare(spec.data, spec.eval.tokens)
+    jobs = [remote.Job(run, run.run_id(data.fingerprint), tmp_path / "driver" / "runs" / "x",
+                       1.0) for run in expand(spec, data.vocab_size)]
+    (tmp_path / "token").write_text("driver's token")
+    where = (str(tmp_path / "token"), "another token")
+    stable = remote.stable_on_worker(jobs, data, *where)
+    result, points = stable
+    assert result.status == "ok" and sorted(points) == [9, 18]
+    assert set(points[9]) == {"model.safetensors", "optimizer.safetensors", "state.json"}
+    for job in jobs:
+        branch, files = remote.branch_on_worker(job, data, *where, stable)
+        assert branch.val.loss == pytest.approx(setup["reference"][job.run_id], abs=1e-6)
+        assert "model.safetensors" in files
+    assert not (tmp_path / "driver").exists()
