@@ -282,8 +282,13 @@ def poor_fit(ev: Evidence) -> list[Diagnostic]:
         reasons = [f"R^2 (log) {r2:.3f} < {MIN_R2:g}"] if r2 is not None and r2 < MIN_R2 else []
         if form == "power":  # only a line should not bend; the saturating form does by design
             reasons += bends(ev, fit.get("y") or ev.y_col)
-        out += listing("poor_fit", reasons, f"The {form} law fits poorly", "Add sizes, check "
-                       "each size's learning rate, or try --form saturating.")
+        budgets = {num(r.get("tokens")) for r in ev.rows} - {None}
+        advice = ("Its runs differ in D as well as N (several token budgets), which a law in N "
+                  "alone cannot follow: fit one budget (--where tokens=...), or use --form "
+                  "chinchilla or compute" if len(budgets) > 1 else
+                  "Add sizes, check each size's learning rate" + (
+                      ", or try --form saturating" if form == "power" else ""))
+        out += listing("poor_fit", reasons, f"The {form} law fits poorly", advice + ".")
     return out
 
 

@@ -66,8 +66,9 @@ def along_n(n: np.ndarray, d: np.ndarray, y: np.ndarray, x_col: str, y_col: str,
         most = max((np.unique(n[g]).size for g in _groups(d)), default=0)
         out.append(_entry("N", x_col, y_col, f"fixed {d_col}", reason=(
             f"no {d_col} value has {MIN_POINTS} sizes (at most {most}): each size was trained "
-            "on its own D, as in an isoFLOP design. The N dependence is in a and alpha; for "
-            f"the N exponent, train {MIN_POINTS}+ sizes on one budget.tokens")))
+            "on its own D (an isoFLOP design, or tokens_per_param), so N and D moved together."
+            f" The N dependence is in a and alpha; for the N exponent at a fixed D, train "
+            f"{MIN_POINTS}+ sizes on one budget.tokens")))
     return out
 
 
@@ -115,7 +116,8 @@ def compute_optimal(isoflop: dict | None) -> list[dict]:
     """a and b of the isoFLOP approach, or why there are none."""
     rows = []
     for name, scale in (("a_opt", "N_opt(C)"), ("b_opt", "D_opt(C)")):
-        entry = {"scale": scale, "x": "flops", "y": name, "at": "isoFLOP budgets"}
+        entry = {"scale": scale, "x": "flops", "y": scale.split("(")[0],
+                 "at": "isoFLOP budgets"}
         p = ((isoflop or {}).get("params") or {}).get(name)
         if isoflop is None:
             entry.update(exponent=None, reason="the CSV has no budget_flops: add "

@@ -8,7 +8,9 @@ the held-out tokens and writes a checkpoint. A plain loop is measurably faster t
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -317,13 +319,28 @@ def short_run(run: RunSpec, steps: int, **train_changes: Any) -> RunSpec:
     return dataclasses.replace(run, steps=steps, tokens=steps * train.batch_tokens, train=train)
 
 
-def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 4) -> float:
+def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 4,
+                       min_s: float = 1.0, max_steps: int = 64) -> float:
     """Training tokens/s of this run's shape and batch on this machine, from a few steps.
 
-    The real loop (`train_run`) on random tokens, timed after its first step, which pays
-    for allocation and warm-up. `sweep --dry-run` uses it to estimate time from measured
-    speed instead of an assumed fraction of the matmul peak.
+    The real loop (`train_run`) on random tokens; the median step after the first, which
+    pays for allocation and warm-up. A few fast steps are too few to time: on a 2-core
+    CPU three steps of an 18K-parameter model take about 0.1 s, and with three steps the
+    dry run of sweeps/isoflop.yaml said 76 and 31 min on an idle machine, where the sweep
+    took 22; timed for about a second, it said 19.0-20.0 min in four tries. So when
+    `steps` take less than `min_s`, the probe runs again for about `min_s` (at most
+    `max_steps` steps).
+    `sweep --dry-run` uses it to estimate time from measured speed instead of an assumed
+    fraction of the matmul peak.
     """
+    step_s = _median_step_s(run, vocab_size, rt, steps)
+    more = min(max_steps, math.ceil(min_s / max(step_s, 1e-9)) + 1)
+    if more > steps:
+        step_s = _median_step_s(run, vocab_size, rt, more)
+    return run.train.batch_tokens / max(1e-9, step_s)
+
+
+def _median_step_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int) -> float:
     import tempfile
 
     from scalecli.sweep.data import random_tokens
@@ -331,5 +348,5 @@ def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 
     data = random_tokens(vocab_size, (steps + 1) * run.train.batch_tokens, run.data.context)
     with tempfile.TemporaryDirectory(prefix="scalecli-probe-") as folder:
         result = train_run(short_run(run, steps), data, Path(folder), rt)
-    at = {p["step"]: p["elapsed_s"] for p in result.curve}
-    return (steps - 1) * run.train.batch_tokens / max(1e-9, at[steps] - at[1])
+    at = sorted((p["step"], p["elapsed_s"]) for p in result.curve if p["step"] >= 1)
+    return statistics.median(b - a for (_, a), (_, b) in itertools.pairwise(at))

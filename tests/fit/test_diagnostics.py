@@ -191,6 +191,16 @@ def test_poor_fit_flags_a_low_r2():
     fits["power"]["r2_log"] = 0.87
     found = dg.poor_fit(evidence(rows, fits=fits))
     assert codes(found) == ["poor_fit"] and "R^2 (log) 0.870 < 0.95" in found[0].message
+    assert "try --form saturating" in found[0].message
+
+
+def test_poor_fit_on_runs_of_several_budgets_says_to_fit_one_or_model_d():
+    # An isoFLOP design's runs differ in D too: a law in N alone cannot follow them.
+    rows = [*ladder(), *ladder(tokens=8e6)]
+    fits = power_fits(ladder())
+    fits["power"]["r2_log"] = 0.01
+    (found,) = dg.poor_fit(evidence(rows, fits=fits))
+    assert "--where tokens=" in found.message and "--form chinchilla or compute" in found.message
 
 
 def test_poor_fit_is_silent_on_a_straight_power_law():

@@ -85,3 +85,23 @@ def test_a_real_isoflop_fit_reaches_the_report(tmp_path: Path):
     assert "| non-embedding (params_non_embedding) | 2: isoFLOP |" in md
     assert "matmul-only (params_matmul), because results.csv has no column" in md
     assert "assumes C = 6 N D" not in md  # no approach 3 in an isoflop fit
+
+
+def test_the_exponents_table_and_what_the_design_lacks_reach_every_page(tmp_path: Path):
+    fit = write_fit(tmp_path, write_results(tmp_path))
+    fit["exponents"] = [
+        {"scale": "N", "x": "params_non_embedding", "y": "val_ppl", "at": "tokens = 2e+06",
+         "exponent": estimate(-0.1204, -0.1408, -0.0944), "n_points": 5, "r2_log": 0.9909},
+        {"scale": "D", "x": "tokens", "y": "val_ppl", "at": "fixed N", "exponent": None,
+         "reason": "no size was trained on 3 token budgets; give budget.tokens a grid"}]
+    (tmp_path / "fit.json").write_text(json.dumps(fit))
+    report = load(tmp_path, "t")
+    html, md = to_html(report), to_markdown(report)
+    for page in (html, md):
+        assert "exponents" in page and "-0.1204 [-0.1408, -0.0944]" in page
+        assert "val_ppl vs params_non_embedding" in page and "0.991" in page
+        assert "Not measured by this design: D (fixed N): no size was trained" in page
+    assert "| scale | at | law | exponent (95% CI) | points | R^2 (log) |" in md
+    console = Console(record=True, width=200)
+    to_terminal(report, console)
+    assert "-0.1204 [-0.1408, -0.0944]" in console.export_text()

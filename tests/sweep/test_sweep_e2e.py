@@ -136,3 +136,38 @@ def test_dry_run_time_is_affine_in_flops_per_token_between_the_probes(monkeypatc
     _, how = sweep._estimated_rate(runs, 300, resolve_runtime("cpu", "fp32", 1),
                                    Console(quiet=True))
     assert "40% of this machine's measured matmul peak" in how
+
+
+def test_a_fast_speed_probe_runs_again_for_about_a_second(monkeypatch) -> None:
+    # Three steps of a tiny model take ~0.1 s: too few to time, so the probe runs again
+    # for about min_s; a slow step is timed from the first few steps alone.
+    from scalecli.sweep import train
+    from scalecli.sweep.hardware import resolve_runtime
+    from scalecli.sweep.parse import parse_spec
+    from scalecli.sweep.spec import expand
+
+    run = expand(parse_spec(TINY), 300)[0]
+    rt = resolve_runtime("cpu", "fp32", 1)
+    for first, calls, step_s in ((0.05, [4, 21], 0.04), (0.001, [4, 64], 0.04),
+                                 (0.5, [4], 0.5)):
+        asked = []
+
+        def median(run, vocab, rt, steps, first=first, asked=asked):
+            asked.append(steps)
+            return first if len(asked) == 1 else 0.04
+        monkeypatch.setattr(train, "_median_step_s", median)
+        rate = train.probe_tokens_per_s(run, 300, rt)
+        assert asked == calls
+        assert rate == pytest.approx(run.train.batch_tokens / step_s)
+
+
+def test_the_speed_probe_times_real_steps() -> None:
+    from scalecli.sweep import train
+    from scalecli.sweep.hardware import resolve_runtime
+    from scalecli.sweep.parse import parse_spec
+    from scalecli.sweep.spec import expand
+
+    run = expand(parse_spec(TINY), 300)[0]
+    rate = train.probe_tokens_per_s(run, 300, resolve_runtime("cpu", "fp32", 1), min_s=0.2,
+                                    max_steps=12)
+    assert math.isfinite(rate) and rate > 0
