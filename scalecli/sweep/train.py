@@ -327,7 +327,7 @@ def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 
     pays for allocation and warm-up. A few fast steps are too few to time: on a 2-core
     CPU three steps of an 18K-parameter model take about 0.1 s, and with three steps the
     dry run of sweeps/isoflop.yaml said 76 and 31 min on an idle machine, where the sweep
-    took 22; timed for about a second, it said 19.0-20.0 min in four tries. So when
+    took 22; timed for about a second, it said 16.7-20.0 min in five tries. So when
     `steps` take less than `min_s`, the probe runs again for about `min_s` (at most
     `max_steps` steps).
     `sweep --dry-run` uses it to estimate time from measured speed instead of an assumed
