@@ -20,7 +20,7 @@ import numpy as np
 
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
-from scalecli.fit.diagnostics import Diagnostic
+from scalecli.fit.findings import Diagnostic
 from scalecli.fit.isoflop import Budget, group_budgets
 from scalecli.fit.rows import numeric_column
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from scalecli.epochs import epochs_note
+from scalecli.fit.findings import Diagnostic, Evidence, listing, skipped
 from scalecli.fit.laws import fit_power
 from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, best_config, pooled_sd, robust_z
 
@@ -35,40 +36,6 @@ MIN_SIZES_CURVE = 4
 FAR_FACTOR = 10.0
 # Leaving one of four sizes out still leaves a line with a degree of freedom.
 MIN_SIZES_LOO = 4
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """A stable code to grep, `info` or `warning` (do not trust it as it stands), a message."""
-
-    code: str
-    severity: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity, "message": self.message}
-
-
-@dataclass
-class Evidence:
-    """What the rules read (see the module docstring)."""
-
-    rows: list[dict[str, str]]  # after --where, before the best-lr choice: every lr and seed
-    header: list[str]
-    x_col: str
-    y_col: str
-    fits: dict  # fit.json's "fits"
-    predict: list[float] | None
-    data_summary: dict | None  # the sweep folder's data.json, None outside a sweep folder
-
-
-def skipped(rule: str, why: str) -> Diagnostic:
-    return Diagnostic("skipped", "info", f"{rule} skipped: {why}")
-
-
-def listing(code: str, found: list[str], head: str, advice: str) -> list[Diagnostic]:
-    """One warning that lists every instance found, or none."""
-    return [Diagnostic(code, "warning", f"{head}: {'; '.join(found)}. {advice}")] if found else []
 
 
 def num(cell: object) -> float | None:
@@ -282,13 +249,12 @@ def poor_fit(ev: Evidence) -> list[Diagnostic]:
         reasons = [f"R^2 (log) {r2:.3f} < {MIN_R2:g}"] if r2 is not None and r2 < MIN_R2 else []
         if form == "power":  # only a line should not bend; the saturating form does by design
             reasons += bends(ev, fit.get("y") or ev.y_col)
-        budgets = {num(r.get("tokens")) for r in ev.rows} - {None}
-        advice = ("Its runs differ in D as well as N (several token budgets), which a law in N "
-                  "alone cannot follow: fit one budget (--where tokens=...), or use --form "
-                  "chinchilla or compute" if len(budgets) > 1 else
-                  "Add sizes, check each size's learning rate" + (
-                      ", or try --form saturating" if form == "power" else ""))
-        out += listing("poor_fit", reasons, f"The {form} law fits poorly", advice + ".")
+        many_d = len({num(r.get("tokens")) for r in ev.rows} - {None}) > 1
+        out += listing("poor_fit", reasons, f"The {form} law fits poorly", (
+            "Its runs differ in D as well as N, which a law in N alone cannot follow: fit one "
+            "budget (--where tokens=...), or use --form chinchilla or compute" if many_d else
+            "Add sizes, check each size's learning rate" + (
+                ", or try --form saturating" if form == "power" else "")) + ".")
     return out
 
 
@@ -382,18 +348,16 @@ def unstable_fit(ev: Evidence) -> list[Diagnostic]:
 
 
 def mixed_schedules(ev: Evidence) -> list[Diagnostic]:
-    """Rows of more than one lr schedule in one fit. The schedule moves the
-    final loss by itself: on the embedded corpus, s4 WSD branches with a 0.2 cooldown ended
-    0.07-0.15 nats below cosine runs of the same length at every peak lr tried (README,
-    bench/wsd.py), so a law through both mixes two curves."""
-    if "schedule" not in ev.header:
-        return []
+    """The schedule moves the final loss by itself: on the embedded corpus s4's WSD branches
+    ended 0.07-0.15 nats below cosine runs of the same length at every peak lr tried
+    (README, bench/wsd.py), so a law through both kinds of row mixes two curves."""
     kinds = sorted({r.get("schedule") or "cosine" for r in ev.rows})
-    if len(kinds) < 2:
+    if "schedule" not in ev.header or len(kinds) < 2:
         return []
-    return [Diagnostic("mixed_schedules", "warning", f"The fitted rows use {len(kinds)} lr "
-                       f"schedules ({', '.join(kinds)}), which end at different losses for the "
-                       "same run length. Fit one at a time: --where schedule=wsd.")]
+    listed = ", ".join(kinds)
+    return [Diagnostic("mixed_schedules", "warning", f"The rows mix lr schedules ({listed}), "
+                       "which end at different losses for the same run length. Fit one at a "
+                       "time: --where schedule=wsd.")]
 
 
 RULES: tuple[Callable[[Evidence], list[Diagnostic]], ...] = (
