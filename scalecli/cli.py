@@ -131,7 +131,8 @@ def fit(
     ] = DEFAULT_OUT,
     form: Annotated[
         str,
-        typer.Option(help="power | saturating | chinchilla | all, or the compute-optimal "
+        typer.Option(help="power | saturating | chinchilla | all (each form, and a table of "
+                     "every exponent the runs' design supports), or the compute-optimal "
                      "approaches: envelope (1) | isoflop (2) | compute (1, 2 and chinchilla "
                      "side by side)."),
     ] = "power",
