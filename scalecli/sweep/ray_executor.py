@@ -82,8 +82,7 @@ def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
         return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
         result = train_run(job.run, data, Path(folder), rt, compile_model=compile_model)
-        files = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
-    return result, files
+        return result, _files(Path(folder))
 
 
 # A stable phase's outcome as it travels to its branch tasks: its RunResult (None when every
@@ -111,7 +110,7 @@ def stable_on_worker(jobs: list[Job], data: TokenData, token_path: str, token: s
         for run, _ in todo:
             found = checkpoint.find(branches.branch_point(Path(folder), run, data.fingerprint))
             if found is not None:
-                points[run.branch_step] = {p.name: p.read_bytes() for p in found.iterdir()}
+                points[run.branch_step] = _files(found)
     return result, points
 
 
@@ -140,8 +139,7 @@ def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
             (saved / name).write_bytes(blob)
         result = train_run(job.run, data, run_dir, rt, compile_model=compile_model,
                            start_from=start)
-        files = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
-    return result, files
+        return result, _files(run_dir)
 
 
 def _runtime(job: Job) -> tuple[Any, bool]:
@@ -163,6 +161,11 @@ def families(jobs: list[Job], fingerprint: str) -> tuple[list[Job], dict[str, li
         else:
             alone.append(job)
     return alone, grouped
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """A folder's files by name, to send back from a worker that trained away from it."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 def _sees(token_path: str, token: str) -> bool:

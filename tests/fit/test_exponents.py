@@ -9,7 +9,6 @@ Three designs, each with a known law:
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,20 +16,12 @@ import numpy as np
 from typer.testing import CliRunner
 
 from scalecli.cli import app
+from tests.fit.test_conventions import write
 from tests.fit.test_isoflop import A_TRUE, B_TRUE, synthetic
 
 B_N, B_D = -0.12, -0.08
 SIZES = np.geomspace(1e5, 1e7, 5)
 TOKENS = np.geomspace(1e8, 1e10, 4)
-
-
-def write(folder: Path, rows: list[dict]) -> Path:
-    path = folder / "results.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def grid_rows(tokens: np.ndarray, noise: float = 0.01) -> list[dict]:
