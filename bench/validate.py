@@ -2,7 +2,7 @@
 
     python bench/corpora.py /tmp/corpora                         # build the corpora first
     python bench/validate.py /tmp/corpora/code.jsonl /tmp/corpora/portuguese.jsonl
-    python bench/validate.py --isoflop                           # sweeps/isoflop.yaml, a budget 3x past
+    python bench/validate.py --isoflop                           # isoFLOP, a budget 3x past
     python bench/validate.py --tiny                              # tiny models, one tiny corpus (CI)
 
 For the embedded Shakespeare and each corpus given: `sweeps/default.yaml` with only
@@ -103,7 +103,8 @@ def corpus_rows(name: str, fit: dict) -> tuple[list[str], dict]:
         validated = False
         lines.append(f"| {name} | - | no validation run was scored | | | | | |")
     ruled = ", ".join(block.get("ruled_out") or []) or "none"
-    lines.append(f"| {name} | | best form: {block.get('best_form')}; ruled out: {ruled} | | | | | |")
+    lines.append(f"| {name} | | best form: {block.get('best_form')}; ruled out: {ruled} "
+                 "| | | | | |")
     return lines, {"validated": validated, "best_err": best_err, "misses": misses}
 
 
