@@ -30,6 +30,9 @@ NUMERIC = (
     "train_loss", "val_loss", "val_ppl", "val_bpb", "tokens_per_s", "mfu", "non_compute_frac",
     "wall_s",
 )
+# results.csv's `role`: a validation run is trained past the ladder to check the fit's
+# prediction; no fit uses it. A CSV without the column, or a blank cell, means ladder.
+LADDER, VALIDATION = "ladder", "validation"
 
 
 @dataclass
@@ -52,7 +55,20 @@ class ReportData:
 
     @property
     def ok(self) -> pd.DataFrame:
+        """Every finished run, validation runs included (the runs table, curves, samples)."""
         return self.rows[self.rows["status"] == "ok"]
+
+    @property
+    def ladder(self) -> pd.DataFrame:
+        """The finished ladder runs: what the fit could use and what figures draw as points."""
+        ok = self.ok
+        return ok[ok["role"] != VALIDATION]
+
+    @property
+    def validation(self) -> pd.DataFrame:
+        """The finished validation runs: trained past the ladder, scored, never fitted."""
+        ok = self.ok
+        return ok[ok["role"] == VALIDATION]
 
     @property
     def fingerprint(self) -> str:
@@ -91,6 +107,7 @@ def load(out_dir: Path, command: str) -> ReportData:
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
     report.fit = load_fit(out_dir, csv_path, report.notes)
+    report.notes.extend(prediction_notes(report.fit, len(report.validation)))
     report.curves = read_curves(out_dir, report.ok, report.notes)
     return report
 
@@ -115,6 +132,8 @@ def read_results(csv_path: Path) -> pd.DataFrame:
     if "run_id" not in rows.columns:
         rows["run_id"] = [f"row{i}" for i in range(len(rows))]
     rows["status"] = rows["status"].str.strip().str.lower()
+    role = rows["role"] if "role" in rows.columns else pd.Series("", index=rows.index)
+    rows["role"] = role.astype(str).str.strip().str.lower().replace("", LADDER)
     return rows.reset_index(drop=True)
 
 
@@ -144,6 +163,24 @@ def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:
         return None
     atomic_write_text(path, json.dumps(fit, indent=2, allow_nan=False, default=str) + "\n")
     return fit
+
+
+def prediction_notes(fit: dict | None, n_validation: int) -> list[str]:
+    """Why the prediction check is missing or stale: an older fit.json, or validation runs
+    that finished after the fit."""
+    if not fit or not fit.get("fits"):
+        return []
+    notes = []
+    if "prediction" not in fit and "validation" not in fit:
+        notes.append("fit.json has no prediction block (neither power nor saturating "
+                     "converged along N, or the file predates it: rerun `scalecli fit`), so "
+                     "the report has no prediction check.")
+    scored = len(((fit.get("validation") or {}).get("runs")) or [])
+    if n_validation > scored:
+        notes.append(f"results.csv has {n_validation} finished validation run(s) and fit.json "
+                     f"scores {scored}: rerun `scalecli fit` to check the prediction against "
+                     "them.")
+    return notes
 
 
 def read_curves(out_dir: Path, ok: pd.DataFrame, notes: list[str]) -> dict[str, pd.DataFrame]:
@@ -240,9 +277,12 @@ def seed_bars(fit_json: dict | None, y_col: str) -> list[SeedBar]:
 
 
 def fit_rows(rows: pd.DataFrame, fit_json: dict | None) -> pd.DataFrame:
-    """The rows that the fit used, by fit.json's COLUMN=VALUE filter (default status=ok)."""
+    """The rows that the fit used, by fit.json's COLUMN=VALUE filter (default status=ok);
+    never a validation run, which `fit` scores and does not fit."""
     filters = (fit_json or {}).get("filter") or ["status=ok"]
     keep = pd.Series(True, index=rows.index)
+    if "role" in rows.columns:
+        keep &= rows["role"] != VALIDATION
     for item in filters:
         column, _, value = str(item).partition("=")
         if column not in rows.columns:

@@ -15,11 +15,13 @@ from scalecli.fit.axes import exponent_interval
 from scalecli.fit.summary import interval_text
 from scalecli.report.approaches import approaches_blocks, exponents_blocks
 from scalecli.report.blocks import Block, Section, fmt
-from scalecli.report.data import ReportData
+from scalecli.report.data import VALIDATION, ReportData
+from scalecli.report.prediction import prediction_section, ten_x_text
 from scalecli.report.samples import REPETITION_PENALTY, SEED, TEMPERATURE, TOP_K
 
 RUN_COLUMNS = (  # (column, header, format)
     ("model", "model", "s"),
+    ("role", "role", "s"),  # shown only when some run is a validation run
     ("n_layer", "layers", "i"),
     ("n_embd", "width", "i"),
     ("n_head", "heads", "i"),
@@ -43,8 +45,11 @@ RUN_COLUMNS = (  # (column, header, format)
 
 # The document ---------------------------------------------------------------------------
 def document(report: ReportData) -> list[Section]:
-    return [
+    sections = [
         diagnostics_section(report),
+        # The prediction check sits above every figure: whether the law held past the
+        # ladder decides how far a reader should trust the plots below it.
+        prediction_section(report.fit),
         provenance_section(report),
         settings_section(report),
         runs_section(report),
@@ -53,6 +58,7 @@ def document(report: ReportData) -> list[Section]:
         samples_section(report),
         notes_section(report),
     ]
+    return [s for s in sections if s is not None]
 
 
 def title(report: ReportData) -> str:
@@ -93,7 +99,9 @@ def provenance_section(report: ReportData) -> Section:
         ("command", report.command),
         ("generated", report.created),
         ("output folder", str(report.out_dir)),
-        ("runs", f"{len(rows)} in results.csv, {len(report.ok)} finished ok"),
+        ("runs", f"{len(rows)} in results.csv, {len(report.ok)} finished ok"
+                 + (f" ({len(report.validation)} of them validation runs, never fitted)"
+                    if len(report.validation) else "")),
     ]
     for key in ("dataset", "tokenizer", "vocab_size", "train_tokens", "val_tokens"):
         if key in data:
@@ -130,7 +138,7 @@ def settings_section(report: ReportData) -> Section:
     return Section("settings", "Sweep settings", blocks)
 
 
-TERMINAL_COLUMNS = ("model", "params_non_embedding", "tokens", "lr", "seed", "val_loss",
+TERMINAL_COLUMNS = ("model", "role", "params_non_embedding", "tokens", "lr", "seed", "val_loss",
                     "val_ppl", "val_bpb", "wall_s", "status")
 
 
@@ -138,7 +146,8 @@ def runs_section(report: ReportData, only: tuple[str, ...] | None = None) -> Sec
     rows = report.rows.sort_values(
         [c for c in ("params_non_embedding", "tokens", "seed") if c in report.rows.columns])
     cols = [c for c in RUN_COLUMNS if c[0] in rows.columns and rows[c[0]].notna().any()
-            and (only is None or c[0] in only)]
+            and (only is None or c[0] in only)
+            and (c[0] != "role" or (rows["role"] == VALIDATION).any())]
     table = [[fmt(r[c], how) for c, _, how in cols] for _, r in rows.iterrows()]
     blocks = [Block("table", headers=[h for _, h, _ in cols], rows=table)]
     bad = rows[rows["status"] != "ok"]
@@ -191,7 +200,9 @@ FORMULAS = {
 }
 
 
-def fit_summary(fit: dict) -> list[Block]:
+def fit_summary(fit: dict, prediction: dict | None = None) -> list[Block]:
+    """One form's formula, exponent, quality, parameters and checks; `prediction` (fit.json's
+    block) gives the combined prediction that the 10x line is shown beside."""
     form = fit.get("form", "?")
     blocks = [Block("p", FORMULAS.get(form, form).format(
         x=fit.get("x"), y=fit.get("y"), d=fit.get("d")))]
@@ -207,8 +218,9 @@ def fit_summary(fit: dict) -> list[Block]:
         pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(lo)}, {fmt(hi)}], "
                                   f"s.e. {fmt(p.get('se'))})"))
     derived = fit.get("derived") or {}
-    if derived.get("ten_x_text"):
-        pairs.append(("10x buys", str(derived["ten_x_text"])))
+    ten_x = ten_x_text(fit, prediction)
+    if ten_x:
+        pairs.append(("10x buys", ten_x))
     pairs += [("R^2 (log space)", fmt(fit.get("r2_log"))),
               ("RMSE (log space)", fmt(fit.get("rmse_log"))),
               ("points", fmt(fit.get("n_points"), "i")),
@@ -306,7 +318,7 @@ def fit_section(report: ReportData) -> Section:
         if not one:
             continue
         blocks.append(Block("h3", form))
-        blocks.extend(fit_summary(one))
+        blocks.extend(fit_summary(one, fit.get("prediction")))
     blocks.extend(approaches_blocks(fit))
     blocks.extend(exponents_blocks(fit))
     return Section("fit", "Fit", blocks)

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
-from scalecli.report.data import fit_rows, one_run_per_size, predict, seed_bars
+from scalecli.report.data import VALIDATION, fit_rows, one_run_per_size, predict, seed_bars
 from scalecli.report.optimum_plot import optimum_figure
+from scalecli.report.prediction import Check, validation_checks
 from scalecli.report.style import (
     FIG_H,
     STYLE,
@@ -51,7 +52,7 @@ def scaling_figure(report, folder: Path) -> Figure:
     figure = Figure("scaling", f"{label(y_col).capitalize()} against {label(x_col)}",
                     "Each point is a finished run; the line is the fitted law, the shaded band "
                     "its 95% bootstrap interval, dashed one decade beyond the largest model.")
-    rows = report.ok
+    rows = report.ladder  # validation runs are drawn apart, below, never as ladder points
     if x_col not in rows.columns or y_col not in rows.columns:
         figure.note = f"No scaling plot: results.csv has no {x_col!r} or {y_col!r} column."
         return figure
@@ -112,6 +113,14 @@ def scaling_figure(report, folder: Path) -> Figure:
                            "over its seeds (the point the law is fitted to), plus and minus one "
                            "seed-to-seed standard deviation of val_loss (the spread of one run, "
                            "not the standard error of the mean).")
+    checks, why_not = validation_checks(report.fit, x_col, y_col, report.rows)
+    if checks:
+        draw_checks(ax, checks)
+        figure.caption += (" Stars are validation runs, trained past the ladder and never "
+                           "fitted; beside each, every form's 95% prediction interval for one "
+                           "new run at that size, made from the ladder alone.")
+    if why_not:
+        figure.note = why_not
     ax.set_xlabel(label(x_col))
     ax.set_ylabel(label(y_col))
     ax.set_title(figure.title)
@@ -121,6 +130,28 @@ def scaling_figure(report, folder: Path) -> Figure:
     if fit is None:
         figure.note = "No fit in fit.json, so only the points are drawn."
     return save(fig, folder, figure)
+
+
+FORM_COLOURS = {"power": "C0", "saturating": "C2", "combined": "black"}
+
+
+def draw_checks(ax, checks: list[Check]) -> None:
+    """Each validation run as a star, and beside it (nudged 4% apart in x, so they do not
+    hide each other) each form's prediction interval as an error bar: one legend entry
+    per form."""
+    forms = list(dict.fromkeys(i.form for c in checks for i in c.intervals))
+    for k, form in enumerate(forms):
+        shift = 10 ** (0.018 * (k - (len(forms) - 1) / 2))
+        pts = [(c.x * shift, i) for c in checks for i in c.intervals if i.form == form]
+        ax.errorbar([x for x, _ in pts], [i.predicted for _, i in pts],
+                    yerr=[[i.predicted - i.low for _, i in pts],
+                          [i.high - i.predicted for _, i in pts]],
+                    fmt="o", ms=4, mfc="white", color=FORM_COLOURS.get(form, f"C{k + 4}"),
+                    elinewidth=1.6, capsize=3, zorder=6,
+                    label=f"{form}: 95% prediction interval")
+    ax.scatter([c.x for c in checks], [c.observed for c in checks], marker="*", s=200,
+               color="gold", edgecolors="black", linewidths=0.8, zorder=7,
+               label="validation run (not fitted)")
 
 
 def fit_label(fit: dict) -> str:
@@ -172,7 +203,8 @@ def curves_figure(report, folder: Path, axis: str) -> Figure:
     tops, bottoms = [], []
     frontier = []
     for (row, curve), colour in zip(lines, colours, strict=True):
-        name = f"{row['model']} ({human(row['params_non_embedding'])})"
+        name = f"{row['model']} ({human(row['params_non_embedding'])})" + (
+            ", validation" if row.get("role") == VALIDATION else "")
         train = curve.dropna(subset=["train_loss"])
         axes[0].plot(train[axis], train["train_loss"], color=colour, lw=1.3, label=name)
         if "val_loss" in curve.columns:
@@ -275,7 +307,7 @@ def isoflop_figure(report, folder: Path) -> Figure:
                     "token budgets. Middle (when runs share a compute level): iso-FLOP curves, "
                     "loss against N at fixed compute. Right (with a chinchilla fit): the fitted "
                     "loss over compute and N, with the compute-optimal N_opt(C).")
-    rows = report.ok.dropna(subset=["val_loss", "params_non_embedding"])
+    rows = report.ladder.dropna(subset=["val_loss", "params_non_embedding"])
     if "tokens" not in rows.columns or rows.empty:
         figure.note = "No iso-FLOP plot: results.csv has no tokens column."
         return figure
@@ -324,16 +356,28 @@ def isoflop_figure(report, folder: Path) -> Figure:
         ax.legend(loc="upper right", title="FLOPs")
     if chin:
         ax = axes[k]
-        _chinchilla_contours(ax, fig, chin, rows)
+        figure.note = _chinchilla_contours(ax, fig, chin, rows)
     else:
         figure.note = "No chinchilla contours: fit.json has no chinchilla fit " \
                       "(run `scalecli fit --form all`)."
     return save(fig, folder, figure)
 
 
-def _chinchilla_contours(ax, fig, chin: dict, rows: pd.DataFrame) -> None:
-    n = rows["params_non_embedding"].to_numpy(dtype=float)
-    d = rows["tokens"].to_numpy(dtype=float)
+def _chinchilla_contours(ax, fig, chin: dict, rows: pd.DataFrame) -> str | None:
+    """The fitted loss over (6ND, N) with the runs on it. N and D are the columns the law was
+    fitted on (fit.json's `x` and `d`, normally `params`, every parameter): drawn at another
+    count of N, the runs would sit off the surface that was fitted to them (up to 5x on
+    small models, where the embeddings are most of the parameters)."""
+    n_col, d_col = chin.get("x") or "params", chin.get("d") or "tokens"
+    if any(col not in rows.columns for col in (n_col, d_col)):
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"no {n_col} or {d_col} column:\nno contours", ha="center",
+                transform=ax.transAxes)
+        return (f"No chinchilla contours: the law was fitted on {n_col} and {d_col}, and "
+                "results.csv lacks one of them.")
+    rows = rows.dropna(subset=[n_col, d_col])
+    n = rows[n_col].to_numpy(dtype=float)
+    d = rows[d_col].to_numpy(dtype=float)
     c = 6 * n * d
     cs = np.geomspace(c.min() / 3, c.max() * 30, 120)
     ns = np.geomspace(n.min() / 3, n.max() * 10, 120)
@@ -358,6 +402,7 @@ def _chinchilla_contours(ax, fig, chin: dict, rows: pd.DataFrame) -> None:
     ax.set_xlim(cs[0], cs[-1])
     ax.set_ylim(ns[0], ns[-1])
     ax.set_xlabel("training compute 6ND (FLOPs)")
-    ax.set_ylabel(label("params_non_embedding"))
+    ax.set_ylabel(f"N = {label(n_col)}")
     ax.set_title("chinchilla fit: loss contours")
     ax.legend(loc="upper left")
+    return None

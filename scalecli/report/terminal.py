@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from scalecli.report.blocks import Block
 from scalecli.report.data import ReportData, predict
 from scalecli.report.document import TERMINAL_COLUMNS, fit_section, runs_section, title
+from scalecli.report.prediction import prediction_section
 
 
 def to_terminal(report: ReportData, console=None) -> None:
@@ -24,7 +26,20 @@ def to_terminal(report: ReportData, console=None) -> None:
     console.print(table)
     for block in after:  # unfinished runs, what WSD branches saved
         console.print(block.text, markup=False)
-    for block in fit_section(report).blocks:
+    check = prediction_section(report.fit)
+    if check is not None:  # ahead of the fit, as in the HTML: it says how far to trust it
+        console.rule(check.title, align="left")
+        print_blocks(console, check.blocks)
+    print_blocks(console, fit_section(report).blocks)
+    terminal_plot(report, console)
+    for note in dict.fromkeys(report.notes):
+        console.print(f"note: {note}", markup=False)
+
+
+def print_blocks(console, blocks: list[Block]) -> None:
+    from rich.table import Table
+
+    for block in blocks:
         if block.kind == "table":
             t = Table(*block.headers)
             for r in block.rows:
@@ -39,9 +54,6 @@ def to_terminal(report: ReportData, console=None) -> None:
             console.rule(f"fit: {block.text}", align="left")
         else:
             console.print(block.text, markup=False)
-    terminal_plot(report, console)
-    for note in dict.fromkeys(report.notes):
-        console.print(f"note: {note}", markup=False)
 
 
 def terminal_plot(report: ReportData, console) -> None:
@@ -55,9 +67,9 @@ def terminal_plot(report: ReportData, console) -> None:
     fit = report.primary_fit()
     x_col = (fit or {}).get("x") or "params_non_embedding"
     y_col = (fit or {}).get("y") or "val_ppl"
-    if x_col not in report.ok.columns or y_col not in report.ok.columns:
+    if x_col not in report.ladder.columns or y_col not in report.ladder.columns:
         return
-    pts = report.ok[[x_col, y_col]].dropna()
+    pts = report.ladder[[x_col, y_col]].dropna()
     pts = pts[(pts > 0).all(axis=1)]
     if pts.empty:
         return
