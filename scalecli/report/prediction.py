@@ -107,12 +107,14 @@ def prediction_blocks(prediction: dict) -> list[Block]:
             name = (f"combined ({forms})" if forms else "combined") + (
                 ", forms disagree" if combined.get("disagree") else "")
             rows.append([*at, name, *_estimate(combined)])
-            why.append(" ".join(filter(None, [combined.get("method"),
-                                              combined.get("reason")])))
+            method, reason = combined.get("method"), combined.get("reason")
+            why.append(" ".join(filter(None, [
+                method and f"The combined prediction is the {method.rstrip('.')}.",
+                reason and f"Why `fit` stands behind it: {reason.rstrip('.')}."])))
     blocks = [Block("table", headers=[f"N ({x})", "label", "source", "form", f"predicted {y}",
                                       "95% prediction interval"], rows=rows)]
     for text in dict.fromkeys(w for w in why if w):
-        blocks.append(Block("p", f"Combined: {text}"))
+        blocks.append(Block("p", text))
     sd = prediction.get("seed_sd")
     if sd is None:
         blocks.append(Block("p", "The intervals hold the fit's parameter uncertainty only: "

@@ -107,12 +107,12 @@ FORM_COLOURS = {"power": "C0", "saturating": "C2", "combined": "black"}
 
 
 def draw_checks(ax, checks: list[Check]) -> None:
-    """Each validation run as a star, and beside it (nudged 4% apart in x, so they do not
-    hide each other) each form's prediction interval as an error bar: one legend entry
-    per form."""
+    """Each validation run as a star at its own N, and to its right (7% apart in x, so
+    neither the star nor another form hides one) each form's prediction interval as an
+    error bar: one legend entry per form."""
     forms = list(dict.fromkeys(i.form for c in checks for i in c.intervals))
     for k, form in enumerate(forms):
-        shift = 10 ** (0.018 * (k - (len(forms) - 1) / 2))
+        shift = 10 ** (0.03 * (k + 1))
         pts = [(c.x * shift, i) for c in checks for i in c.intervals if i.form == form]
         ax.errorbar([x for x, _ in pts], [i.predicted for _, i in pts],
                     yerr=[[i.predicted - i.low for _, i in pts],
