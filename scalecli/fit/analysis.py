@@ -114,9 +114,18 @@ def goodness(y: np.ndarray, y_hat: np.ndarray) -> tuple[float, float]:
     return float(r2), float(np.sqrt(np.mean(res**2)))
 
 
-def extrapolation_check(form, x, y, d, holdout: int) -> tuple[dict | None, str]:
+# The holdout refit's bootstrap for chinchilla: each refit is an L-BFGS-B run, so the
+# check's interval costs at most this many more (a 95% interval from 200 draws moves by a
+# few percent of its width).
+HOLDOUT_CHINCHILLA_BOOT = 200
+
+
+def extrapolation_check(form, x, y, d, holdout: int, n_boot: int = 0, seed: int = 0,
+                        noise_sd_log: float = 0.0) -> tuple[dict | None, str]:
     """Refit without the `holdout` largest distinct x and predict them: the honest test of
-    a law.
+    a law. Each prediction gets its 95% prediction interval (`low`, `high`, `inside`): the
+    refit's bootstrap predictions times exp of one run's seed noise (sd `noise_sd_log` of
+    log y), so the check says whether the held-out runs lie where the refit said.
 
     Every row at a held-out x goes: with seeds, budgets or an lr grid there are several
     rows per x, and keeping one of them in the fit would make the check interpolate.
@@ -136,20 +145,49 @@ def extrapolation_check(form, x, y, d, holdout: int) -> tuple[dict | None, str]:
     refit = fit_form(form, x[train], y[train], d_train)
     if not refit.converged:
         return None, f"skipped: the refit without the {holdout} largest x did not converge"
-    pred = predict_form(form, refit.theta, x[test], None if d is None else d[test])
+    d_test = None if d is None else d[test]
+    pred = predict_form(form, refit.theta, x[test], d_test)
     rel = (pred - y[test]) / y[test]
+    low, high = _holdout_interval(form, x[train], y[train], d_train, refit, x[test], d_test,
+                                  n_boot, seed, noise_sd_log)
+    inside = [None if lo is None or hi is None else bool(lo <= o <= hi)
+              for lo, hi, o in zip(low, high, y[test], strict=True)]
     check = {
         "held_out": int(holdout),  # distinct x; their rows are all in the lists below
         "x": [num(v) for v in x[test]],
         "predicted": [num(v) for v in pred],
         "observed": [num(v) for v in y[test]],
         "rel_error": [num(v) for v in rel],
+        "low": low,
+        "high": high,
+        "inside": inside,
     }
     note = (
         f"refit without the {holdout} largest distinct x ({test.size} rows); mean |relative error| "
         f"{100 * float(np.mean(np.abs(rel))):.2f}%"
     )
+    if any(v is not None for v in inside):
+        note += f"; {sum(v is True for v in inside)} of {len(inside)} inside its 95% " \
+                "prediction interval"
     return check, note
+
+
+def _holdout_interval(form, x, y, d, refit: FitResult, xs, ds, n_boot: int, seed: int,
+                      noise_sd_log: float) -> tuple[list, list]:
+    """The holdout refit's 95% prediction interval at the held-out points (None without
+    enough bootstrap refits)."""
+    if form == "chinchilla":
+        n_boot = min(n_boot, HOLDOUT_CHINCHILLA_BOOT)
+    rng = np.random.default_rng(seed)
+    boots, _ = bootstrap_form(form, x, y, d, refit, n_boot, rng)
+    curves = np.array([predict_form(form, t, xs, ds) for t in boots]).reshape(-1, xs.size)
+    curves = curves[np.all(np.isfinite(curves) & (curves > 0), axis=1)]
+    if curves.shape[0] < 10:
+        return [None] * xs.size, [None] * xs.size
+    if noise_sd_log > 0:
+        curves = curves * np.exp(rng.normal(0.0, noise_sd_log, size=curves.shape))
+    lo, hi = np.percentile(curves, [2.5, 97.5], axis=0)
+    return [num(v) for v in lo], [num(v) for v in hi]
 
 
 def _params_block(form, point: FitResult, boots: np.ndarray,
@@ -249,6 +287,21 @@ def _band(form, point: FitResult, boots: np.ndarray, x: np.ndarray) -> dict | No
     return {"x": [num(v) for v in grid], "y": [num(v) for v in y_hat], "low": low_l, "high": high_l}
 
 
+def point_and_draws(form: str, x: np.ndarray, y: np.ndarray, d: np.ndarray | None = None,
+                    n_boot: int = 1000, seed: int = 0,
+                    seed_level: Callable[[int, np.random.Generator], np.ndarray | None]
+                    | None = None) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
+    """The point fit, its bootstrap thetas (n_ok, k) and the power form's seed level: the
+    draws every interval of `analyse` comes from (and `prediction`'s, from the same seed)."""
+    point = fit_form(form, x, y, d)
+    rng = np.random.default_rng(seed)
+    # Drawn first, and only with seeds: a one-seed fit's random stream is as it was.
+    levels = (seed_level(n_boot, rng) if seed_level is not None and form == "power"
+              and n_boot > 0 and point.converged else None)
+    boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng, levels)
+    return point, boots, levels
+
+
 def analyse(
     form: str,
     x: np.ndarray,
@@ -260,26 +313,31 @@ def analyse(
     holdout: int = 1,
     seed_level: Callable[[int, np.random.Generator], np.ndarray | None] | None = None,
     reference: float | None = None,
+    draws_out: dict | None = None,
+    noise_sd_log: float = 0.0,
 ) -> dict:
     """Everything fit.json holds about one form, except the column names and text.
+
+    `draws_out`, when given, receives {form: (point FitResult, bootstrap thetas)}, so that
+    the validation scoring predicts from the same draws (`validation`). `noise_sd_log` is
+    one run's seed noise as an sd of log y: the holdout check's prediction intervals
+    draw it onto the refit's bootstrap predictions (0: no seeds measured).
 
     With seeds, x and y hold one point per configuration (the mean over its seeds), and
     `seed_level(n_boot, rng)` draws the seed level of the power form's bootstrap
     (`seeds.seed_level`). The saturating and chinchilla bootstraps stay on the residuals of
     the means, which hold the seed noise too (their coverage with seeds is not measured).
     """
-    point = fit_form(form, x, y, d)
-    rng = np.random.default_rng(seed)
-    # Drawn first, and only with seeds: a one-seed fit's random stream is as it was.
-    levels = (seed_level(n_boot, rng) if seed_level is not None and form == "power"
-              and n_boot > 0 and point.converged else None)
-    boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng, levels)
+    point, boots, levels = point_and_draws(form, x, y, d, n_boot, seed, seed_level)
+    if draws_out is not None:
+        draws_out[form] = (point, boots)
     # Saturating parameters get profile-likelihood intervals: with few sizes the
     # bootstrap's are too narrow (laws.profile_interval).
     intervals = profile_intervals(x, y, point) if form == "saturating" else {}
     if point.converged:
         r2, rmse = goodness(y, predict_form(form, point.theta, x, d))
-        extrapolation, note = extrapolation_check(form, x, y, d, holdout)
+        extrapolation, note = extrapolation_check(form, x, y, d, holdout, n_boot, seed,
+                                                  noise_sd_log)
         derived = _derived(form, point, boots, predict, reference)
     else:
         r2 = rmse = float("nan")

@@ -17,7 +17,7 @@ import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.fit import axes, seeds
+from scalecli.fit import axes, seeds, validation
 from scalecli.fit.compute import (
     COMPUTE_FORMS,
     N_COLUMN,
@@ -31,12 +31,14 @@ from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.exponents import exponents
 from scalecli.fit.rows import (
     BEST_LR_REASON,
+    VALIDATION_REASON,
     filter_rows,
     numeric_column,
     parse_predict,
     parse_where,
     read_csv,
     resolve_csv,
+    split_roles,
 )
 from scalecli.fit.summary import print_summary
 from scalecli.results import atomic_write_text, read_json
@@ -168,8 +170,13 @@ def _compute(
     header, rows = read_csv(csv_path)
     pairs = parse_where(where, header, csv_path)
     kept, excluded = filter_rows(rows, pairs)
+    kept, held = split_roles(kept)  # role=validation: scored below, never fitted
+    if held:
+        excluded[VALIDATION_REASON] = len(held)
     every_lr = kept
-    lad = seeds.ladder(every_lr, header, x, d, all_lrs)  # configurations; the best lr per size
+    # The lr that the sweep's lr search chose, where it ran (its record beside the CSV)
+    searched = seeds.searched_runs(read_json(csv_path.parent / "lr_search.json"))
+    lad = seeds.ladder(every_lr, header, x, d, all_lrs, searched)  # the best lr per size
     kept = [every_lr[i] for i in lad.fitted_rows()]
     if len(kept) < len(every_lr):
         excluded[BEST_LR_REASON] = len(every_lr) - len(kept)
@@ -192,6 +199,7 @@ def _compute(
         notes += skipped_notes(skipped)
     forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
     first_error = None
+    draws: dict = {}  # {form: (point, bootstrap thetas)}, for the validation scoring
     for name in forms:
         y_col = y or default_y(name)
         x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params
@@ -201,8 +209,10 @@ def _compute(
             x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x_name, y_col, d,
                                              lad)
             if along_c:  # L(C): the runs on the compute frontier only (`axes`)
-                keep = axes.on_frontier(name, x_name, x_arr, y_arr, fitmath.min_points(name))
-                x_arr, y_arr, level = x_arr[keep], y_arr[keep], axes.level_on(level, keep)
+                keep, x_arr = axes.on_frontier(name, x_name, x_arr, y_arr,
+                                               fitmath.min_points(name),
+                                               axes.nominal_budgets(kept, header, lad))
+                y_arr, level = y_arr[keep], axes.level_on(level, keep)
         except ScaleError as error:
             if form != "all":
                 raise
@@ -219,6 +229,8 @@ def _compute(
             predict=predict,
             holdout=holdout,
             seed_level=level,
+            draws_out=draws,
+            noise_sd_log=_noise_sd_log(lad, every_lr, y_col),
         )
         result["method"] += axes.FRONTIER_METHOD if along_c else ""
         if name != "chinchilla" and x_name == d:  # L(D) at each size (`axes`)
@@ -282,11 +294,25 @@ def _compute(
         # x of the report's seed bars: the scaling plot's axis, Kaplan's N unless --x says
         noise_x = given_x or ("params_non_embedding" if "params_non_embedding" in header else x)
         doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, noise_x)
+    pred_block, val_block, missed = validation.build(
+        every_lr, lad, held, header, fits, draws, bootstrap, seed,
+        predict if form in ("power", "saturating", "all") else None,
+        _pooled_loss_sd(lad, every_lr, header),
+        # the power form's seed level is on log ppl, which is val_loss
+        _seed_level(lad, every_lr, "val_ppl") if lad.seeded() and "val_ppl" in header
+        else None)
+    if pred_block is not None:
+        doc["prediction"] = pred_block
+    if val_block is not None:
+        doc["validation"] = val_block
+    found += missed
     evidence = Evidence(rows=every_lr, header=header, x_col=x,
                         y_col=y or default_y("power"), fits=fits,
                         predict=None if predict is None else [float(v) for v in predict],
                         # the sweep folder's data.json; None for a CSV on its own
-                        data_summary=read_json(csv_path.parent / "data.json"))
+                        data_summary=read_json(csv_path.parent / "data.json"),
+                        searched=searched,  # and every status, for what lr_edge says:
+                        tried=filter_rows(rows, [p for p in pairs if p[0] != "status"])[0])
     doc["diagnostics"] = [d.to_json() for d in [*diagnose(evidence), *found]]
     return doc, notes
 
@@ -296,6 +322,28 @@ def _has_budgets(rows: list[dict[str, str]], header: list[str]) -> bool:
     """Whether any run was trained to a FLOP budget (budget_flops is blank for tokens)."""
     return "budget_flops" in header and any(
         math.isfinite(seeds.cell(r, "budget_flops")) for r in rows)
+
+
+def _pooled_loss_sd(lad: seeds.Ladder, rows: list[dict[str, str]], header: list[str]
+                    ) -> float | None:
+    """One run's seed noise in val_loss (nats): the pooled seed sd of fit.json's
+    seed_noise, or None without seeds."""
+    if "seed" not in header or "val_loss" not in header:
+        return None
+    return seeds.pooled_sd(np.array([seeds.cell(rows[i], "val_loss") for i in c.rows])
+                           for g in lad.groups for c in g).sd
+
+
+def _noise_sd_log(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str) -> float:
+    """One run's seed noise as an sd of log y (0 without seeds): the holdout check's
+    prediction intervals draw it. For perplexity that is the sd of val_loss itself."""
+    if not lad.seeded():
+        return 0.0
+    log_y = [np.log(v) if v > 0 else np.nan
+             for v in (seeds.cell(r, y_col) for r in rows)]
+    sd = seeds.pooled_sd(np.array([log_y[i] for i in c.rows])
+                         for g in lad.groups for c in g).sd
+    return sd or 0.0
 
 
 def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):

@@ -116,6 +116,20 @@ def filter_rows(
     return kept, excluded
 
 
+# rows_excluded's reason for the runs past the ladder that are scored, not fitted
+VALIDATION_REASON = "validation runs (scored, not fitted)"
+
+
+def split_roles(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(ladder rows, role=validation rows). A CSV without a `role` column, or a blank cell,
+    is the ladder: validation runs are trained past it to check its predictions, and no
+    fit may use them."""
+    ladder, held = [], []
+    for row in rows:
+        (held if row.get("role", "").strip().lower() == "validation" else ladder).append(row)
+    return ladder, held
+
+
 # rows_excluded's reason for the other lrs of a size (the pick itself: `seeds.ladder`)
 BEST_LR_REASON = "not the best lr of its size"
 

@@ -53,6 +53,7 @@ def test_fit_writes_fit_json_and_prints_b_with_ci(results: Path):
         "rows_used",
         "rows_excluded",
         "fits",
+        "prediction",
         "diagnostics",
     }
     assert doc["rows_total"] == 6 and doc["rows_used"] == 5

@@ -1,0 +1,332 @@
+"""Predictions checked against runs that no fit used: fit.json's `prediction` and
+`validation` blocks, and the `prediction_miss` diagnostic.
+
+Rows with role=validation (`rows.split_roles`) are trained past the ladder and left out of
+every fit. Each converged form predicts them from the ladder alone, with its 95%
+prediction interval for one run (`prediction`), and is scored: relative error and whether
+the run fell inside. Runs of a `validate: flops` budget beyond the ladder's are scored
+against the compute-optimal approaches instead (`compute`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scalecli.fit import analysis, prediction, seeds
+from scalecli.fit.chinchilla import chinchilla_predict, compute_optimal
+from scalecli.fit.findings import Diagnostic
+from scalecli.fit.prediction import FormDraws, num
+
+X_COL = "params_non_embedding"  # Kaplan's N: the axis of the 1-D forms
+Y_COL = "val_loss"
+N_TOTAL = "params"  # N as approach 3 and the compute approaches count it
+APPROACH_NAMES = {"envelope": "1: envelope", "isoflop": "2: isoFLOP",
+                  "chinchilla": "3: parametric"}
+REASON = ("the forms disagree past the ladder and each has missed on some corpus, so "
+          "neither is trusted alone")
+
+
+def cells(rows: list[dict[str, str]], column: str) -> np.ndarray:
+    return np.array([seeds.cell(r, column) for r in rows])
+
+
+def is_budget_run(row: dict[str, str], ladder_max_budget: float) -> bool:
+    """A validate-flops run: a FLOP budget beyond every budget of the ladder."""
+    c = seeds.cell(row, "budget_flops")
+    return math.isfinite(c) and not c <= ladder_max_budget
+
+
+def ladder_max_budget(rows: list[dict[str, str]]) -> float:
+    values = [v for v in cells(rows, "budget_flops") if math.isfinite(v)]
+    return max(values) if values else -math.inf
+
+
+# --------------------------------------------------------------------- the ladder's forms
+
+
+def ladder_points(lad: seeds.Ladder, rows: list[dict[str, str]]
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(N, mean val_loss) per fitted point of the ladder, for the 1-D forms along N; None
+    when a size has several points (a grid of budgets: no one law along N) or the CSV
+    lacks the columns."""
+    if not rows or X_COL not in rows[0] or Y_COL not in rows[0]:
+        return None
+    x_row, y_row = cells(rows, X_COL), cells(rows, Y_COL)
+    if "budget_flops" in rows[0] and np.any(np.isfinite(cells(rows, "budget_flops"))):
+        return None  # an isoFLOP design: every size at several budgets
+    owner = lad.point_of_row()
+    order = lad.fitted_rows()
+    x = np.array([x_row[order][owner == p][0] for p in range(len(lad.points))])
+    y = np.array([float(np.mean(y_row[order][owner == p])) for p in range(len(lad.points))])
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[ok], y[ok]
+    if np.unique(x).size != x.size or x.size < analysis.min_points("power"):
+        return None
+    return x, y
+
+
+def form_draws(x: np.ndarray, y: np.ndarray, xs: np.ndarray, n_boot: int, seed: int,
+               seed_sd: float, power_level=None) -> list[FormDraws]:
+    """Each 1-D form's predictive draws at xs, from the ladder (x, y) alone."""
+    def draws_of(form, xa, ya):
+        if xa.size < analysis.min_points(form):
+            return analysis.fit_form(form, xa, ya), np.empty((0, 3))
+        point, boots, _ = analysis.point_and_draws(
+            form, xa, ya, n_boot=n_boot, seed=seed,
+            seed_level=power_level if form == "power" else None)
+        return point, boots
+
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for form in prediction.PREDICTION_FORMS:
+        if x.size < analysis.min_points(form):
+            continue
+        d = prediction.loss_form_draws(form, x, y, xs, draws_of, seed_sd, rng)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+def prediction_block(xs: np.ndarray, labels: list[str | None], sources: list[str],
+                     forms: list[FormDraws], seed_sd: float | None) -> dict:
+    return {"x": X_COL, "y": Y_COL, "seed_sd": num(seed_sd), "level": prediction.LEVEL,
+            "seed_note": None if seed_sd else "no seed noise measured (one seed per "
+            "configuration): the intervals hold the fit's uncertainty only",
+            "points": prediction.points_json(xs, labels, sources, forms, REASON)}
+
+
+# -------------------------------------------------------------------------------- scoring
+
+
+def score(form: str, predicted: float, low: float | None, high: float | None,
+          observed: float) -> dict:
+    inside = None if low is None or high is None else bool(low <= observed <= high)
+    return {"form": form, "predicted": num(predicted), "low": num(low), "high": num(high),
+            "rel_error": num((predicted - observed) / observed), "inside": inside}
+
+
+def chinchilla_draws(theta: np.ndarray, boots: np.ndarray, n: np.ndarray, d: np.ndarray,
+                     seed_sd: float, rng: np.random.Generator) -> FormDraws:
+    y = chinchilla_predict(theta, n, d)
+    curves = np.array([chinchilla_predict(t, n, d) for t in boots]).reshape(-1, n.size)
+    curves = curves[np.all(np.isfinite(curves), axis=1)]
+    return FormDraws("chinchilla", y, prediction.with_noise(curves, seed_sd, rng))
+
+
+def validation_runs(rows: list[dict[str, str]], header: list[str]
+                    ) -> list[dict]:
+    """One entry per validation configuration (its seeds averaged)."""
+    if not rows:
+        return []
+    lad = seeds.ladder(rows, header, X_COL if X_COL in header else N_TOTAL, "tokens", True)
+    out = []
+    for c in lad.points:
+        members = [rows[i] for i in c.rows]
+        first = members[0]
+        loss = cells(members, Y_COL)
+        loss = loss[np.isfinite(loss)]
+        if not loss.size:
+            continue
+        out.append({"run_id": first.get("run_id") or None, "model": first.get("model") or None,
+                    "x": num(seeds.cell(first, X_COL)), "n": num(seeds.cell(first, N_TOTAL)),
+                    "tokens": num(seeds.cell(first, "tokens")),
+                    "flops": num(seeds.cell(first, "flops")),
+                    "budget_flops": num(seeds.cell(first, "budget_flops")),
+                    "observed": float(np.mean(loss)), "n_seeds": len(members)})
+    return out
+
+
+def score_runs(runs: list[dict], at: dict[float, int], forms: list[FormDraws],
+               chinchilla: FormDraws | None) -> list[dict]:
+    """`runs` with their scores: each form at the run's N (index `at[x]` of the draws),
+    chinchilla at its (N, D) (index k of its draws), and the combined prediction."""
+    combined = prediction.mixture(forms)
+    out = []
+    for k, run in enumerate(runs):
+        j = at.get(run["x"])
+        scores = []
+        for f in forms if j is not None else []:
+            iv = f.interval()
+            scores.append(score(f.form, f.y[j], *(None, None) if iv is None else
+                                (iv[0][j], iv[1][j]), run["observed"]))
+        if chinchilla is not None:
+            iv = chinchilla.interval()
+            scores.append(score("chinchilla", chinchilla.y[k], *(None, None) if iv is None
+                                else (iv[0][k], iv[1][k]), run["observed"]))
+        if combined is not None and j is not None:
+            scores.append(score("combined", combined[0][j], combined[1][j], combined[2][j],
+                                run["observed"]))
+        ranked = [s for s in scores if s["form"] != "combined" and s["rel_error"] is not None]
+        best = min(ranked, key=lambda s: abs(s["rel_error"]))["form"] if ranked else None
+        out.append({**{k2: v for k2, v in run.items() if k2 not in ("n", "budget_flops")},
+                    "scores": scores, "best_form": best})
+    return out
+
+
+def summarise(scored: list[dict]) -> dict:
+    """best_form (smallest max |rel_error| over the runs), ruled_out, misses."""
+    worst: dict[str, float] = {}
+    ruled_out: list[str] = []
+    misses = 0
+    for run in scored:
+        for s in run["scores"]:
+            if s["rel_error"] is not None and s["form"] != "combined":
+                worst[s["form"]] = max(worst.get(s["form"], 0.0), abs(s["rel_error"]))
+            if s["inside"] is False:
+                misses += 1
+                if s["form"] not in ruled_out:
+                    ruled_out.append(s["form"])
+    best = min(worst, key=worst.get) if worst else None
+    return {"best_form": best, "ruled_out": ruled_out, "misses": misses}
+
+
+def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: float,
+                  rng: np.random.Generator) -> list[dict]:
+    """validation.compute: per FLOP budget beyond the ladder's, its runs (approach 3's
+    prediction at each run's (N, D) when chinchilla is fitted), the best trained size, and
+    each approach's N_opt there against it."""
+    out = []
+    for c in sorted({r["budget_flops"] for r in runs}):
+        mine = [r for r in runs if r["budget_flops"] == c]
+        entries = []
+        for r in mine:
+            entry = {"run_id": r["run_id"], "model": r["model"], "n": r["n"],
+                     "tokens": r["tokens"], "observed": r["observed"]}
+            if chin is not None and r["n"] is not None and r["tokens"] is not None:
+                theta, boots = chin
+                d = chinchilla_draws(theta, boots, np.array([r["n"]]), np.array([r["tokens"]]),
+                                     seed_sd, rng)
+                iv = d.interval()
+                s = score("chinchilla", d.y[0], *(None, None) if iv is None else
+                          (iv[0][0], iv[1][0]), r["observed"])
+                entry.update(predicted=s["predicted"], low=s["low"], high=s["high"],
+                             inside=s["inside"])
+            entries.append(entry)
+        best = min(mine, key=lambda r: r["observed"])
+        block = {"flops": num(c), "runs": entries, "best_trained_n": best["n"],
+                 "observed_best": num(best["observed"]), "approaches": []}
+        for form, name in APPROACH_NAMES.items():
+            row = approach_at(form, name, fits, chin, c, best, seed_sd, rng)
+            if row is not None:
+                block["approaches"].append(row)
+        out.append(block)
+    return out
+
+
+def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, best: dict,
+                seed_sd: float, rng: np.random.Generator) -> dict | None:
+    """One approach's N_opt at budget c (and approach 3's loss there, with its interval),
+    against the best trained size."""
+    fit = fits.get(form)
+    if not fit or not fit.get("converged"):
+        return None
+    row = {"approach": name, "n_opt": None, "loss": None, "low": None, "high": None,
+           "inside": None, "n_ratio": None}
+    if form == "chinchilla" and chin is not None:
+        theta, boots = chin
+        opt = compute_optimal(theta, np.array([c]))
+        samples = np.array([compute_optimal(t, np.array([c]))["L_opt"][0] for t in boots])
+        samples = prediction.with_noise(samples[np.isfinite(samples)][:, None], seed_sd, rng)
+        iv = prediction.percentiles(samples)
+        row["n_opt"] = num(opt["N_opt"][0])
+        row["loss"] = num(opt["L_opt"][0])
+        if iv is not None:
+            row.update(low=num(iv[0][0]), high=num(iv[1][0]),
+                       inside=bool(iv[0][0] <= best["observed"] <= iv[1][0]))
+    elif form != "chinchilla":
+        a = ((fit.get("params") or {}).get("a_opt") or {}).get("value")
+        k_n = (fit.get("derived") or {}).get("k_n")
+        if a is not None and k_n is not None:
+            row["n_opt"] = num(k_n * c ** a)
+    if row["n_opt"] is not None and best["n"]:
+        row["n_ratio"] = num(row["n_opt"] / best["n"])
+    return row
+
+
+def findings(block: dict | None) -> list[Diagnostic]:
+    """`prediction_miss`: one warning per form with a validation run outside its 95%
+    prediction interval, naming the runs and by how much."""
+    if not block:
+        return []
+    missed: dict[str, list[str]] = {}
+    for run in block["runs"]:
+        label = run.get("model") or run.get("run_id") or f"N = {run['x']:.3g}"
+        for s in run["scores"]:
+            if s["inside"] is False:
+                edge = s["high"] if run["observed"] > s["high"] else s["low"]
+                missed.setdefault(s["form"], []).append(
+                    f"{label}: predicted {s['predicted']:.4g} [{s['low']:.4g}, "
+                    f"{s['high']:.4g}], observed {run['observed']:.4g} "
+                    f"({100 * s['rel_error']:+.1f}%, {abs(run['observed'] - edge):.3g} nats "
+                    "outside)")
+    return [Diagnostic("prediction_miss", "warning",
+                       f"The {form} form's 95% prediction interval missed a validation run: "
+                       f"{'; '.join(found)}. Do not extrapolate with this form alone.")
+            for form, found in missed.items()]
+
+
+# --------------------------------------------------------------------------- the driver's
+
+
+def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str, str]],
+          header: list[str], fits: dict, draws: dict, n_boot: int, seed: int,
+          predict: np.ndarray | None, seed_sd: float | None, power_level=None
+          ) -> tuple[dict | None, dict | None, list[Diagnostic]]:
+    """(prediction, validation, diagnostics) for fit.json; None for a block that has
+    nothing to hold. `every_lr` are the ladder rows given to `seeds.ladder` (`lad`), `held`
+    the role=validation rows that passed the filter, `draws` the {form: (point, thetas)}
+    of `analysis.analyse`'s `draws_out`."""
+    sd = seed_sd or 0.0
+    max_budget = ladder_max_budget(every_lr)
+    runs = validation_runs(held, header)
+    along_n = [r for r in runs if r["budget_flops"] is None or r["budget_flops"] <= max_budget]
+    budget_runs = [r for r in runs if r not in along_n]
+    along_n = [r for r in along_n if r["x"] is not None and r["x"] > 0]
+    points = ladder_points(lad, every_lr)
+    forms: list[FormDraws] = []
+    pred_block = None
+    at: dict[float, int] = {}
+    if points is not None:
+        x, y = points
+        xs, labels, sources = [], [], []
+        for r in along_n:
+            if r["x"] not in at:
+                at[r["x"]] = len(xs)
+                xs.append(r["x"])
+                labels.append(r["model"])
+                sources.append("validation")
+        for v in ([] if predict is None else predict):
+            xs.append(float(v))
+            labels.append(None)
+            sources.append("predict")
+        if not xs:
+            xs, labels, sources = [prediction.DEFAULT_FACTOR * float(x.max())], [None], \
+                ["default"]
+        forms = form_draws(x, y, np.array(xs), n_boot, seed, sd, power_level)
+        if forms:
+            pred_block = prediction_block(np.array(xs), labels, sources, forms, seed_sd)
+    if not runs:
+        return pred_block, None, []
+    rng = np.random.default_rng(seed + 2)
+    chin_fit = fits.get("chinchilla") or {}
+    chin = None
+    if chin_fit.get("converged") and chin_fit.get("y") == Y_COL and "chinchilla" in draws:
+        point, boots = draws["chinchilla"]
+        chin = (point.theta, boots)
+    chin_draws = None
+    if chin is not None and along_n:
+        n_col, d_col = chin_fit["x"], chin_fit.get("d") or "tokens"
+        by_x = {r["x"]: r for r in runs}
+        firsts = [next(row for row in held if seeds.cell(row, X_COL) == r["x"])
+                  for r in along_n]
+        n = np.array([seeds.cell(row, n_col) for row in firsts])
+        d = np.array([seeds.cell(row, d_col) for row in firsts])
+        if np.all(np.isfinite(n) & np.isfinite(d) & (n > 0) & (d > 0)) and by_x:
+            chin_draws = chinchilla_draws(chin[0], chin[1], n, d, sd, rng)
+    scored = score_runs(along_n, at, forms, chin_draws) if (forms or chin_draws) else []
+    block = {"x": X_COL, "y": Y_COL, "runs": scored, **summarise(scored)}
+    if budget_runs:
+        block["compute"] = compute_block(budget_runs, fits, chin, sd, rng)
+    return pred_block, block, findings(block)
