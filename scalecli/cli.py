@@ -56,6 +56,14 @@ def _root(
     """Measure the scaling laws of GPT-2-style language models on your own data."""
 
 
+def _optimal_params(csv_path: Path, flops: list[float]) -> list[tuple[float, str]]:
+    """The ladder's compute fit for `validate: {flops: ...}`: sweep/ may not import fit/,
+    so the CLI hands it this."""
+    from scalecli.fit.suggest import optimal_params
+
+    return optimal_params(csv_path, flops)
+
+
 @app.command()
 def sweep(
     file: Annotated[
@@ -109,6 +117,7 @@ def sweep(
         retry_failed=retry_failed,
         keep_checkpoints=keep_checkpoints,
         trust_remote_code=trust_remote_code,
+        optimal_params=_optimal_params,
     )
     try:
         code = run_sweep(options)

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ COLUMNS: tuple[str, ...] = (
     "batch_tokens",
     "steps",
     "seed",
+    "role",
     "schedule",
     "parent_run_id",
     "branch_step",
@@ -66,6 +67,16 @@ COLUMNS: tuple[str, ...] = (
 )
 
 STATUSES = ("ok", "diverged", "failed")
+# `role`: how a run is used, not what it trained (so not part of its run_id). A ladder run is
+# fitted; a validation run (a sweep's `validate:` block, past the ladder) is scored against
+# the fit's prediction and fitted by nothing. A blank cell, or a CSV from before the
+# column, means ladder.
+ROLES = ("ladder", "validation")
+
+
+def role_of(row: Mapping[str, str]) -> str:
+    """A row's role, with a blank cell or a missing column read as `ladder`."""
+    return row.get("role") or "ladder"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -139,6 +150,12 @@ def upsert_row(path: Path, row: Mapping[str, Any]) -> None:
         raise ValueError(f"not results.csv columns: {sorted(unknown)}")
     rows = [r for r in read_rows(path) if r.get("run_id") != row["run_id"]]
     rows.append({key: _format(row.get(key)) for key in COLUMNS})
+    write_rows(path, rows)
+
+
+def write_rows(path: Path, rows: Iterable[Mapping[str, str]]) -> None:
+    """A whole results.csv of `rows` (as read_rows gives them). A row read from an older
+    file lacks the newer columns: they are written blank (a blank role is `ladder`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

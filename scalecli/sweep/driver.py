@@ -9,6 +9,7 @@ a second one exits at once (every file is written by rename, so that is safe too
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,8 +29,15 @@ from rich.progress import (
 
 from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
-from scalecli.results import atomic_write_text, read_rows, statuses, upsert_row, write_json
-from scalecli.sweep import branches, checkpoint, records
+from scalecli.results import (
+    atomic_write_text,
+    read_rows,
+    statuses,
+    upsert_row,
+    write_json,
+    write_rows,
+)
+from scalecli.sweep import beyond, branches, checkpoint, records
 from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
 from scalecli.sweep.parse import load_spec
@@ -50,6 +58,9 @@ class SweepOptions:
     retry_failed: bool = False
     keep_checkpoints: bool = False
     trust_remote_code: bool = False
+    optimal_params: beyond.OptimalParams | None = None
+    """(results.csv, FLOP budgets) -> (N_opt, approach) per budget: the ladder's compute fit,
+    for validate.flops. Passed in by cli.py, since sweep/ does not import fit/."""
 
 
 def _out_dir(spec: SweepSpec) -> Path:
@@ -129,15 +140,55 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     runs = expand(spec, data.vocab_size, auto_lr)
     for line in design(spec, data.vocab_size)[1]:
         console.print(f"[yellow]{line}[/]")
+    # Validation runs (`beyond`): checked before the ladder trains, trained after it.
+    beyond.check_past(spec, runs, data.vocab_size)
+    if spec.validate.flops and options.optimal_params is None:
+        raise ScaleError("validate.flops needs the fit stage to choose its sizes; run it "
+                         "through `scalecli sweep`")
+    valid, notes = beyond.model_runs(spec, data.vocab_size, auto_lr)
     ids = [run.run_id(data.fingerprint) for run in runs]
+    valid_ids = [run.run_id(data.fingerprint) for run in valid]
     recorded = statuses(csv_path)
-    skipped = sum(recorded.get(rid) in redo for rid in ids)
-    console.print(f"[bold]{spec.name}[/]: {len(runs)} runs, {skipped} already recorded, "
-                  f"{len(runs) - skipped} to train  [dim]data {data.fingerprint}: "
+    planned = ids + valid_ids
+    skipped = sum(recorded.get(rid) in redo for rid in planned)
+    more = f" (with {len(valid)} validation runs)" if valid else ""
+    console.print(f"[bold]{spec.name}[/]: {len(planned)} runs{more}, {skipped} already "
+                  f"recorded, {len(planned) - skipped} to train  [dim]data {data.fingerprint}: "
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
-    say_epochs(max(run.tokens for run in runs), int(data.train.size), console)
+    if spec.validate.flops:
+        console.print(f"validate.flops: {len(spec.validate.flops)} budget(s) past the ladder; "
+                      "their sizes are chosen once the ladder is trained and fitted")
+    say_epochs(max(run.tokens for run in runs + valid), int(data.train.size), console)
     train_batch(list(zip(runs, ids, strict=True)), "sweep")
-    return records.summary(console, csv_path, ids)
+    for line in notes:
+        console.print(f"[yellow]{line}[/]")
+    train_batch(list(zip(valid, valid_ids, strict=True)), "validation")
+    if spec.validate.flops:
+        more_runs = _compute_validation(spec, data, csv_path, ids, auto_lr,
+                                        options.optimal_params, console)  # type: ignore[arg-type]
+        more_ids = [run.run_id(data.fingerprint) for run in more_runs]
+        train_batch(list(zip(more_runs, more_ids, strict=True)), "validation (flops)")
+        valid_ids += more_ids
+    return records.summary(console, csv_path, ids + list(dict.fromkeys(valid_ids)))
+
+
+def _compute_validation(spec: SweepSpec, data: Any, csv_path: Path, ladder_ids: list[str],
+                        auto_lr: dict[int, float] | None, optimal_params: beyond.OptimalParams,
+                        console: Console) -> list[RunSpec]:
+    """validate.flops' runs. The compute fit sees this sweep's ladder rows alone (a copy of
+    them), so that older rows of results.csv and the validation runs do not move N_opt: a
+    rerun then chooses the same sizes, and trains nothing new."""
+    wanted = set(ladder_ids)
+    rows = [r for r in read_rows(csv_path) if r.get("run_id") in wanted]
+    with tempfile.TemporaryDirectory(prefix="scalecli-ladder-") as folder:
+        ladder_csv = Path(folder) / "results.csv"
+        write_rows(ladder_csv, rows)
+        with console.status("fitting the ladder's compute-optimal N for validate.flops"):
+            optima = optimal_params(ladder_csv, list(spec.validate.flops))
+    runs, lines = beyond.compute_runs(spec, data.vocab_size, optima, auto_lr)
+    for line in lines:
+        console.print(f"[bold]{line}[/]")
+    return runs
 
 
 def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: dict,

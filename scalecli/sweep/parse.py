@@ -26,6 +26,7 @@ from scalecli.sweep.spec import (
     RuntimeSpec,
     SweepSpec,
     TrainSpec,
+    ValidateSpec,
 )
 from scalecli.sweep.validate import check
 
@@ -113,8 +114,7 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     return cls(**values)
 
 
-def _model(raw: Any, index: int) -> ModelSpec:
-    where = f"models[{index}]"
+def _model(raw: Any, where: str) -> ModelSpec:
     if isinstance(raw, str):
         if raw not in SIZES:
             raise ScaleError(f"{where}: unknown size '{raw}'{_did_you_mean(raw, SIZES)}; "
@@ -155,7 +155,34 @@ def _model(raw: Any, index: int) -> ModelSpec:
 
 SECTIONS = {"data": DataSpec, "budget": BudgetSpec, "train": TrainSpec, "eval": EvalSpec,
             "runtime": RuntimeSpec}
-TOP_KEYS = ("name", "data", "models", "budget", "train", "eval", "runtime", "out")
+TOP_KEYS = ("name", "data", "models", "budget", "train", "eval", "runtime", "out", "validate")
+VALIDATE_KEYS = ("models", "flops")
+
+
+def _validate(raw: Any) -> ValidateSpec:
+    """The `validate:` block: sizes (`models`) and FLOP budgets (`flops`) past the ladder."""
+    if raw is None:
+        return ValidateSpec()
+    if not isinstance(raw, dict):
+        raise ScaleError(f"validate: expected a mapping with 'models' and/or 'flops', got "
+                         f"{type(raw).__name__}, e.g. validate: {{models: [s8], flops: [8e12]}}")
+    for key in raw:
+        if key not in VALIDATE_KEYS:
+            hint = _did_you_mean(str(key), VALIDATE_KEYS)
+            raise ScaleError(f"validate: unknown key '{key}'{hint}; it holds models (sizes) "
+                             "and flops (FLOP budgets)")
+    models = raw.get("models")
+    if models is None:
+        models = []
+    elif not isinstance(models, list):
+        models = [models]  # one size, like a one-value budget
+    elif not models:
+        raise ScaleError("validate.models: the list is empty; give at least one size or "
+                         "drop the key")
+    flops = raw.get("flops")
+    return ValidateSpec(
+        models=tuple(_model(m, f"validate.models[{i}]") for i, m in enumerate(models)),
+        flops=() if flops is None else _convert(flops, tuple[float, ...], "validate.flops"))
 
 
 def parse_spec(raw: Any) -> SweepSpec:
@@ -175,12 +202,13 @@ def parse_spec(raw: Any) -> SweepSpec:
     spec = SweepSpec(
         name=_convert(raw["name"], str, "name"),
         data=_section(DataSpec, raw.get("data"), "data"),
-        models=tuple(_model(m, i) for i, m in enumerate(models)),
+        models=tuple(_model(m, f"models[{i}]") for i, m in enumerate(models)),
         budget=_section(BudgetSpec, raw["budget"], "budget"),
         train=_section(TrainSpec, raw.get("train"), "train"),
         eval=_section(EvalSpec, raw.get("eval"), "eval"),
         runtime=_section(RuntimeSpec, raw.get("runtime"), "runtime"),
         out=_convert(raw.get("out", "out"), str, "out"),
+        validate=_validate(raw.get("validate")),
     )
     check(spec)
     return spec

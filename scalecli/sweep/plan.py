@@ -12,7 +12,8 @@ from rich.table import Table
 from scalecli.console import print_finding
 from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
-from scalecli.sweep.spec import RunSpec, SweepSpec, design, expand
+from scalecli.sweep import beyond
+from scalecli.sweep.spec import MIN_BUDGET_STEPS, RunSpec, SweepSpec, design, expand
 from scalecli.sweep.units import duration, si
 
 
@@ -22,16 +23,48 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
 
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = _planned_runs(spec, vocab, console)
+    ladder = [run for run in runs if run.role == "ladder"]
+    beyond.check_past(spec, ladder, vocab)
+    valid, valid_notes = beyond.model_runs(spec, vocab, _start_lrs(spec))
+    guessed = {c: beyond.planned(spec, vocab, c) for c in spec.validate.flops}
     try:
         rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
         where = rt.device.type
     except ScaleError:
         # Planning a GPU sweep on a machine without one: counts yes, time unknown.
         rt, where = None, f"{spec.runtime.device} (not here: no time estimate)"
-    rate_of, how = _estimated_rate(runs, vocab, rt, console) if rt else (None, "")
-    by_flops = spec.budget.flops is not None
-    table = Table(title=f"{spec.name}: {len(runs)} runs (vocab {vocab}, context "
-                        f"{spec.data.context}) on {where}")
+    every = runs + valid + [r for _, guess in guessed.values() for r in guess]
+    rate_of, how = _estimated_rate(every, vocab, rt, console) if rt else (None, "")
+    title = (f"{spec.name}: {len(runs)} runs (vocab {vocab}, context {spec.data.context}) "
+             f"on {where}")
+    total_flops, total_s, per_budget = _runs_table(spec, runs, vocab, rate_of, title, console)
+    for line in design(spec, vocab)[1]:
+        console.print(f"[yellow]{line}[/]")
+    for budget, cells in per_budget.items():
+        tokens, secs = cells[0::2], cells[1::2]
+        console.print(f"budget {si(budget)}FLOPs: {len(tokens)} runs, D {si(min(tokens))} to "
+                      f"{si(max(tokens))} tokens"
+                      + (f", about {duration(sum(secs))}" if rate_of else ""))
+    if rate_of:
+        console.print(f"total: {si(total_flops)}FLOPs, about {duration(total_s)} of training "
+                      f"and evaluation ({how}; data preparation not included)")
+    else:
+        console.print(f"total: {si(total_flops)}FLOPs")
+    if spec.validate:
+        _say_validation(spec, vocab, valid, valid_notes, guessed, rate_of, console)
+    if spec.train.schedule == "wsd":
+        say_branches(runs, vocab, rate_of, console)
+    _say_epochs(spec, runs + valid, console, trust_remote_code)
+    return 0
+
+
+def _runs_table(spec: SweepSpec, runs: list[RunSpec], vocab: int,
+                rate_of: Callable[[float], float] | None, title: str, console: Console
+                ) -> tuple[float, float, dict[float, list[float]]]:
+    """Print one row per run; return the total FLOPs, the total seconds (0 without a rate)
+    and, per FLOP budget, its runs' tokens and seconds interleaved."""
+    by_flops = any(run.budget_flops is not None for run in runs)
+    table = Table(title=title)
     for column in ("model", "L", "d", "heads", "params", "N (non-emb.)",
                    *(("budget C",) if by_flops else ()), "tokens", "steps", "lr", "seed",
                    "FLOPs", "est. time"):
@@ -52,22 +85,42 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
                       si(run.tokens), str(run.steps), f"{run.lr:.3g}", str(run.seed),
                       si(flops), duration(seconds) if seconds is not None else "-")
     console.print(table)
-    for line in design(spec, vocab)[1]:
+    return total_flops, total_s, per_budget
+
+
+def _say_validation(spec: SweepSpec, vocab: int, valid: list[RunSpec], notes: list[str],
+                    guessed: dict[float, tuple[list, list[RunSpec]]],
+                    rate_of: Callable[[float], float] | None, console: Console) -> None:
+    """The validate: block's runs: they train after the ladder, role=validation."""
+    def cost(runs: list[RunSpec]) -> str:
+        flops = sum(r.counts(vocab).flops_per_token * r.tokens for r in runs)
+        seconds = sum(run_seconds(r, r.counts(vocab).flops_per_token, rate_of) for r in runs
+                      ) if rate_of else None
+        return f"{si(flops)}FLOPs" + (f", about {duration(seconds)}" if seconds else "")
+
+    if valid:
+        _runs_table(spec, valid, vocab, rate_of, f"validation: {len(valid)} runs past the "
+                    "ladder, trained after it (role=validation; no fit uses them)", console)
+        console.print(f"validation runs: {cost(valid)}, after the ladder")
+    for line in notes:
         console.print(f"[yellow]{line}[/]")
-    for budget, cells in per_budget.items():
-        tokens, secs = cells[0::2], cells[1::2]
-        console.print(f"budget {si(budget)}FLOPs: {len(tokens)} runs, D {si(min(tokens))} to "
-                      f"{si(max(tokens))} tokens"
-                      + (f", about {duration(sum(secs))}" if rate_of else ""))
-    if rate_of:
-        console.print(f"total: {si(total_flops)}FLOPs, about {duration(total_s)} of training "
-                      f"and evaluation ({how}; data preparation not included)")
-    else:
-        console.print(f"total: {si(total_flops)}FLOPs")
-    if spec.train.schedule == "wsd":
-        say_branches(runs, vocab, rate_of, console)
-    _say_epochs(spec, runs, console, trust_remote_code)
-    return 0
+    ratio = spec.budget.expected_tokens_per_param
+    for c, (fit, runs) in guessed.items():
+        (low, lc), (high, hc) = fit[0], fit[-1]
+        names = ", ".join(dict.fromkeys(r.model.name for r in runs))
+        console.print(f"validate.flops {si(c)}FLOPs: the size is chosen after the ladder is "
+                      f"fitted (N_opt from its compute fit, and one size either side), from "
+                      f"{low.name} ({si(lc.params)} params) to {high.name} ({si(hc.params)}), "
+                      f"the sizes that train at least {MIN_BUDGET_STEPS} steps there; at "
+                      f"{ratio:g} tokens per parameter it would be {names}: {len(runs)} runs, "
+                      f"{cost(runs)}")
+
+
+def _start_lrs(spec: SweepSpec) -> dict[int, float] | None:
+    """With lr: auto, before the search: its centre, as the ladder's rows show it."""
+    from scalecli.sweep.lr_search import LR_START
+
+    return None if spec.train.lr else dict.fromkeys(range(spec.budget.count), LR_START)
 
 
 def say_branches(runs: list[RunSpec], vocab: int, rate_of: Callable[[float], float] | None,

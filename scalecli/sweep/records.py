@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalecli import __version__
-from scalecli.results import atomic_write_text, read_rows
+from scalecli.results import atomic_write_text, read_rows, role_of
 from scalecli.sweep.model import DEFAULT_ACTIVATION
 from scalecli.sweep.spec import RunSpec
 from scalecli.sweep.units import si
@@ -30,7 +30,7 @@ def row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[
         "budget_flops": run.budget_flops, "flops_per_token": counts.flops_per_token,
         "flops": counts.flops_per_token * run.tokens, "flops_6nd": 6 * counts.params * run.tokens,
         "lr": run.lr, "batch_tokens": run.train.batch_tokens, "steps": run.steps,
-        "seed": run.seed, "schedule": run.train.schedule,
+        "seed": run.seed, "role": run.role, "schedule": run.train.schedule,
         # A WSD branch: its family's stable phase, and the step where it branched off it.
         "parent_run_id": run.family_id(data.fingerprint) if run.is_branch else None,
         "branch_step": run.branch_step if run.is_branch else None,
@@ -73,9 +73,12 @@ def run_line(run: RunSpec, result: Any) -> str:
 
 def summary(console: Console, csv_path: Path, ids: list[str]) -> int:
     rows = {r["run_id"]: r for r in read_rows(csv_path)}
+    # The role column only when the sweep has validation runs (past the ladder, not fitted).
+    roles = any(role_of(rows[rid]) != "ladder" for rid in ids if rid in rows)
     table = Table(title=f"results: {csv_path}")
-    for column in ("model", "N", "tokens", "lr", "seed", "val_loss", "val_ppl", "val_bpb",
-                   "tok/s", "MFU", "non-compute", "time", "status"):
+    for column in ("model", *(("role",) if roles else ()), "N", "tokens", "lr", "seed",
+                   "val_loss", "val_ppl", "val_bpb", "tok/s", "MFU", "non-compute", "time",
+                   "status"):
         table.add_column(column, justify="left" if column in ("model", "status") else "right")
     tally = {"ok": 0, "diverged": 0, "failed": 0}
     for rid in ids:
@@ -92,7 +95,8 @@ def summary(console: Console, csv_path: Path, ids: list[str]) -> int:
             return "-" if math.isnan(value) else format(value, fmt)
 
         style = {"ok": "green", "diverged": "yellow"}.get(r["status"], "red")
-        table.add_row(r["model"], si(float(r["params_non_embedding"])),
+        table.add_row(r["model"], *((role_of(r),) if roles else ()),
+                      si(float(r["params_non_embedding"])),
                       si(float(r["tokens"])), num("lr", ".3g"), r["seed"],
                       num("val_loss", ".4f"), num("val_ppl", ".2f"), num("val_bpb", ".3f"),
                       num("tokens_per_s", ",.0f"), num("mfu", ".1%"),

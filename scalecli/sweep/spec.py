@@ -165,6 +165,24 @@ class RuntimeSpec:
 
 
 @dataclass(frozen=True)
+class ValidateSpec:
+    """Runs past the ladder that test its extrapolation: they train after the ladder, are
+    recorded with role=validation, and no fit uses them (fit scores them instead).
+    Not part of any run's identity: adding this block leaves every ladder run_id as it was."""
+
+    models: tuple[ModelSpec, ...] = ()
+    """Sizes larger than the ladder's largest (non-embedding N), at the ladder's own budget
+    rule: every budget of the sweep, the first seed, the lr that the ladder's rule gives."""
+    flops: tuple[float, ...] = ()
+    """FLOP budgets past the ladder's largest: the size that the compute fit of the ladder's
+    results predicts optimal there (the nearest of the ladder's and the named sizes, by
+    params) and one size either side, each at tokens = C / flops_per_token."""
+
+    def __bool__(self) -> bool:
+        return bool(self.models or self.flops)
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str
     data: DataSpec
@@ -175,6 +193,8 @@ class SweepSpec:
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
     out: str = "out"
     """Output root; results go to OUT/NAME/."""
+    validate: ValidateSpec = field(default_factory=ValidateSpec)
+    """Validation runs past the ladder (`scalecli/sweep/beyond.py`)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +217,9 @@ class RunSpec:
     Not part of the identity: the run is its tokens, whichever budget asked for them."""
     warmup_steps: int | None = None  # wsd: the family's warmup (warmup_frac x shortest)
     family: tuple[int, ...] = ()  # wsd: every branch's steps; not identity (siblings don't matter)
+    role: str = "ladder"
+    """results.csv's role: `ladder`, or `validation` for a run past the ladder that no fit
+    uses. Not identity: a run is what it trained, not how it is used."""
 
     @property
     def is_branch(self) -> bool:  # a WSD run: it cools down off its family's stable phase
@@ -370,17 +393,29 @@ def expand(spec: SweepSpec, vocab_size: int,
         seeds = spec.train.seeds
         if cell.model == noisy:
             seeds += tuple(s for s in spec.train.noise_seeds if s not in seeds)
-        steps = max(1, round(cell.tokens / spec.train.batch_tokens))
         lrs = spec.train.lr or (auto_lr[cell.index],)  # type: ignore[index]
         for lr in lrs:
             for seed in seeds:
-                runs.append(RunSpec(
-                    sweep=spec.name, model=cell.model, tokens=steps * spec.train.batch_tokens,
-                    steps=steps, lr=lr_for(cell.model, lr, spec.train), lr_base=lr, seed=seed,
-                    data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
-                    budget_flops=cell.budget_flops,
-                ))
-    return _families(runs) if spec.train.schedule == "wsd" else runs
+                runs.append(run_at(spec, cell, lr, seed))
+    return families(runs)
+
+
+def run_at(spec: SweepSpec, cell: Cell, lr: float, seed: int, role: str = "ladder") -> RunSpec:
+    """The run of one cell at base lr `lr` (lr_rule applied) and `seed`; its tokens are
+    rounded to whole steps."""
+    steps = max(1, round(cell.tokens / spec.train.batch_tokens))
+    return RunSpec(
+        sweep=spec.name, model=cell.model, tokens=steps * spec.train.batch_tokens,
+        steps=steps, lr=lr_for(cell.model, lr, spec.train), lr_base=lr, seed=seed,
+        data=spec.data, train=spec.train, eval=spec.eval, runtime=spec.runtime,
+        budget_flops=cell.budget_flops, role=role,
+    )
+
+
+def families(runs: list[RunSpec]) -> list[RunSpec]:
+    """Under wsd, each run learns its family (`_families`); cosine runs are returned as
+    they are."""
+    return _families(runs) if runs and runs[0].train.schedule == "wsd" else runs
 
 
 def _families(runs: list[RunSpec]) -> list[RunSpec]:

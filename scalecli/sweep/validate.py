@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from scalecli.errors import ScaleError
 from scalecli.sweep.schedule import COOLDOWN_SHAPES, SCHEDULES
-from scalecli.sweep.spec import SweepSpec
+from scalecli.sweep.spec import SweepSpec, model_counts
 
 
 def _positive(value: float | None, where: str, allow_zero: bool = False) -> None:
@@ -102,6 +102,7 @@ def check(spec: SweepSpec) -> None:
         raise ScaleError(f"models: names must be unique, '{sorted(duplicates)[0]}' appears twice")
     if not spec.name or any(c in spec.name for c in "/\\") or spec.name.startswith("."):
         raise ScaleError(f"name: '{spec.name}' must be a plain folder name")
+    _check_validation(spec)
 
 
 def _check_schedule(spec: SweepSpec) -> None:
@@ -120,3 +121,43 @@ def _check_schedule(spec: SweepSpec) -> None:
         raise ScaleError(f"train.cooldown_frac={t.cooldown_frac} with warmup_frac="
                          f"{t.warmup_frac}: the shortest branch's cooldown would start before "
                          "its warmup ends; make warmup_frac + cooldown_frac at most 1")
+
+
+def _check_validation(spec: SweepSpec) -> None:
+    """validate: sizes past the ladder's largest N, FLOP budgets past its largest budget,
+    and a ladder whose compute fit can predict N_opt for the FLOP budgets."""
+    v = spec.validate
+    ladder = {m.name for m in spec.models}
+    seen: set[str] = set()
+    # Non-embedding N does not depend on the vocabulary or the context: checkable here.
+    n_of = {m: model_counts(m, 257, spec.data.context).params_non_embedding
+            for m in (*spec.models, *v.models)}
+    largest = max(spec.models, key=lambda m: n_of[m])
+    for i, m in enumerate(v.models):
+        where = f"validate.models[{i}]"
+        if m.name in ladder:
+            raise ScaleError(f"{where}: '{m.name}' is a ladder size; a validation size is "
+                             "past the ladder, give it a size larger than the ladder's largest")
+        if m.name in seen:
+            raise ScaleError(f"{where}: '{m.name}' appears twice")
+        seen.add(m.name)
+        if n_of[m] <= n_of[largest]:
+            raise ScaleError(f"{where}: {m.name} has N = {n_of[m]:,} non-embedding parameters, "
+                             f"not more than the ladder's largest ({largest.name}, "
+                             f"{n_of[largest]:,}); a validation size tests the extrapolation "
+                             "past the ladder, so name a larger one")
+    if not v.flops:
+        return
+    for i, c in enumerate(v.flops):
+        _positive(c, f"validate.flops[{i}]")
+    b = spec.budget
+    if b.count < 2:
+        raise ScaleError("validate.flops needs an isoFLOP design: the ladder's compute fit "
+                         "predicts N_opt at each budget, and one budget gives no such fit; "
+                         "use budget.flops with at least 2 budgets (or a grid of token budgets)")
+    if b.flops is not None:
+        for i, c in enumerate(v.flops):
+            if c <= max(b.flops):
+                raise ScaleError(f"validate.flops[{i}] = {c:.3g} is not past the ladder's "
+                                 f"largest budget ({max(b.flops):.3g}); a validation budget "
+                                 "tests the extrapolation, so give a larger one")
