@@ -9,12 +9,16 @@ imports (torch, transformers, scipy) happen inside the commands, so `--help` is 
 from __future__ import annotations
 
 import errno
+import re
 import sys
+from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
@@ -22,22 +26,77 @@ from scalecli.errors import ScaleError
 app = typer.Typer(
     name="scalecli",
     help="Measure the scaling laws of GPT-2-style language models on your own data.\n\n"
-    "sweep -> results.csv -> fit -> fit.json -> report",
+    "init -> sweep.yaml -> sweep -> results.csv -> fit -> fit.json -> report",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help is plain text: with rich markup, `pip install 'scalecli[ray]'` printed as
+    # 'scalecli', since rich took [ray] for a style tag.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 err_console = Console(stderr=True, highlight=False)
+_FIND = ("Default: the sweep that `scalecli sweep` last wrote under out/ (named in "
+         "out/.last_sweep), else the only sweep folder under out/.")
 
-DEFAULT_OUT = Path("out/default")
+EXIT_CODES = ("Exit codes: 0 ok; {one}2 bad input (a wrong option, file or value); "
+              "130 interrupted (Ctrl-C).")
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class Form(str, Enum):
+    """fit's forms; a test checks that they are fit.driver.ALL_FORMS (imported lazily)."""
+
+    power = "power"
+    saturating = "saturating"
+    chinchilla = "chinchilla"
+    all = "all"
+    isoflop = "isoflop"
+    envelope = "envelope"
+    compute = "compute"
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _device(value: str) -> str:
+    """--device: a choice like an Enum's, plus cuda:N (one GPU of several), which
+    runtime.device also accepts and an Enum cannot list."""
+    if value in DEVICES or re.fullmatch(r"cuda:\d+", value):
+        return value
+    raise typer.BadParameter(f"'{value}' is not one of {', '.join(DEVICES)}, cuda:N")
 # Out of space, over quota, file too large, read-only file system, permission denied.
 _WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG,
                  errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _fail(error: ScaleError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True)
+    # The message quotes user and library text (paths, values, `pip install 'x[ray]'`):
+    # escaped, so rich prints it as it is and never reads it as markup.
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     return typer.Exit(code=error.exit_code)
+
+
+def _interrupted() -> typer.Exit:
+    err_console.print("interrupted", style="yellow")
+    return typer.Exit(code=130)
+
+
+def _find_sweep(path: Path | None) -> Path:
+    """The folder `fit` or `report` reads: `path`, or the last sweep under out/ (said on
+    stderr, so that `fit --json` stdout stays JSON)."""
+    if path is not None:
+        return path
+    from scalecli.locate import find_sweep
+
+    folder, how = find_sweep()
+    err_console.print(f"using {escape(str(folder))} ({escape(how)})", style="dim",
+                      soft_wrap=True)
+    return folder
 
 
 def _version(value: bool) -> None:
@@ -64,7 +123,7 @@ def _optimal_params(csv_path: Path, flops: list[float]) -> list[tuple[float, str
     return optimal_params(csv_path, flops)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES.format(one="1 a run failed or diverged; "))
 def sweep(
     file: Annotated[
         Path | None,
@@ -73,15 +132,32 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option(help="Output root; results go to OUT/NAME/. Default: out.")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu | cuda | auto.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="The dataset (sets data.dataset): a file, a glob like 'texts/*.txt', "
+                     "a folder of .txt/.jsonl/.parquet files, or a Hugging Face dataset id. "
+                     "The sweep is then named FILE_NAME-DATA_NAME (unless --set name=...), "
+                     "so its results get their own folder."),
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE",
+                     help="Set any sweep-file value, e.g. --set train.lr=3e-3 --set "
+                     "models=[s1,s2]; repeatable, applied last, VALUE read as YAML and "
+                     "checked like the file. The resolved file is saved as OUT/NAME/sweep.yaml."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(parser=_device, metavar="[auto|cpu|cuda|cuda:N]", help="Where to train."),
+    ] = None,
     tokens: Annotated[
         str | None, typer.Option(help="Token budget per run, e.g. 2e6 or 1e6,4e6 for a grid.")
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Seeds, e.g. 0 or 0,1,2.")] = None,
     executor: Annotated[
-        str | None,
-        typer.Option(help="local | ray: train here, one run after another, or each run as a "
-                     "Ray task (pip install 'scalecli[ray]')."),
+        Executor | None,
+        typer.Option(help="Train here, one run after another (local), or each run as a "
+                     "Ray task (ray; pip install 'scalecli[ray]')."),
     ] = None,
     ray_address: Annotated[
         str | None,
@@ -90,6 +166,11 @@ def sweep(
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the runs and their cost; train nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="With --dry-run: the runs, their counts, FLOPs and "
+                     "estimated time as one JSON object on stdout (notes on stderr)."),
     ] = False,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Rerun runs recorded as failed or diverged.")
@@ -105,24 +186,31 @@ def sweep(
     """Train a ladder of GPT-2 sizes and write one results.csv row per run."""
     from scalecli.sweep.driver import SweepOptions, run_sweep
 
+    if as_json and not dry_run:
+        raise _fail(ScaleError("--json needs --dry-run (a sweep's results are results.csv)"))
     options = SweepOptions(
         file=file,
         out=out,
         device=device,
         tokens=tokens,
         seeds=seeds,
-        executor=executor,
+        executor=executor.value if executor else None,
         ray_address=ray_address,
         dry_run=dry_run,
         retry_failed=retry_failed,
         keep_checkpoints=keep_checkpoints,
         trust_remote_code=trust_remote_code,
         optimal_params=_optimal_params,
+        data=data,
+        sets=tuple(sets or ()),
+        as_json=as_json,
     )
     try:
         code = run_sweep(options)
     except ScaleError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:  # before the sweep's own Ctrl-C handler is installed
+        raise _interrupted() from None
     except OSError as error:
         # A full disk or a read-only folder where no module expected one: still one line.
         if error.errno not in _WRITE_ERRORS:
@@ -133,18 +221,20 @@ def sweep(
     raise typer.Exit(code=code)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES.format(one="1 --strict and a diagnostic is a warning; "))
 def fit(
     path: Annotated[
-        Path, typer.Argument(help="results.csv, or an output folder that holds one.")
-    ] = DEFAULT_OUT,
+        Path | None,
+        typer.Argument(help="results.csv, or an output folder that holds one. " + _FIND,
+                       show_default=False),
+    ] = None,
     form: Annotated[
-        str,
+        Form,
         typer.Option(help="power | saturating | chinchilla | all (each form, and a table of "
                      "every exponent the runs' design supports), or the compute-optimal "
                      "approaches: envelope (1) | isoflop (2) | compute (1, 2 and chinchilla "
                      "side by side)."),
-    ] = "power",
+    ] = Form.power,
     x: Annotated[
         str | None,
         typer.Option(help="Column for x (N). Default: params_non_embedding for power and "
@@ -192,8 +282,8 @@ def fit(
     from scalecli.fit.driver import FitOptions, run_fit
 
     options = FitOptions(
-        path=path,
-        form=form,
+        path=Path(),  # replaced below, where a failure to find the sweep is one red line
+        form=form.value,
         x=x,
         y=y,
         d=d,
@@ -208,18 +298,22 @@ def fit(
         strict=strict,
     )
     try:
-        code = run_fit(options)
+        code = run_fit(replace(options, path=_find_sweep(path)))
     except ScaleError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted() from None
     if code:
         raise typer.Exit(code=code)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES.format(one=""))
 def report(
     out_dir: Annotated[
-        Path, typer.Argument(help="A sweep's output folder (holds results.csv).")
-    ] = DEFAULT_OUT,
+        Path | None,
+        typer.Argument(help="A sweep's output folder (holds results.csv). " + _FIND,
+                       show_default=False),
+    ] = None,
     prompt: Annotated[
         str | None, typer.Option(help="Prompt for the samples. Default: a held-out line.")
     ] = None,
@@ -232,16 +326,39 @@ def report(
     from scalecli.report.driver import ReportOptions, run_report
 
     options = ReportOptions(
-        out_dir=out_dir,
+        out_dir=Path(),  # replaced below, where a failure to find the sweep is one red line
         prompt=prompt,
         terminal=terminal,
         sample_tokens=sample_tokens,
         command=" ".join(["scalecli", *sys.argv[1:]]),
     )
     try:
-        run_report(options)
+        run_report(replace(options, out_dir=_find_sweep(out_dir)))
     except ScaleError as error:
         raise _fail(error) from None
+    except KeyboardInterrupt:
+        raise _interrupted() from None
+
+
+@app.command(epilog="Exit codes: 0 written; 2 the file exists (pass --force) or cannot be "
+             "written.")
+def init(
+    file: Annotated[
+        Path, typer.Argument(help="The sweep file to write.", dir_okay=False)
+    ] = Path("sweep.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Write a commented sweep file to start from: the default sweep, named after FILE.
+
+    Point its data.dataset at your text (or pass --data to sweep), then run
+    `scalecli sweep FILE --dry-run` to see the runs and their cost."""
+    from scalecli.sweep.starter import write_starter
+
+    try:
+        path = write_starter(file, force)
+    except ScaleError as error:
+        raise _fail(error) from None
+    print(f"wrote {path}; next: scalecli sweep {path} --dry-run")
 
 
 def main() -> None:

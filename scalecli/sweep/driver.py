@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +30,7 @@ from rich.progress import (
 
 from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
+from scalecli.locate import mark_last
 from scalecli.results import (
     atomic_write_text,
     read_rows,
@@ -58,6 +60,9 @@ class SweepOptions:
     retry_failed: bool = False
     keep_checkpoints: bool = False
     trust_remote_code: bool = False
+    data: str | None = None  # --data: the dataset, and a name for the sweep after it
+    sets: tuple[str, ...] = ()  # --set KEY=VALUE, applied last
+    as_json: bool = False  # --json with --dry-run: the plan as JSON on stdout
     optimal_params: beyond.OptimalParams | None = None
     """(results.csv, FLOP budgets) -> (N_opt, approach) per budget: the ladder's compute fit,
     for validate.flops. Passed in by cli.py, since sweep/ does not import fit/."""
@@ -77,7 +82,12 @@ def run_sweep(options: SweepOptions) -> int:
     console = output_console()  # not a terminal: no bars, plain lines
     spec, raw = load_spec(options.file, out=str(options.out) if options.out else None,
                           device=options.device, tokens=options.tokens, seeds=options.seeds,
-                          executor=options.executor, ray_address=options.ray_address)
+                          executor=options.executor, ray_address=options.ray_address,
+                          data=options.data, sets=options.sets)
+    if options.dry_run and options.as_json:
+        from scalecli.sweep.plan_json import dry_run_json
+
+        return dry_run_json(spec, options.trust_remote_code)
     if options.dry_run:
         return dry_run(spec, console, options.trust_remote_code)
     out_dir = _out_dir(spec)
@@ -89,7 +99,8 @@ def run_sweep(options: SweepOptions) -> int:
     flag = StopFlag(console, "cancelling the runs in flight; finished runs are kept"
                     if spec.runtime.executor == "ray"
                     else "finishing this step and saving a checkpoint")
-    with folder_lock(out_dir, warn=lambda m: console.print(f"[yellow]{m}[/]")), sigint(flag):
+    warn = lambda m: console.print(f"[yellow]{escape(m)}[/]")  # noqa: E731
+    with folder_lock(out_dir, warn=warn), sigint(flag):
         return _run(spec, raw, out_dir, options, console, flag)
 
 
@@ -102,13 +113,15 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     if spec.runtime.executor == "ray":
         from scalecli.sweep.ray_executor import join_early
 
-        join_early(spec.runtime, status=lambda m: console.print(f"[dim]{m}[/]"))
+        join_early(spec.runtime, status=lambda m: console.print(f"[dim]{escape(m)}[/]"))
     with console.status("preparing data", spinner="dots") as status:
         data = prepare(spec.data, spec.eval.tokens, options.trust_remote_code,
                        status=lambda m: status.update(m))
     if flag():
         raise Interrupted("stopped before training; nothing to resume yet")
+    console.print(f"[dim]data: {escape(data.reading)}[/]")
     atomic_write_text(out_dir / "sweep.yaml", yaml.safe_dump(raw, sort_keys=False))
+    mark_last(out_dir)  # so that a bare `scalecli fit` and `report` read this sweep
     write_json(out_dir / "data.json", data.summary())
     csv_path = out_dir / "results.csv"
     redo = {"ok"} if options.retry_failed else {"ok", "diverged", "failed"}
@@ -134,12 +147,12 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
 
         auto_lr, probes = search(spec, data.vocab_size, data.fingerprint,
                                  lambda runs: train_batch(runs, "lr search"), losses_of,
-                                 lambda line: console.print(f"[bold]{line}[/]"))
+                                 lambda line: console.print(f"[bold]{escape(line)}[/]"))
         write_json(out_dir / "lr_search.json", {"probes": probes, "chosen": [
             {"budget_index": i, "lr": lr} for i, lr in sorted(auto_lr.items())]})
     runs = expand(spec, data.vocab_size, auto_lr)
     for line in design(spec, data.vocab_size)[1]:
-        console.print(f"[yellow]{line}[/]")
+        console.print(f"[yellow]{escape(line)}[/]")
     # Validation runs (`beyond`): checked before the ladder trains, trained after it.
     beyond.check_past(spec, runs, data.vocab_size)
     if spec.validate.flops and options.optimal_params is None:
@@ -152,7 +165,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     planned = ids + valid_ids
     skipped = sum(recorded.get(rid) in redo for rid in planned)
     more = f" (with {len(valid)} validation runs)" if valid else ""
-    console.print(f"[bold]{spec.name}[/]: {len(planned)} runs{more}, {skipped} already "
+    console.print(f"[bold]{escape(spec.name)}[/]: {len(planned)} runs{more}, {skipped} already "
                   f"recorded, {len(planned) - skipped} to train  [dim]data {data.fingerprint}: "
                   f"{data.train.size:,} train / {data.val.size - 1:,} held-out tokens[/]")
     if spec.validate.flops:
@@ -161,7 +174,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     say_epochs(max(run.tokens for run in runs + valid), int(data.train.size), console)
     train_batch(list(zip(runs, ids, strict=True)), "sweep")
     for line in notes:
-        console.print(f"[yellow]{line}[/]")
+        console.print(f"[yellow]{escape(line)}[/]")
     train_batch(list(zip(valid, valid_ids, strict=True)), "validation")
     if spec.validate.flops:
         more_runs = _compute_validation(spec, data, csv_path, ids, auto_lr,
@@ -187,7 +200,7 @@ def _compute_validation(spec: SweepSpec, data: Any, csv_path: Path, ladder_ids: 
             optima = optimal_params(ladder_csv, list(spec.validate.flops))
     runs, lines = beyond.compute_runs(spec, data.vocab_size, optima, auto_lr)
     for line in lines:
-        console.print(f"[bold]{line}[/]")
+        console.print(f"[bold]{escape(line)}[/]")
     return runs
 
 
@@ -228,7 +241,7 @@ def _train(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: 
         row = records.row(run, rid, data, None, counts[rid])
         row.update({"status": "failed", "error": error, "device": device, "dtype": dtype})
         upsert_row(csv_path, row)
-        show(f"[red]{run.model.name}: failed: {error}[/]")
+        show(f"[red]{escape(run.model.name)}: failed: {escape(error)}[/]")
 
     def start(run: RunSpec, rid: str) -> Path:
         run_dir = (out_dir / "runs" / rid).resolve()
@@ -266,4 +279,4 @@ def _run_on_ray(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str, Path]
     if jobs:
         console.print(f"submitting {len(jobs)} runs to Ray")
         run_on_ray(jobs, data, out_dir, spec.runtime, on_done=on_done, should_stop=flag,
-                   status=lambda m: console.print(f"[dim]{m}[/]"))
+                   status=lambda m: console.print(f"[dim]{escape(m)}[/]"))

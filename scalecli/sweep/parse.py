@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scalecli.errors import ScaleError
+from scalecli.sweep.overrides import apply_sets, data_name
 from scalecli.sweep.sizes import SIZES
 from scalecli.sweep.spec import (
     BudgetSpec,
@@ -257,10 +258,18 @@ def _split_numbers(text: str, where: str, kind: type) -> list[Any]:
 
 def apply_overrides(raw: dict[str, Any], *, out: str | None = None, device: str | None = None,
                     tokens: str | None = None, seeds: str | None = None,
-                    executor: str | None = None, ray_address: str | None = None
+                    executor: str | None = None, ray_address: str | None = None,
+                    data: str | None = None, sets: typing.Sequence[str] = ()
                     ) -> dict[str, Any]:
-    """Command-line overrides, applied to the raw dict so they pass the same checks."""
+    """Command-line overrides, applied to the raw dict so they pass the same checks.
+
+    `--data` also names the sweep FILE_NAME-DATA_NAME (unless `--set name=` does): results
+    of other data must not land in the file's own results.csv, where a fit would mix them.
+    `--set` comes last, so it can change anything the other options set."""
     raw = dict(raw)
+    if data is not None:
+        raw["data"] = {**(raw.get("data") or {}), "dataset": data}
+        raw["name"] = f"{raw.get('name', 'sweep')}-{data_name(data)}"
     if out is not None:
         raw["out"] = out
     for key, value in (("device", device), ("executor", executor), ("ray_address", ray_address)):
@@ -270,7 +279,7 @@ def apply_overrides(raw: dict[str, Any], *, out: str | None = None, device: str 
         raw["budget"] = {"tokens": _split_numbers(tokens, "--tokens", int)}
     if seeds is not None:
         raw["train"] = {**(raw.get("train") or {}), "seeds": _split_numbers(seeds, "--seeds", int)}
-    return raw
+    return apply_sets(raw, sets, {**dict.fromkeys(TOP_KEYS), **SECTIONS})
 
 
 def load_spec(path: Path | None = None, **overrides: Any) -> tuple[SweepSpec, dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scalecli import __version__
@@ -65,8 +66,8 @@ def write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
 
 def run_line(run: RunSpec, result: Any) -> str:
     if result.status != "ok":
-        return f"[red]{run.model.name}: {result.status}: {result.error}[/]"
-    return (f"{run.model.name}: val_loss {result.val.loss:.4f}  "
+        return f"[red]{escape(run.model.name)}: {result.status}: {escape(result.error)}[/]"
+    return (f"{escape(run.model.name)}: val_loss {result.val.loss:.4f}  "
             f"{result.tokens_per_s:,.0f} tok/s  MFU {result.mfu:.1%}  "
             f"non-compute {result.non_compute_frac:.1%}  {result.wall_s:.1f}s  {result.dtype}")
 

@@ -1,0 +1,65 @@
+"""`scalecli sweep --dry-run --json`: the planned runs as one JSON object on stdout.
+
+The same runs, counts and time estimate as the dry run's table, for scripts: a scheduler
+that sizes a job, a notebook that plots the design before any compute is spent. Notes for
+a person (the lr search, the design's warnings, the timing probe) go to stderr, so stdout
+holds the JSON alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from scalecli.errors import ScaleError
+from scalecli.sweep.plan import _estimated_rate, _planned_runs, run_seconds
+from scalecli.sweep.spec import RunSpec, SweepSpec, design
+
+
+def run_record(run: RunSpec, vocab: int, seconds: float | None) -> dict[str, Any]:
+    """One planned run: its shape, counts, budget and cost, named as in results.csv."""
+    c = run.counts(vocab)
+    return {
+        "model": run.model.name, "role": getattr(run, "role", "ladder"),
+        "n_layer": run.model.n_layer, "n_embd": run.model.n_embd, "n_head": run.model.n_head,
+        "params": c.params, "params_non_embedding": c.params_non_embedding,
+        "budget_flops": run.budget_flops, "tokens": run.tokens, "steps": run.steps,
+        "batch_tokens": run.train.batch_tokens, "lr": run.lr, "seed": run.seed,
+        "flops_per_token": c.flops_per_token, "flops": c.flops_per_token * run.tokens,
+        "flops_6nd": 6 * c.params * run.tokens, "est_seconds": seconds,
+    }
+
+
+def plan(spec: SweepSpec, notes: Console, trust_remote_code: bool) -> dict[str, Any]:
+    """The dry run's content as a dict: the runs, their totals and how time was estimated."""
+    from scalecli.sweep.data import vocab_size_of
+    from scalecli.sweep.hardware import resolve_runtime
+
+    vocab = vocab_size_of(spec.data, trust_remote_code)
+    runs = _planned_runs(spec, vocab, notes)
+    try:
+        rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
+        where = rt.device.type
+    except ScaleError:
+        rt, where = None, spec.runtime.device  # a GPU plan on a machine without one
+    rate_of, how = _estimated_rate(runs, vocab, rt, notes) if rt else (None, None)
+    records = [run_record(run, vocab, run_seconds(run, run.counts(vocab).flops_per_token,
+                                                  rate_of) if rate_of else None)
+               for run in runs]
+    return {
+        "sweep": spec.name, "vocab_size": vocab, "context": spec.data.context,
+        "device": where, "estimate": how, "runs": records,
+        "total": {"runs": len(records), "flops": sum(r["flops"] for r in records),
+                  "est_seconds": (sum(r["est_seconds"] for r in records) if rate_of
+                                  else None)},
+        "notes": design(spec, vocab)[1],
+    }
+
+
+def dry_run_json(spec: SweepSpec, trust_remote_code: bool) -> int:
+    notes = Console(stderr=True, highlight=False)
+    print(json.dumps(plan(spec, notes, trust_remote_code), indent=2), file=sys.stdout)
+    return 0
