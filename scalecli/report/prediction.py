@@ -162,23 +162,30 @@ def ten_x_text(fit: dict, prediction: dict | None = None) -> str | None:
     text = derived.get("ten_x_text")
     if not text:
         return None
-    b = (fit.get("params") or {}).get("b") or {}
-    lo, hi = b.get("ci_low"), b.get("ci_high")
-    if (lo is None or hi is None) and b.get("value") is not None and b.get("se") is not None:
-        lo, hi = b["value"] - 1.96 * b["se"], b["value"] + 1.96 * b["se"]
-        source = "b +- 1.96 s.e."
+    if "95% CI" in text:  # written by a `fit` that states the interval itself
+        text += ", from the power form alone"
     else:
-        source = "b's 95% CI"
-    if lo is None or hi is None:
-        text += " (no interval: fit.json gives none for b, so treat it as a guess)"
-    else:
-        text += (f" (95% CI: 10^b in [{fmt(10 ** lo, 'f3')}, {fmt(10 ** hi, 'f3')}], "
-                 f"{_changes(10 ** lo, 10 ** hi)} {_y_name(fit)}, from {source}; "
-                 "the power form alone)")
+        interval = _b_interval((fit.get("params") or {}).get("b") or {})
+        if interval is None:
+            text += " (no interval: fit.json gives none for b, so treat it as a guess)"
+        else:
+            lo, hi, source = interval
+            text += (f" (95% CI: 10^b in [{fmt(10 ** lo, 'f3')}, {fmt(10 ** hi, 'f3')}], "
+                     f"{_changes(10 ** lo, 10 ** hi)} {_y_name(fit)}, from {source}; "
+                     "the power form alone)")
     combined = _headline(prediction)
     if combined:
         text += f"; {combined}"
     return text
+
+
+def _b_interval(b: dict) -> tuple[float, float, str] | None:
+    """b's 95% CI, else b +- 1.96 s.e., else None."""
+    if b.get("ci_low") is not None and b.get("ci_high") is not None:
+        return b["ci_low"], b["ci_high"], "b's 95% CI"
+    if b.get("value") is not None and b.get("se") is not None:
+        return b["value"] - 1.96 * b["se"], b["value"] + 1.96 * b["se"], "b +- 1.96 s.e."
+    return None
 
 
 def _changes(low: float, high: float) -> str:

@@ -103,7 +103,7 @@ def scaling_figure(report, folder: Path) -> Figure:
     return save(fig, folder, figure)
 
 
-FORM_COLOURS = {"power": "C0", "saturating": "C2", "combined": "black"}
+FORM_COLOURS = {"power": "C0", "saturating": "C2", "chinchilla": "C4", "combined": "black"}
 
 
 def draw_checks(ax, checks: list[Check]) -> None:

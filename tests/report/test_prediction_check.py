@@ -232,6 +232,10 @@ def test_ten_x_line_carries_bs_interval_and_the_combined_prediction():
     fit["params"]["b"] = {"value": b, "se": None, "ci_low": None, "ci_high": None}
     alone = dict(next(x for x in fit_summary(fit) if x.kind == "kv").rows)["10x buys"]
     assert "no interval" in alone
+    # a fit.json whose text states the interval already: said once, not twice
+    fit["derived"]["ten_x_text"] = "10x params -> 20.6% lower perplexity (95% CI 16.8-24.1%)"
+    once = dict(next(x for x in fit_summary(fit) if x.kind == "kv").rows)["10x buys"]
+    assert once.count("95% CI") == 1 and once.endswith("from the power form alone")
 
 
 # Chinchilla contours ---------------------------------------------------------------------
