@@ -1,28 +1,47 @@
 """When not to trust a fit: one small rule per diagnostic code, and `diagnose` to run them.
 
 A rule whose inputs are missing says so once (code `skipped`); one that does not apply (one
-seed, no lr grid) says nothing. Sizes are compared within one token budget; a size's loss is
-the mean over seeds at the lr whose seed mean is the lowest (the runs the fit keeps)."""
+seed, no lr grid) says nothing. Sizes are compared within one budget: a token count, or in an
+isoFLOP design (budget_flops) a FLOP budget, where every size has its own D and the loss is a
+U in N by design, so its test is the parabola's curvature against the seed noise. A size's
+loss is the mean over the seeds of the lr that the fit keeps (`seeds.pick`)."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from scalecli.epochs import epochs_note
 from scalecli.fit.findings import Diagnostic, Evidence, listing, skipped
+from scalecli.fit.isoflop import parabola, window
 from scalecli.fit.laws import fit_power
-from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, best_config, pooled_sd, robust_z
+from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, Z95, robust_z
+from scalecli.fit.slices import (
+    FLOPS,
+    NOISE_TEXT,
+    Size,
+    all_sizes,
+    budget_of,
+    gap,
+    loss_column,
+    num,
+    points,
+    pooled_seed_sd,
+    runs,
+    seed_groups,
+    sizes_by_budget,
+)
 
-# Two seed sds, about the 95% range of one run: sizes closer than this are not ordered.
-NOISE_SDS = 2.0
-# Compute-optimal training sees ~20 tokens per parameter (Hoffmann et al. 2022).
+# Compute-optimal training sees ~20 tokens per parameter (Hoffmann et al. 2022): the
+# fallback of data_limited when the fit measured no optimum of its own (on the embedded
+# corpus the isoFLOP sweep measured about 50).
 OPTIMAL_TOKENS_PER_PARAM = 20.0
+# The fits that measure tokens per parameter at the compute optimum, most direct first.
+OPTIMUM_FORMS = ("isoflop", "chinchilla", "envelope")
 # Fewer than three learning rates cannot show an optimum inside the grid.
 MIN_LR_GRID = 3
 # Healthy sweeps here gave R^2 (log) 0.99-0.999, broken ones 0.87 and 0.53 (DESIGN.md,
@@ -38,120 +57,18 @@ FAR_FACTOR = 10.0
 MIN_SIZES_LOO = 4
 
 
-def num(cell: object) -> float | None:
-    """A finite float, or None for a blank, non-numeric or non-finite cell."""
-    try:
-        value = float(cell)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def loss_column(ev: Evidence) -> str:
-    """The loss rules compare val_loss (nats) when the CSV has it, else the fitted y."""
-    return "val_loss" if "val_loss" in ev.header else ev.y_col
-
-
-@dataclass(frozen=True)
-class Run:
-    """One row with the numbers the rules group and compare by."""
-
-    x: float
-    loss: float
-    budget: float | None  # the tokens column
-    lr: float | None
-    row: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Size:
-    """One size at one budget: every run, the runs of its best lr, and their mean loss."""
-
-    x: float
-    label: str  # model name(s), else x; with the budget when a sweep has several
-    loss: float
-    best: list[Run]
-    runs: list[Run]
-
-
-def runs(ev: Evidence) -> list[Run]:
-    """Rows with a numeric x and loss (blank or non-numeric cells are missing); the others
-    cannot be placed on the law."""
-    cells = ((row, num(row.get(ev.x_col)), num(row.get(loss_column(ev)))) for row in ev.rows)
-    return [Run(x, loss, num(row.get("tokens")), num(row.get("lr")), row)
-            for row, x, loss in cells if x is not None and loss is not None]
-
-
-def group(items: list[Run], key: Callable[[Run], object]) -> dict:
-    out: dict = {}
-    for r in items:
-        out.setdefault(key(r), []).append(r)
-    return out
-
-
-def sizes_by_budget(items: list[Run]) -> dict[float | None, list[Size]]:
-    """Per token budget, its sizes in order of x."""
-    by_size = group(items, lambda r: (r.budget, r.x))
-    several = len({budget for budget, _ in by_size}) > 1
-    out: dict[float | None, list[Size]] = {}
-    for (budget, x), members in sorted(by_size.items(), key=lambda kv: kv[0][1]):
-        # The lr the fit picks (seeds.best_config: seed means, paired on shared seeds);
-        # without a seed column there are no seeds to average: the best single run.
-        if any("seed" in r.row for r in members):
-            per_lr = list(group(members, lambda r: r.lr).values())
-            best = per_lr[best_config([seed_losses(rs) for rs in per_lr])]
-        else:
-            best = [min(members, key=lambda r: r.loss)]
-        models = sorted({r.row.get("model", "") for r in members} - {""})
-        name = "/".join(models) or f"{x:g}"  # the model name(s), else x
-        name += f" at {budget:g} tokens" if several and budget is not None else ""
-        mean = float(np.mean([r.loss for r in best]))
-        out.setdefault(budget, []).append(Size(x, name, mean, best, members))
-    return out
-
-
-def seed_losses(members: list[Run]) -> dict[str, float]:
-    return {r.row.get("seed", str(i)): r.loss for i, r in enumerate(members)}
-
-
-def all_sizes(ev: Evidence) -> list[Size]:
-    return [s for sizes in sizes_by_budget(runs(ev)).values() for s in sizes]
-
-
-def seed_groups(size: Size) -> list[list[Run]]:
-    """A size's runs that differ only in seed (same lr)."""
-    return list(group(size.runs, lambda r: r.lr).values())
-
-
-def pooled_seed_sd(sizes: list[Size]) -> float | None:
-    """Seed-to-seed sd pooled over every configuration with >= 2 seeds, or None; outlier
-    seeds left out (`seeds.pooled_sd`, the same number as fit.json's seed_noise)."""
-    return pooled_sd(np.array([r.loss for r in m]) for s in sizes for m in seed_groups(s)).sd
-
-
-def points(sizes: list[Size], column: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(x, mean log y) of the best-per-size points, or None if a y is missing or <= 0."""
-    ly = []
-    for size in sizes:
-        values = [num(r.row.get(column)) for r in size.best]
-        if any(v is None or v <= 0 for v in values):
-            return None
-        ly.append(float(np.mean(np.log(values))))
-    return np.array([s.x for s in sizes]), np.array(ly)
-
-
 def non_monotone(ev: Evidence) -> list[Diagnostic]:
-    groups = sizes_by_budget(runs(ev))
-    sd = pooled_seed_sd(all_sizes(ev)) if "seed" in ev.header else None
-    floor = NOISE_SDS * sd if sd is not None else 0.0
+    sd = pooled_seed_sd(ev)
     found = []
-    for sizes in groups.values():
+    for (kind, _), sizes in sizes_by_budget(ev).items():
+        if kind == FLOPS:  # an isoFLOP slice rises past its optimum by design
+            continue
         for j in range(1, len(sizes)):
             ref = min(sizes[:j], key=lambda t: t.loss)  # the best of the smaller sizes
-            if sizes[j].loss - ref.loss > floor:
+            if sizes[j].loss - ref.loss > gap(sd, sizes[j], ref):
                 found.append(f"{sizes[j].label} ({sizes[j].loss:#.5g}) is worse than the "
                              f"smaller {ref.label} ({ref.loss:#.5g})")
-    noise = (f" by more than {NOISE_SDS:g} seed sds ({floor:.3g})" if sd is not None
+    noise = (f" by more than the seed noise ({NOISE_TEXT}; sd {sd:.3g})" if sd is not None
              else " (no seeds measure the noise, so any increase counts)")
     return listing("non_monotone", found, f"A larger size has a higher best {loss_column(ev)} "
                    f"than a smaller one{noise}", "Check each size's lr and seeds before "
@@ -181,6 +98,21 @@ def multi_epoch(ev: Evidence) -> list[Diagnostic]:
     return [found] if found else []
 
 
+def optimal_tokens_per_param(fits: dict) -> tuple[float, str]:
+    """D_opt / N_opt at the compute optimum and where that number comes from: this fit's
+    own measurement (OPTIMUM_FORMS, at the C it reports), else Hoffmann et al.'s ~20."""
+    for form in OPTIMUM_FORMS:
+        fit = fits.get(form) or {}
+        measured = (fit.get("derived") or {}).get("tokens_per_param") or {}
+        if fit.get("converged") and (value := num(measured.get("value"))) and value > 0:
+            at = num(measured.get("flops"))
+            return value, (f"the compute-optimal {value:.1f} that this fit measured ({form}"
+                           + (f", at C = {at:.3g})" if at else ")"))
+    return OPTIMAL_TOKENS_PER_PARAM, (
+        f"the compute-optimal ~{OPTIMAL_TOKENS_PER_PARAM:g} of Hoffmann et al. (2022), as this "
+        "fit measured no optimum of its own (fit --form compute measures one)")
+
+
 def data_limited(ev: Evidence) -> list[Diagnostic]:
     if missing := [c for c in ("tokens", "params") if c not in ev.header]:
         return [skipped("data_limited", f"the CSV has no {' or '.join(missing)} column")]
@@ -189,28 +121,58 @@ def data_limited(ev: Evidence) -> list[Diagnostic]:
     ratios = [t / p for s in sizes if s.x == top.x for r in s.runs
               if (t := num(r.row.get("tokens"))) is not None
               and (p := num(r.row.get("params"))) is not None and p > 0]
-    if not ratios or max(ratios) >= OPTIMAL_TOKENS_PER_PARAM:
+    optimal, source = optimal_tokens_per_param(ev.fits)
+    if not ratios or max(ratios) >= optimal:
         return []
     return [Diagnostic("data_limited", "info", f"The largest size ({top.label}) saw "
-                       f"{max(ratios):.1f} tokens per parameter, below the compute-optimal "
-                       f"~{OPTIMAL_TOKENS_PER_PARAM:g} (Hoffmann et al. 2022): the exponent "
+                       f"{max(ratios):.1f} tokens per parameter, below {source}: the exponent "
                        "describes what size buys at this budget, not the model-size law.")]
+
+
+def unfinished(ev: Evidence, size: Size) -> dict[float, str]:
+    """{lr: what happened} for the runs of this size and budget that did not end ok
+    (diverged or failed), from the rows before the status filter."""
+    out = {}
+    for row in ev.tried or []:
+        status = row.get("status") or "ok"
+        if (status != "ok" and num(row.get(ev.x_col)) == size.x
+                and budget_of(row) == size.budget and (lr := num(row.get("lr"))) is not None):
+            error = (row.get("error") or "").strip()
+            out[lr] = status + (f" ({error[:80]})" if error else "")
+    return out
 
 
 def lr_edge(ev: Evidence) -> list[Diagnostic]:
     if "lr" not in ev.header:
         return [skipped("lr_edge", "the CSV has no lr column")]
-    found = []
+    found, notes = [], []
     for size in all_sizes(ev):
-        groups = [m for m in seed_groups(size) if m[0].lr is not None]
-        per_lr = {m[0].lr: m for m in groups}
-        best = (groups[best_config([seed_losses(m) for m in groups])][0].lr
-                if len(per_lr) >= MIN_LR_GRID else None)
-        if best is not None and best in (min(per_lr), max(per_lr)):
-            end = "smallest" if best == min(per_lr) else "largest"
-            found.append(f"{size.label} at lr {best:g} (the {end} of {len(per_lr)} tried)")
-    return listing("lr_edge", found, "The best learning rate is at the edge of the grid for",
-                   "The optimum may lie outside it, so that loss is too high; extend the grid.")
+        trained = {r.lr for r in size.runs if r.lr is not None}
+        lost = {lr: what for lr, what in unfinished(ev, size).items() if lr not in trained}
+        tried, best = trained | set(lost), size.best[0].lr
+        if best is None or len(tried) < MIN_LR_GRID:
+            continue
+        if best in (min(tried), max(tried)):
+            end = "smallest" if best == min(tried) else "largest"
+            found.append(f"{size.label} at lr {best:g} (the {end} of {len(tried)} tried)")
+            continue
+        if best not in (min(trained), max(trained)):
+            continue
+        # Only runs that did not finish lie past the best lr: a diverged one is worse, so it
+        # brackets the optimum; a failed one (an OOM, a lost node) measured nothing.
+        past = {lr: what for lr, what in lost.items() if (lr > best) == (best == max(trained))}
+        said = ", ".join(f"{lr:g} {what}" for lr, what in sorted(past.items()))
+        end = "largest" if best == max(trained) else "smallest"
+        if any(what.startswith("diverged") for what in past.values()):
+            notes.append(Diagnostic("lr_edge", "info", f"{size.label}: lr {best:g} is the "
+                                    f"{end} that trained of {len(tried)} tried; past it {said}: "
+                                    "the optimum is bracketed by divergence."))
+        else:
+            found.append(f"{size.label} at lr {best:g} (the {end} that trained of {len(tried)} "
+                         f"tried; past it {said}, which measured nothing)")
+    return [*listing("lr_edge", found, "The best learning rate is at the edge of the grid for",
+                     "The optimum may lie outside it, so that loss is too high; extend the "
+                     "grid."), *notes]
 
 
 def curvature_p(lx: np.ndarray, ly: np.ndarray) -> float | None:
@@ -231,7 +193,9 @@ def curvature_p(lx: np.ndarray, ly: np.ndarray) -> float | None:
 def bends(ev: Evidence, y_col: str) -> list[str]:
     """A note per budget whose best-per-size points bend away from a line in log-log."""
     out = []
-    for sizes in sizes_by_budget(runs(ev)).values():
+    for (kind, _), sizes in sizes_by_budget(ev).items():
+        if kind == FLOPS:  # an isoFLOP slice is a parabola by design
+            continue
         pts = points(sizes, y_col)
         p = curvature_p(np.log(pts[0]), pts[1]) if pts else None
         if p is not None and p < CURVE_ALPHA:
@@ -258,17 +222,44 @@ def poor_fit(ev: Evidence) -> list[Diagnostic]:
     return out
 
 
+def flat_slice(sizes: list[Size], sd: float) -> str | None:
+    """How an isoFLOP budget's curvature compares with the seed noise, when it is within
+    it: the windowed parabola of loss in ln N that `isoflop` fits (each point weighted by
+    its seeds), its curvature's standard error from the pooled seed sd alone."""
+    if len(sizes) < 3:
+        return None
+    log_n, loss = np.log([s.x for s in sizes]), np.array([s.loss for s in sizes])
+    keep = window(log_n, loss)
+    if keep.size < 3:
+        return None
+    u, w = log_n[keep] - log_n[keep].mean(), np.array([len(sizes[k].best) for k in keep], float)
+    design = np.column_stack([np.ones_like(u), u, u * u])
+    se = sd * math.sqrt(np.linalg.inv(design.T @ (design * w[:, None]))[2, 2])
+    c2 = parabola(u, loss[keep], w)[2]
+    if abs(c2) >= Z95 * se:
+        return None
+    return (f"C = {sizes[0].budget[1]:.3g}: curvature {2 * c2:.3g} nats per (ln N)^2 against a "
+            f"standard error of {2 * se:.3g} ({keep.size} sizes)")
+
+
 def within_noise(ev: Evidence) -> list[Diagnostic]:
     if "seed" not in ev.header:
         return [skipped("within_noise", "the CSV has no seed column")]
-    if (sd := pooled_seed_sd(all_sizes(ev))) is None:
+    if (sd := pooled_seed_sd(ev)) is None:
         return []
+    slices = sizes_by_budget(ev)
     found = [f"{a.label} and {b.label} ({a.loss:#.5g} vs {b.loss:#.5g})"
-             for sizes in sizes_by_budget(runs(ev)).values()
-             for a, b in itertools.pairwise(sizes) if abs(a.loss - b.loss) < NOISE_SDS * sd]
-    return listing("within_noise", found, f"Neighbouring sizes differ by less than "
-                   f"{NOISE_SDS:g} seed sds ({NOISE_SDS:g} x {sd:.3g})",
-                   "Their order is noise; add seeds or space the sizes further apart.")
+             for (kind, _), sizes in slices.items() if kind != FLOPS
+             for a, b in itertools.pairwise(sizes) if abs(a.loss - b.loss) < gap(sd, a, b)]
+    flat = [text for (kind, _), sizes in slices.items() if kind == FLOPS
+            if (text := flat_slice(sizes, sd))]
+    return [*listing("within_noise", found, f"Neighbouring sizes differ by less than the seed "
+                     f"noise ({NOISE_TEXT}; sd {sd:.3g})",
+                     "Their order is noise; add seeds or space the sizes further apart."),
+            *listing("within_noise", flat, f"An isoFLOP budget's parabola is flat within the "
+                     f"seed noise ({Z95:g} standard errors; seed sd {sd:.3g})",
+                     "Its N_opt is not measured: widen its sizes around the optimum or add "
+                     "seeds.")]
 
 
 def seed_outlier(ev: Evidence) -> list[Diagnostic]:
@@ -333,7 +324,9 @@ def unstable_fit(ev: Evidence) -> list[Diagnostic]:
         return [*out, skipped("unstable_fit (leave one size out)",
                               "the power law's b has no 95% interval to compare with")]
     half = (b["ci_high"] - b["ci_low"]) / 2.0
-    for sizes in sizes_by_budget(runs(ev)).values():
+    for (kind, _), sizes in sizes_by_budget(ev).items():
+        if kind == FLOPS:
+            continue
         pts = points(sizes, power.get("y") or ev.y_col) if len(sizes) >= MIN_SIZES_LOO else None
         if pts is None:
             continue

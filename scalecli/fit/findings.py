@@ -30,6 +30,12 @@ class Evidence:
     fits: dict  # fit.json's "fits"
     predict: list[float] | None
     data_summary: dict | None  # the sweep folder's data.json, None outside a sweep folder
+    # The run_ids of the lr search's chosen probes (lr_search.json, `seeds.searched_runs`):
+    # the lr that the fit keeps for the size the search probed.
+    searched: frozenset[str] = frozenset()
+    # The rows before the status filter (diverged and failed runs too), so that lr_edge can
+    # say what happened past the best lr; None: `rows` are all there is.
+    tried: list[dict[str, str]] | None = None
 
 
 def skipped(rule: str, why: str) -> Diagnostic:

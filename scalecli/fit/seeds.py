@@ -10,9 +10,17 @@ arithmetic mean by about sd^2 / (2 L): 1e-4 nats for a seed sd of 0.03 at L = 4,
 the noise. A CSV without a seed column has no replicates to average: each row is its own
 configuration, as before seeds were averaged.
 
-With an lr grid, each size (at each budget) keeps the configuration whose mean val_loss is
-the lowest, all of its seeds (Kaplan et al. 2020 and Hoffmann et al. 2022 fit the best lr
-per size); comparing one seed per lr would pick whichever lr had the luckiest seed.
+With an lr grid, each size (at each budget) keeps one configuration, all of its seeds
+(Kaplan et al. 2020 and Hoffmann et al. 2022 fit the best lr per size), by one rule that the
+point estimate, its bootstrap and the diagnostics share (`pick`):
+- where the sweep's lr search ran (lr_search.json beside the CSV), the lr it chose. The
+  search decided on one seed per probe and then trained the chosen lr with more seeds, so
+  the chosen point is a mean over seeds; re-deciding on those same probes would pit one
+  lucky seed of another lr against a three-seed mean (a best-of-three that is biased low).
+- otherwise the lowest mean over all of a configuration's seeds, except that a
+  configuration measured with fewer seeds wins only when its mean is lower by more than the
+  noise of the difference, Z95 sd sqrt(1/n_a + 1/n_b): a one-seed probe must not beat a
+  three-seed mean by luck. With equal seed counts this is the plain lowest mean.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ MIN_SEEDS_OUTLIER = 3
 # corpora of bench/unseen.py. A seed is then an outlier only beyond 3.5 x 0.02 = 0.07 nats
 # from its configuration's median, as the 0.4-nat seed that this rule is for is.
 MAD_FLOOR = 0.02
+# Two means whose difference is smaller than this many standard errors of that difference
+# are not told apart (the two-sided 95% normal quantile).
+Z95 = 1.96
 
 
 def cell(row: dict[str, str], column: str) -> float:
@@ -93,6 +104,12 @@ def pooled_sd(groups: Iterable[np.ndarray]) -> Pooled:
     return Pooled(math.sqrt(ss / dof) if dof else None, dof, len(kept), left_out)
 
 
+def noise_gap(sd: float, n_a: int | np.ndarray, n_b: int | np.ndarray) -> float | np.ndarray:
+    """The smallest difference between a mean of n_a seeds and one of n_b seeds that the
+    seed noise (sd of one run) does not explain: Z95 sd sqrt(1/n_a + 1/n_b)."""
+    return Z95 * sd * np.sqrt(1.0 / np.asarray(n_a, float) + 1.0 / np.asarray(n_b, float))
+
+
 # ------------------------------------------------------------------ configurations
 
 
@@ -113,6 +130,8 @@ class Ladder:
     picked: list[list[int]]  # per group, the indices of the configurations that are fitted
     repick: bool  # an lr is picked per group (not --all-lrs, and the CSV has lr and val_loss)
     points: list[Config] = field(default_factory=list)  # fitted, in order of their first row
+    searched: list[bool] = field(default_factory=list)  # per group: the lr search's choice
+    loss_sd: float | None = None  # the pooled seed sd of val_loss, the pick's noise
 
     def __post_init__(self) -> None:
         chosen = [g[k] for g, ks in zip(self.groups, self.picked, strict=True) for k in ks]
@@ -148,12 +167,14 @@ class Ladder:
 
 
 def ladder(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str,
-           all_lrs: bool = False) -> Ladder:
+           all_lrs: bool = False, searched: frozenset[str] = frozenset()) -> Ladder:
     """Group rows into configurations, and those by size and budget; pick the best lr.
 
     Rows pass unchanged (every configuration is fitted) with --all-lrs, when the CSV has no
     lr or val_loss column, or when a size has one lr. Without a seed column each row is a
     configuration of its own, so an lr grid keeps the single best row of each size.
+    `searched`: the run_ids of the lr search's chosen probes (`searched_runs`); a size that
+    has one keeps that lr.
     """
     size_cols = [c for c in dict.fromkeys((*RUN_KEY, x_col, d_col)) if c in header]
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
@@ -162,43 +183,66 @@ def ladder(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str
         size = groups.setdefault(tuple(row[c] for c in size_cols), {})
         size.setdefault(config, []).append(i)
     repick = not all_lrs and "lr" in header and "val_loss" in header
-    out_groups, picked = [], []
-    for size in groups.values():
-        configs = [Config(members, np.array([cell(rows[i], "val_loss") for i in members]))
-                   for members in size.values()]
+    all_configs = [[Config(members, np.array([cell(rows[i], "val_loss") for i in members]))
+                    for members in size.values()] for size in groups.values()]
+    sd = pooled_sd(c.loss for configs in all_configs for c in configs).sd
+    picked, chosen_by_search = [], []
+    for configs in all_configs:
         for c in configs:
             c.loss[~np.isfinite(c.loss)] = math.inf
         lrs = {rows[c.rows[0]].get("lr", "") for c in configs}
+        hit = searched_config([{rows[i].get("run_id", "") for i in c.rows} for c in configs],
+                              searched)
         if repick and len(lrs) >= 2:
-            picked.append([_best(configs, rows)])
+            picked.append([hit if hit is not None else best_config(
+                [[float(v) for v in c.loss] for c in configs], sd)])
         else:
             picked.append(list(range(len(configs))))
-        out_groups.append(configs)
-    return Ladder(out_groups, picked, repick)
+        chosen_by_search.append(repick and len(lrs) >= 2 and hit is not None)
+    return Ladder(all_configs, picked, repick, searched=chosen_by_search, loss_sd=sd)
 
 
-def _best(configs: list[Config], rows: list[dict[str, str]]) -> int:
-    return best_config([{rows[i].get("seed", ""): float(loss)
-                         for i, loss in zip(c.rows, c.loss, strict=True)} for c in configs])
+def searched_runs(record: dict | None) -> frozenset[str]:
+    """The run_ids of the probes at the lr that the sweep's lr search chose, one per budget,
+    from lr_search.json ({probes: [{budget_index, lr_base, run_id, ...}], chosen:
+    [{budget_index, lr}]}); empty without a record or with one that does not parse."""
+    try:
+        chosen = {(c["budget_index"], float(c["lr"])) for c in record["chosen"]}
+        return frozenset(str(p["run_id"]) for p in record["probes"]
+                         if (p["budget_index"], float(p["lr_base"])) in chosen)
+    except (TypeError, KeyError, ValueError):
+        return frozenset()
 
 
-def best_config(seed_losses: list[dict[str, float]]) -> int:
-    """Which configuration (lr) of one size is best, given each one's val_loss per seed.
+def searched_config(run_ids: list[set[str]], searched: frozenset[str]) -> int | None:
+    """Which configuration holds the lr search's chosen probe, or None (no search, or a
+    size it did not probe)."""
+    hits = [k for k, ids in enumerate(run_ids) if ids & searched]
+    return hits[0] if len(hits) == 1 else None
 
-    The lowest mean, compared on the seeds that every configuration has where their seed
-    sets differ: a paired comparison. The lr search probes with one seed and trains the
-    chosen lr with more (noise_seeds), and a mean over three seeds must not lose to one
-    lucky seed of another lr. The one rule: the fit and its diagnostics both call it.
-    """
-    shared = set.intersection(*(set(s) for s in seed_losses)) - {""}
-    paired = bool(shared) and any(len(s) != len(shared) for s in seed_losses)
 
-    def score(k: int) -> float:
-        losses = seed_losses[k]
-        return float(np.mean([losses[s] for s in sorted(shared)] if paired
-                             else list(losses.values())))
+def pick(means: np.ndarray, n: np.ndarray, sd: float | None) -> np.ndarray:
+    """The configuration kept per row of `means` ((..., K) seed means; n: seeds per
+    configuration): among those whose mean is within the noise of the lowest (`noise_gap`),
+    the one with the most seeds, then the lowest mean. The point estimate and every
+    bootstrap draw use this rule, so the draws carry the noise of the pick itself."""
+    means = np.atleast_2d(means)
+    low = np.argmin(means, axis=1)
+    rows = np.arange(means.shape[0])
+    if sd is None or np.all(n == n[0]):
+        return low
+    gap = noise_gap(sd, n[None, :], n[low][:, None])
+    close = (means - means[rows, low][:, None] <= gap) | (np.arange(n.size) == low[:, None])
+    most = np.where(close, n[None, :], -1)
+    tied = close & (most == most.max(axis=1, keepdims=True))
+    return np.argmin(np.where(tied, means, np.inf), axis=1)
 
-    return min(range(len(seed_losses)), key=score)
+
+def best_config(seed_losses: list[list[float]], sd: float | None) -> int:
+    """Which configuration (lr) of one size is best, given each one's val_loss per seed and
+    the pooled seed sd (`pick`). The fit and its diagnostics both call it."""
+    means = np.array([float(np.mean(v)) if len(v) else math.inf for v in seed_losses])
+    return int(pick(means, np.array([len(v) for v in seed_losses]), sd)[0])
 
 
 # ------------------------------------------------------------ the seed level of b's CI
@@ -212,48 +256,61 @@ def seed_level(lad: Ladder, log_y: np.ndarray, n_boot: int, rng: np.random.Gener
     Each configuration's seeds are resampled with replacement, as residuals about their mean
     inflated by sqrt(n / (n - 1)): plain resampling of n seeds shrinks the variance of their
     mean by (n - 1) / n, a third with three seeds (Davison and Hinkley 1997, sec. 3.3 and
-    6.2.3). Then each size keeps the lr whose resampled mean val_loss is the lowest, as the
-    fit did, so the draws carry the noise of that pick, too; the draw is that lr's resampled
-    mean log y minus the fitted point's. `log_y` is per row (NaN where not a positive
-    number). A configuration with one seed, or a non-finite value, does not move.
+    6.2.3). Then each size keeps the lr that `pick` keeps on the resampled means, as the fit
+    did, so the draws carry the noise of that pick, too; a one-seed configuration in such a
+    pick moves by the pooled seed sd (it has no seeds of its own to resample), or a lucky
+    probe would be as lucky in every draw. The draw is the kept lr's resampled mean log y
+    minus the fitted point's. An lr that the lr search chose is kept in every draw: the
+    search decided it before those seeds were trained. `log_y` is per row (NaN where not a
+    positive number). A configuration outside a pick with one seed, or a non-finite value,
+    does not move.
     """
     if not lad.seeded() or n_boot < 2:
         return None
     index = {id(c): p for p, c in enumerate(lad.points)}
     out = np.zeros((n_boot, len(lad.points)))
-    for configs, chosen in zip(lad.groups, lad.picked, strict=True):
+    ly_sd = pooled_sd(log_y[c.rows] for g in lad.groups for c in g).sd
+    fixed = lad.searched or [False] * len(lad.groups)
+    for configs, chosen, searched in zip(lad.groups, lad.picked, fixed, strict=True):
+        repick = lad.repick and len(chosen) == 1 and len(configs) >= 2 and not searched
+        if not repick:  # every configuration is a point of its own, or the search chose
+            for k in chosen:
+                _, mean_ly = resampled_means(configs[k].loss, log_y[configs[k].rows], n_boot,
+                                             rng)
+                out[:, index[id(configs[k])]] = mean_ly - float(np.mean(
+                    log_y[configs[k].rows]))
+            continue
         loss = np.empty((n_boot, len(configs)))
         mean_ly = np.empty((n_boot, len(configs)))
+        sds = (lad.loss_sd, ly_sd) if lad.loss_sd is not None and ly_sd is not None else None
         for k, c in enumerate(configs):
-            ly = log_y[c.rows]
-            loss[:, k], mean_ly[:, k] = resampled_means(c.loss, ly, n_boot, rng)
-        if lad.repick and len(chosen) == 1 and len(configs) >= 2:
-            best = np.argmin(loss, axis=1)  # the lr each resample would pick
-            draw = mean_ly[np.arange(n_boot), best]
-            out[:, index[id(configs[chosen[0]])]] = draw - float(np.mean(log_y[
-                configs[chosen[0]].rows]))
-        else:  # every configuration is a point of its own: no pick to redo
-            for k in chosen:
-                out[:, index[id(configs[k])]] = mean_ly[:, k] - float(np.mean(
-                    log_y[configs[k].rows]))
+            loss[:, k], mean_ly[:, k] = resampled_means(c.loss, log_y[c.rows], n_boot, rng,
+                                                        sds)
+        best = pick(loss, np.array([len(c.rows) for c in configs]), lad.loss_sd)
+        draw = mean_ly[np.arange(n_boot), best]
+        out[:, index[id(configs[chosen[0]])]] = draw - float(np.mean(log_y[
+            configs[chosen[0]].rows]))
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def resampled_means(loss: np.ndarray, log_y: np.ndarray, n_boot: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator, sds: tuple[float, float] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """n_boot means of one configuration's val_loss and log y, over its seeds resampled
-    together (the same seeds for both) as inflated residuals; fixed with one seed or a
-    missing loss."""
+    together (the same seeds for both) as inflated residuals. With one seed: fixed, or with
+    `sds` (the pooled seed sd of val_loss and of log y) one normal draw moves both."""
     n = loss.size
     if not np.all(np.isfinite(log_y)):  # a y that is not a positive number: never picked
         return np.full(n_boot, math.inf), np.full(n_boot, math.nan)
     if n < 2 or not np.all(np.isfinite(loss)):
-        return np.full(n_boot, float(np.mean(loss))), np.full(n_boot, float(np.mean(log_y)))
-    pick = rng.integers(0, n, size=(n_boot, n))
+        z = rng.standard_normal(n_boot) if sds is not None and n == 1 else np.zeros(n_boot)
+        sd_loss, sd_ly = sds or (0.0, 0.0)
+        return (float(np.mean(loss)) + sd_loss * z, float(np.mean(log_y)) + sd_ly * z)
+    pick_ = rng.integers(0, n, size=(n_boot, n))
     inflate = math.sqrt(n / (n - 1))
     res_loss, res_ly = loss - loss.mean(), log_y - log_y.mean()
-    return (loss.mean() + inflate * res_loss[pick].mean(axis=1),
-            log_y.mean() + inflate * res_ly[pick].mean(axis=1))
+    return (loss.mean() + inflate * res_loss[pick_].mean(axis=1),
+            log_y.mean() + inflate * res_ly[pick_].mean(axis=1))
 
 
 # ------------------------------------------------------------------------ fit.json

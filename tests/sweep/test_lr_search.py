@@ -66,6 +66,51 @@ def test_all_diverged_is_none_and_a_near_tie_goes_to_the_smaller_lr() -> None:
     assert choose({0.005: 3.5, 0.01: 3.0 + 2 * near + 1e-6, 0.02: 3.0}) == 0.02
 
 
+# The prose corpus's s1 (README): 5e-3, 1e-2, 2e-2 gave 4.5894, 4.5687, 4.5587; the rest is a
+# plausible continuation (worse above 2e-2, diverged at 1.6e-1).
+PROSE = {2.5e-3: 4.6302, 5e-3: 4.5894, 1e-2: 4.5687, 2e-2: 4.5587, 4e-2: 4.5751,
+         8e-2: 4.6611, 1.6e-1: math.nan}
+
+
+def prose(lr: float) -> float:
+    return PROSE[min(PROSE, key=lambda k: abs(math.log(k / lr)))]
+
+
+def test_search_goes_past_a_lowest_loss_at_the_top_edge() -> None:
+    # choose() takes 1e-2 (within LR_TOLERANCE of 2e-2), but the lowest loss is at the top
+    # edge: the loss above 2e-2 is unmeasured, so the search is not over.
+    assert next_lrs({lr: PROSE[lr] for lr in (5e-3, 1e-2, 2e-2)}) == [4e-2]
+    losses = _search(prose)
+    assert sorted(losses) == [5e-3, 1e-2, 2e-2, 4e-2]
+    assert choose(losses) == 1e-2 and lr_search.lowest(losses) == 2e-2
+    assert lr_search.bracketed(losses)
+
+
+@pytest.mark.parametrize("curve", [
+    prose,
+    lambda lr: 3.0 + 0.003 * math.log2(lr / 1e-2) ** 2,  # a flat basin: the choice walks down
+    lambda lr: math.nan if lr > 4.5e-2 else 3.0 - 0.01 * math.log2(lr / 1e-2),  # a cliff
+])
+def test_search_ends_with_its_lowest_loss_and_its_choice_inside_the_probes(curve) -> None:
+    losses = _search(curve)
+    lrs = sorted(losses)
+    assert len(lrs) < lr_search.MAX_PROBES
+    assert lrs[0] < choose(losses) and lr_search.lowest(losses) < lrs[-1]
+
+
+def test_the_default_sweep_does_not_warn_lr_edge_about_its_own_search(
+        tmp_path: Path) -> None:
+    from scalecli.fit.driver import compute_fit
+    from tests.fit.test_noise_review import searched_sweep
+
+    losses = _search(prose)
+    doc = compute_fit(searched_sweep(tmp_path, probes=losses, chosen=choose(losses)),
+                      bootstrap=50, holdout=0)
+    assert [d for d in doc["diagnostics"] if d["code"] == "lr_edge"] == []
+    s1 = next(p for p in doc["seed_noise"]["points"] if p["label"] == "s1")
+    assert s1["lr"] == choose(losses) and s1["n_seeds"] == 3
+
+
 def test_search_trains_only_unrecorded_probes_and_one_budget_at_a_time() -> None:
     spec = parse_spec({**TINY, "budget": {"tokens": [4096, 8192]},
                        "train": {**TINY["train"], "lr": "auto", "seeds": [3, 4]}})
