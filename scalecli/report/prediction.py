@@ -31,21 +31,22 @@ def prediction_section(fit: dict | None) -> Section | None:
     if not prediction and not validation:
         return None
     blocks: list[Block] = []
-    if validation and validation.get("runs"):
+    runs = (validation or {}).get("runs")
+    compute = (validation or {}).get("compute")
+    if runs:
         blocks += validation_blocks(validation)
-        if prediction and prediction.get("points"):
-            blocks.append(Block("p", "Beside them, everything `fit` predicted from the ladder "
-                                     "alone (the rows above are these predictions, scored):"))
-            blocks += prediction_blocks(prediction)
-    elif prediction and prediction.get("points"):
-        blocks.append(Block("p", "What `fit` predicts from the ladder alone: each form's "
-                                 f"{prediction.get('y') or 'val_loss'} for one new run, with its "
-                                 "95% prediction interval, and the combined prediction it "
-                                 "stands behind."))
+    if prediction and prediction.get("points"):
+        blocks.append(Block("p", (
+            "Beside them, everything `fit` predicted from the ladder alone (the rows above "
+            "are these predictions, scored):") if runs else (
+            "What `fit` predicts from the ladder alone: each form's "
+            f"{prediction.get('y') or 'val_loss'} for one new run, with its 95% prediction "
+            "interval, and the combined prediction it stands behind.")))
         blocks += prediction_blocks(prediction)
-        blocks.append(Block("p", HOW_TO_VALIDATE))
-    if validation and validation.get("compute"):
-        blocks += compute_blocks(validation["compute"])
+        if not runs and not compute:
+            blocks.append(Block("p", HOW_TO_VALIDATE))
+    if compute:
+        blocks += compute_blocks(compute)
     if not blocks:
         return None
     return Section("prediction", "Prediction check", blocks)
@@ -133,23 +134,41 @@ def _estimate(p: dict | None) -> list[str]:
 
 
 def compute_blocks(compute: list[dict]) -> list[Block]:
-    """validate: {flops: [...]}: each approach's N_opt and loss against the trained sizes."""
-    rows = []
+    """validate: {flops: [...]}: each run at a budget past the ladder's against approach 3's
+    prediction at its (N, D), then each approach's N_opt and loss against the best run."""
+    runs, approaches = [], []
     for budget in compute:
+        c = fmt(budget.get("flops"), "e")
+        for r in budget.get("runs") or []:
+            runs.append([c, str(r.get("model") or r.get("run_id") or ""), fmt(r.get("n"), "n"),
+                         fmt(r.get("tokens"), "n"), fmt(r.get("observed"), "f4"),
+                         fmt(r.get("predicted"), "f4"), _interval(r),
+                         _mark(r.get("inside"))])
         for a in budget.get("approaches") or []:
-            rows.append([fmt(budget.get("flops"), "e"), str(a.get("approach", "")),
-                         fmt(a.get("n_opt"), "n"), fmt(budget.get("best_trained_n"), "n"),
-                         fmt(a.get("n_ratio"), "f2"), fmt(a.get("loss"), "f4"),
-                         interval_text(a.get("low"), a.get("high"), lambda v: fmt(v, "f4")),
-                         fmt(budget.get("observed_best"), "f4"), _mark(a.get("inside"))])
-    if not rows:
-        return []
-    return [Block("p", "Validation budgets past the ladder: the sizes trained there against "
-                       "each approach's compute-optimal N and its predicted loss."),
-            Block("table", headers=["C (FLOPs)", "approach", "predicted N_opt",
-                                    "best trained N", "N ratio", "predicted loss",
-                                    "95% interval", "observed best loss", "inside"],
-                  rows=rows)]
+            approaches.append([c, str(a.get("approach", "")), fmt(a.get("n_opt"), "n"),
+                               fmt(budget.get("best_trained_n"), "n"), fmt(a.get("n_ratio"), "f2"),
+                               fmt(a.get("loss"), "f4"), _interval(a),
+                               fmt(budget.get("observed_best"), "f4"), _mark(a.get("inside"))])
+    blocks = []
+    if runs:
+        blocks += [Block("p", "Validation budgets past the ladder's: each size trained there, "
+                              "against the chinchilla law's prediction at its N and D."),
+                   Block("table", headers=["C (FLOPs)", "run", "N (params)", "tokens D",
+                                           "observed val_loss", "chinchilla predicts",
+                                           "95% prediction interval", "inside"], rows=runs)]
+    if approaches:
+        blocks += [Block("p", "Each compute-optimal approach at those budgets: its N_opt against "
+                              "the best size trained there (N ratio = N_opt / best N), and its "
+                              "loss at the optimum against the best loss observed."),
+                   Block("table", headers=["C (FLOPs)", "approach", "predicted N_opt",
+                                           "best trained N", "N ratio", "predicted loss",
+                                           "95% interval", "observed best loss", "inside"],
+                         rows=approaches)]
+    return blocks
+
+
+def _interval(p: dict) -> str:
+    return interval_text(p.get("low"), p.get("high"), lambda v: fmt(v, "f4"))
 
 
 # 10x --------------------------------------------------------------------------------------

@@ -251,3 +251,29 @@ def test_chinchilla_contours_draw_runs_at_the_n_the_law_was_fitted_on(tmp_path, 
     assert sorted(set(runs["y"])) == pytest.approx(params)  # not params_non_embedding
     assert runs["x"] == pytest.approx([6 * float(r["params"]) * float(r["tokens"])
                                        for r in rows])
+
+
+def test_validation_budgets_are_scored_per_run_and_per_approach():
+    from scalecli.report.prediction import HOW_TO_VALIDATE, prediction_section
+
+    compute = [{"flops": 8e12, "best_trained_n": 2.1e5, "observed_best": 3.80,
+                "runs": [{"run_id": "r1", "model": "s5", "n": 2.1e5, "tokens": 6e6,
+                          "observed": 3.80, "predicted": 3.70, "low": 3.60, "high": 3.75,
+                          "inside": False}],
+                "approaches": [{"approach": "3: parametric", "n_opt": 2.0e5, "loss": 3.78,
+                                "low": 3.70, "high": 3.86, "inside": True, "n_ratio": 0.95},
+                               {"approach": "2: isoFLOP", "n_opt": 3.0e5, "loss": None,
+                                "low": None, "high": None, "inside": None,
+                                "n_ratio": 1.43}]}]
+    fit = {"prediction": prediction_block(1e6, "default"),
+           "validation": {"x": "params_non_embedding", "y": "val_loss", "runs": [],
+                          "best_form": None, "ruled_out": [], "misses": 0,
+                          "compute": compute}}
+    section = prediction_section(fit)
+    text = " ".join(b.text for b in section.blocks)
+    assert HOW_TO_VALIDATE not in text and "Best form" not in text
+    run_table, approach_table = [b for b in section.blocks if b.kind == "table"][1:]
+    assert run_table.rows == [["8e+12", "s5", "210,000", "6M", "3.8000", "3.7000",
+                               "[3.6000, 3.7500]", OUTSIDE]]
+    assert approach_table.rows[0][-1] == INSIDE and approach_table.rows[1][-1] == "-"
+    assert approach_table.rows[1][4] == "1.43"
