@@ -66,6 +66,66 @@ COLUMNS: tuple[str, ...] = (
     "finished_at",
 )
 
+# One line per column: the results.csv reference (docs/reference/results-csv.md is generated
+# from it, and tests/test_docs.py fails on a column without one).
+COLUMN_DOCS: dict[str, str] = {
+    "run_id": "Stable hash of everything that defines the run (shape, budget, lr, seed, "
+    "training settings, data fingerprint, tokenizer); a rerun skips rows whose status is ok.",
+    "sweep": "The sweep's `name`: the output folder OUT/NAME.",
+    "model": "The size's name (`s1`, or the `name` of a model given as GPT2Config fields).",
+    "n_layer": "Transformer blocks.",
+    "n_embd": "Width: the residual stream's dimension d.",
+    "n_head": "Attention heads.",
+    "n_ctx": "Context length in tokens (`data.context`).",
+    "vocab_size": "Tokenizer vocabulary size V.",
+    "activation_function": "The MLP's GPT2Config activation (`gelu`, the exact one, by "
+    "default).",
+    "params": "All trainable parameters, tied weights counted once.",
+    "params_non_embedding": "`params` minus the token and position embeddings: Kaplan et "
+    "al.'s N.",
+    "params_matmul": "Every weight that enters a matmul, the tied output head included: "
+    "`n_layer * (4 d^2 + 2 d n_inner) + V d`, the N of `flops_per_token`.",
+    "tokens": "Training tokens: `steps * batch_tokens`.",
+    "budget_flops": "The nominal FLOP budget of an isoFLOP design (`budget.flops`); blank "
+    "for token budgets.",
+    "flops_per_token": "Training FLOPs per token: `6 * params_matmul + 12 * n_layer * d * "
+    "n_ctx` (attention over the full context; PaLM, App. B). Biases and LayerNorms left out.",
+    "flops": "`flops_per_token * tokens`: the C of every compute fit.",
+    "flops_6nd": "`6 * params * tokens`: the Chinchilla convention, for comparison.",
+    "lr": "The peak learning rate the run used (after `lr_rule`).",
+    "batch_tokens": "Tokens per optimizer step.",
+    "steps": "Optimizer steps.",
+    "seed": "The run's seed (initialisation and data order).",
+    "role": "`ladder` (fitted) or `validation` (a `validate:` run past the ladder: scored "
+    "against the fit's prediction, fitted by nothing); blank means ladder.",
+    "schedule": "`cosine` or `wsd`.",
+    "parent_run_id": "A WSD branch's family (its stable phase); blank for cosine runs.",
+    "branch_step": "The step at which a WSD branch left its stable phase (its cooldown "
+    "start); blank for cosine runs.",
+    "train_loss": "Training loss (nats per token) of the run's last optimizer step.",
+    "val_loss": "Mean next-token cross-entropy in nats over the sweep's fixed held-out "
+    "tokens, evaluated in fp32 whatever precision training used.",
+    "val_ppl": "`exp(val_loss)`.",
+    "val_bpb": "Bits per byte: the summed cost of every predicted token (end-of-text "
+    "included) in bits over the UTF-8 bytes of the predicted text; comparable across "
+    "tokenizers.",
+    "tokens_per_s": "Training throughput.",
+    "mfu": "Model FLOPs utilisation against this machine's measured matmul peak.",
+    "non_compute_frac": "Fraction of the training loop's time outside forward, backward, "
+    "optimizer and evaluation.",
+    "wall_s": "Wall-clock seconds of the run.",
+    "status": "`ok`, `diverged` (non-finite loss, or above `diverge_factor` times its running "
+    "minimum) or `failed` (the run raised).",
+    "error": "Why a run is not ok (one line); blank otherwise.",
+    "device": "Where it trained (`cpu`, `cuda`, `cuda:N`).",
+    "dtype": "Training precision: `fp32`, or `bf16` autocast with fp32 master weights.",
+    "compiled": "Whether `torch.compile` was used.",
+    "data_fingerprint": "Hash of the training text, the held-out text and the tokenizer.",
+    "tokenizer": "The tokenizer setting (`bpe:1024`, or an HF name or path).",
+    "scalecli_version": "The scalecli version that trained the run.",
+    "finished_at": "When the row was written (UTC, ISO 8601).",
+}
+
 STATUSES = ("ok", "diverged", "failed")
 # `role`: how a run is used, not what it trained (so not part of its run_id). A ladder run is
 # fitted; a validation run (a sweep's `validate:` block, past the ladder) is scored against
