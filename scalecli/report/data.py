@@ -20,7 +20,7 @@ import yaml
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.results import atomic_write_text, read_json
+from scalecli.results import ROLES, atomic_write_text, read_json
 
 # The columns a report cannot do without; everything else in results.COLUMNS is optional.
 REQUIRED = ("model", "params_non_embedding", "val_loss", "status")
@@ -30,9 +30,9 @@ NUMERIC = (
     "train_loss", "val_loss", "val_ppl", "val_bpb", "tokens_per_s", "mfu", "non_compute_frac",
     "wall_s",
 )
-# results.csv's `role`: a validation run is trained past the ladder to check the fit's
-# prediction; no fit uses it. A CSV without the column, or a blank cell, means ladder.
-LADDER, VALIDATION = "ladder", "validation"
+# results.csv's `role` (`results.ROLES`): a validation run is trained past the ladder to check
+# the fit's prediction; no fit uses it. A CSV without the column, or a blank cell, is ladder.
+LADDER, VALIDATION = ROLES
 
 
 @dataclass
