@@ -15,7 +15,12 @@ The power law P = a * Scale^b holds for three kinds of scale, and each needs its
 - The parametric form's alpha and beta (L = E + A/N^alpha + B/D^beta), when it was fitted.
 
 Every entry says what it was measured at, or why the design does not support it, so a user
-sees which runs to add for the exponent they miss. Each power fit is the same as
+sees which runs to add for the exponent they miss. The numbers are of three kinds, and each
+entry names its own (`kind`, `quantity`): a power fit's slope b = d ln y / d ln x (of
+perplexity, that is d loss / d ln x in nats: it shrinks as the loss nears its floor), the
+compute-optimal a and b, and the parametric form's -alpha and -beta, exponents of the
+reducible loss L - E alone. A power slope and -alpha at the same scale are not the same
+number and are not comparable. Each power fit is the same as
 `fit --form power` on those points: ln y on ln x, its 95% interval from the bootstrap.
 """
 
@@ -28,12 +33,16 @@ import numpy as np
 from scalecli.fit import axes, seeds
 
 MIN_POINTS = 3  # the power form's two parameters and one point to check them
+POWER_SLOPE = "power slope"
+COMPUTE_OPTIMAL = "compute-optimal exponent"
+REDUCIBLE = "reducible-loss exponent"
 
 
 def _entry(scale: str, x_col: str, y_col: str, at: str, result: dict | None = None,
            reason: str | None = None) -> dict:
     """One row of the table: a power fit's exponent and its interval, or why there is none."""
-    entry = {"scale": scale, "x": x_col, "y": y_col, "at": at}
+    entry = {"scale": scale, "x": x_col, "y": y_col, "at": at, "kind": POWER_SLOPE,
+             "quantity": f"b of {y_col} = k {x_col}^b (d ln {y_col} / d ln {x_col})"}
     if result is None or not result.get("converged"):
         entry["exponent"] = None
         entry["reason"] = reason or (result or {}).get("message") or "no fit"
@@ -92,8 +101,10 @@ def along_d(n: np.ndarray, d: np.ndarray, y: np.ndarray, labels: np.ndarray, y_c
 
 
 def along_c(n: np.ndarray, d: np.ndarray, c: np.ndarray | None, y: np.ndarray,
-            c_col: str | None, y_col: str, fit_one: Callable) -> dict:
-    """The C exponent on the compute frontier, when the runs trade N against D."""
+            c_col: str | None, y_col: str, fit_one: Callable,
+            nominal: np.ndarray | None = None) -> dict:
+    """The C exponent on the compute frontier, one point per FLOP budget (`axes`), when the
+    runs trade N against D. `nominal` is budget_flops per point, when the CSV has it."""
     at = "compute frontier"
     if c is None:
         return _entry("C", "flops", y_col, at, reason="the CSV has no flops or flops_6nd column")
@@ -103,13 +114,14 @@ def along_c(n: np.ndarray, d: np.ndarray, c: np.ndarray | None, y: np.ndarray,
             f"the runs span {sizes} size(s) and {budgets} token budget(s): with one of either, "
             "C moves with the other alone and L(C) is L(N) or L(D) under another name. Train "
             "several sizes on several budgets (an isoFLOP design or a token grid)"))
-    keep = axes.frontier(c, y)
+    keep, c_budget = axes.frontier_points(c, y, nominal)
+    budgets = len(axes.group_budgets(c, nominal, axes.FRONTIER_REL_TOL))
     if keep.size < MIN_POINTS:
         return _entry("C", c_col, y_col, at, reason=(
-            f"the frontier has {keep.size} of {c.size} points, the power form needs "
+            f"the frontier has {keep.size} of {budgets} FLOP budgets, the power form needs "
             f"{MIN_POINTS}"))
-    return _entry("C", c_col, y_col, f"{at} ({keep.size} of {c.size} points)",
-                  fit_one(c[keep], y[keep]))
+    return _entry("C", c_col, y_col, f"{at} ({keep.size} of {budgets} budgets, {c.size} "
+                  "runs)", fit_one(c_budget, y[keep]))
 
 
 def compute_optimal(isoflop: dict | None) -> list[dict]:
@@ -117,7 +129,8 @@ def compute_optimal(isoflop: dict | None) -> list[dict]:
     rows = []
     for name, scale in (("a_opt", "N_opt(C)"), ("b_opt", "D_opt(C)")):
         entry = {"scale": scale, "x": "flops", "y": scale.split("(")[0],
-                 "at": "isoFLOP budgets"}
+                 "at": "isoFLOP budgets", "kind": COMPUTE_OPTIMAL,
+                 "quantity": f"{name[0]} of {scale.split('(')[0]} ~ C^{name[0]}"}
         p = ((isoflop or {}).get("params") or {}).get(name)
         if isoflop is None:
             entry.update(exponent=None, reason="the CSV has no budget_flops: add "
@@ -133,7 +146,8 @@ def compute_optimal(isoflop: dict | None) -> list[dict]:
 
 
 def parametric(chinchilla: dict | None) -> list[dict]:
-    """-alpha and -beta of the fitted chinchilla form, signed as a power law's b."""
+    """-alpha and -beta of the fitted chinchilla form: exponents of the reducible loss
+    L - E, signed as a power law's b but not a slope of L itself (`REDUCIBLE`)."""
     if not chinchilla or not chinchilla.get("converged"):
         return []
     rows = []
@@ -144,8 +158,11 @@ def parametric(chinchilla: dict | None) -> list[dict]:
         flip = {"value": -p["value"], "se": p.get("se"),
                 "ci_low": None if p.get("ci_high") is None else -p["ci_high"],
                 "ci_high": None if p.get("ci_low") is None else -p["ci_low"]}
+        term = "A / N^alpha" if name == "alpha" else "B / D^beta"
         rows.append({"scale": scale, "x": col, "y": chinchilla["y"],
-                     "at": f"parametric (-{name}), every run", "exponent": flip,
+                     "at": f"parametric (-{name}), every run", "kind": REDUCIBLE,
+                     "quantity": f"-{name} of {term} in L - E = A / N^alpha + B / D^beta",
+                     "exponent": flip,
                      "n_points": int(chinchilla["n_points"]), "r2_log": chinchilla["r2_log"]})
     return rows
 
@@ -166,13 +183,14 @@ def exponents(rows: list[dict[str, str]], header: list[str], lad: seeds.Ladder,
         labels, _ = axes.sizes(rows, header, lad)
         ok = np.isfinite(n) & np.isfinite(d) & np.isfinite(y) & (y > 0)
         n, d, y, labels = n[ok], d[ok], y[ok], labels[ok]
-        c = column(c_col)
+        c, nominal = column(c_col), column("budget_flops")
         c = None if c is None else c[ok]
+        nominal = None if nominal is None else nominal[ok]
         power = fits.get("power")
         whole = power if power and power.get("y") == y_col else None
         out += along_n(n, d, y, n_col, y_col, d_col, fit_one, whole)
         out += along_d(n, d, y, labels, y_col, d_col, fit_one)
-        out.append(along_c(n, d, c, y, c_col, y_col, fit_one))
+        out.append(along_c(n, d, c, y, c_col, y_col, fit_one, nominal))
     out += compute_optimal(fits.get("isoflop"))
     out += parametric(fits.get("chinchilla"))
     return out

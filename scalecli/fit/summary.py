@@ -61,6 +61,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             console.print(
                 f"  [bold]{derived['ten_x_text']}[/] (10^b = {derived['ten_x_factor']:.4f})"
             )
+            beside = ten_x_combined_text(doc.get("prediction"))
+            if beside:
+                console.print(f"  {beside}", highlight=False)
         if name == "chinchilla":
             console.print(
                 f"  compute-optimal: N_opt ~ C^{derived['a_opt']:.3f}, "
@@ -84,11 +87,16 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         console.print(f"  extrapolation: {fit['extrapolation_note']}")
         check = fit["extrapolation"]
         if check:
-            for xv, pv, ov, ev in zip(
+            for k, (xv, pv, ov, ev) in enumerate(zip(
                 check["x"], check["predicted"], check["observed"], check["rel_error"], strict=True
-            ):
+            )):
+                lo, hi = (check.get("low") or [None] * (k + 1))[k], \
+                    (check.get("high") or [None] * (k + 1))[k]
+                inside = (check.get("inside") or [None] * (k + 1))[k]
+                band = "" if lo is None else (
+                    f" [{_fmt(lo)}, {_fmt(hi)}], " + ("inside" if inside else "[yellow]outside[/]"))
                 console.print(
-                    f"    x = {xv:.4g}: predicted {_fmt(pv)}, observed {_fmt(ov)} "
+                    f"    x = {xv:.4g}: predicted {_fmt(pv)}{band}, observed {_fmt(ov)} "
                     f"({100 * ev:+.2f}%)"
                 )
         if fit.get("caveat"):
@@ -96,6 +104,11 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         if fit.get("by_size"):
             console.print(f"  per size, the exponent along {fit['x']} (95% CI): " + "; ".join(
                 by_size_text(name, e) for e in fit["by_size"]), highlight=False)
+    if doc.get("prediction"):
+        for line in prediction_lines(doc["prediction"]):
+            console.print(line, highlight=False)
+    if doc.get("validation"):
+        print_validation(console, doc["validation"])
     if doc.get("approaches"):
         print_approaches(console, doc["approaches"], doc.get("conventions"))
     if doc.get("exponents"):
@@ -196,13 +209,14 @@ def exponent_rows(entries: list[dict], fmt: Callable[[float | None], str] = _fmt
             missing.append(f"{e['scale']} ({e['at']}): {e.get('reason', 'no fit')}")
             continue
         r2 = e.get("r2_log")
-        rows.append([e["scale"], e["at"], f"{e['y']} vs {e['x']}",
+        rows.append([e["scale"], e["at"], e.get("quantity") or f"{e['y']} vs {e['x']}",
                      estimate_text(e["exponent"], fmt),
                      str(e.get("n_points", "-")), "-" if r2 is None else f"{r2:.3f}"])
     return rows, missing
 
 
-EXPONENT_HEADERS = ("scale", "at", "law", "exponent (95% CI)", "points", "R^2 (log)")
+EXPONENT_HEADERS = ("scale", "at", "what the number is", "value (95% CI)", "points",
+                    "R^2 (log)")
 
 
 def print_exponents(console, entries: list[dict]) -> None:
@@ -253,3 +267,84 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
             loss = f", loss {estimate_text(p['loss'])}" if p.get("loss") else ""
             console.print(f"  {r['approach']} at C = {p['flops']:.3g}: N_opt "
                           f"{estimate_text(p['n_opt'])}, D_opt {estimate_text(p['d_opt'])}{loss}")
+
+
+# --------------------------------------------------------- predictions and their check
+
+
+def _iv(p: dict | None, key: str = "y") -> str:
+    """'3.71 [3.56, 3.88]' of a {y, low, high} block."""
+    if not p or p.get(key) is None:
+        return "-"
+    return f"{p[key]:.4g}" + ("" if p.get("low") is None else
+                              f" [{p['low']:.4g}, {p['high']:.4g}]")
+
+
+def ten_x_combined_text(block: dict | None) -> str | None:
+    """Beside the power law's 10x: the combined prediction at 10x the largest size."""
+    point = next((p for p in (block or {}).get("points", []) if p["source"] == "default"),
+                 None)
+    if not point or not point.get("combined"):
+        return None
+    c = point["combined"]
+    return (f"combined prediction at 10x the largest size (N = {point['x']:.3g}): "
+            f"{block['y']} {_iv(c)} (95% prediction interval)"
+            + ("; the forms disagree there" if c.get("disagree") else ""))
+
+
+def prediction_lines(block: dict) -> list[str]:
+    """fit.json's prediction: per point, each form and the combined one, with intervals."""
+    sd = block.get("seed_sd")
+    lines = [f"prediction of one new run's {block['y']} from the ladder (95% prediction "
+             "intervals: the fit's uncertainty plus "
+             + (f"seed noise sd {sd:.3g})" if sd else "no seed noise: none measured)")]
+    for p in block["points"]:
+        where = {"validation": f"{p['label'] or 'validation run'}",
+                 "predict": "--predict", "default": "10x the largest"}[p["source"]]
+        forms = "; ".join(f"{name} {_iv(f)}" for name, f in p["forms"].items())
+        c = p.get("combined")
+        combined = "" if not c else (f"; [bold]combined {_iv(c)}[/]"
+                                     + (" (the forms disagree there)" if c.get("disagree")
+                                        else ""))
+        lines.append(f"  N = {p['x']:.3g} ({where}): {forms}{combined}")
+    return lines
+
+
+def print_validation(console, block: dict) -> None:
+    """The 'Prediction check' table: per validation run and form, predicted [low, high],
+    observed, relative error, inside; then the best form and the forms ruled out."""
+    from rich.table import Table
+
+    if block["runs"]:
+        table = Table(title=f"Prediction check: runs past the ladder ({block['y']}, 95% "
+                      "prediction intervals)", title_justify="left")
+        for column in ("run", "N", "form", "predicted [low, high]", "observed", "rel. error",
+                       "inside"):
+            table.add_column(column, justify="left" if column in ("run", "form") else "right")
+        for run in block["runs"]:
+            label = run.get("model") or run.get("run_id") or "-"
+            for k, s in enumerate(run["scores"]):
+                inside = "-" if s["inside"] is None else ("yes" if s["inside"] else
+                                                          "[yellow]no[/]")
+                table.add_row(label if k == 0 else "", f"{run['x']:.3g}" if k == 0 else "",
+                              s["form"], _iv(s, "predicted"),
+                              f"{run['observed']:.4g}" if k == 0 else "",
+                              "-" if s["rel_error"] is None else f"{100 * s['rel_error']:+.2f}%",
+                              inside)
+        console.print(table)
+    ruled = ", ".join(block.get("ruled_out") or []) or "none"
+    console.print(f"  best form: {block.get('best_form') or '-'}; ruled out (a run outside "
+                  f"its interval): {ruled}", highlight=False)
+    for c in block.get("compute") or []:
+        runs = ", ".join(f"{r.get('model') or r.get('run_id')} {r['observed']:.4g}"
+                         + ("" if r.get("predicted") is None else
+                            f" (3: {_iv(r, 'predicted')})")
+                         for r in c["runs"])
+        console.print(f"  C = {c['flops']:.3g}: {runs}; best trained N {_fmt(c['best_trained_n'])}",
+                      highlight=False)
+        for a in c["approaches"]:
+            loss = "" if a.get("loss") is None else (
+                f", loss {_iv(a, 'loss')} vs {c['observed_best']:.4g} "
+                + ("inside" if a.get("inside") else "outside"))
+            console.print(f"    {a['approach']}: N_opt {_fmt(a['n_opt'])} "
+                          f"({_fmt(a['n_ratio'])}x the best trained){loss}", highlight=False)

@@ -101,7 +101,8 @@ def test_the_exponents_table_and_what_the_design_lacks_reach_every_page(tmp_path
         assert "exponents" in page and "-0.1204 [-0.1408, -0.0944]" in page
         assert "val_ppl vs params_non_embedding" in page and "0.991" in page
         assert "Not measured by this design: D (fixed N): no size was trained" in page
-    assert "| scale | at | law | exponent (95% CI) | points | R^2 (log) |" in md
+    assert ("| scale | at | what the number is | value (95% CI) | points | R^2 (log) |"
+            in md)
     console = Console(record=True, width=200)
     to_terminal(report, console)
     assert "-0.1204 [-0.1408, -0.0944]" in console.export_text()
