@@ -301,9 +301,12 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
             xs.append(float(v))
             labels.append(None)
             sources.append("predict")
-        if not xs:
-            xs, labels, sources = [prediction.DEFAULT_FACTOR * float(x.max())], [None], \
-                ["default"]
+        # 10x the largest size always: the summary sets it beside the power law's 10x
+        ten_x = prediction.DEFAULT_FACTOR * float(x.max())
+        if ten_x not in xs:
+            xs.append(ten_x)
+            labels.append(None)
+            sources.append("default")
         forms = form_draws(x, y, np.array(xs), n_boot, seed, sd, power_level)
         if forms:
             pred_block = prediction_block(np.array(xs), labels, sources, forms, seed_sd)
