@@ -37,14 +37,15 @@ def flat(text: str) -> str:
 
 
 def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, angle brackets outside code
-    spans escaped (so `<path>` is not read as an HTML tag)."""
+    """Text safe inside a Markdown table cell: outside code spans, pipes escaped and angle
+    brackets too (so <path> is not read as an HTML tag). Python-Markdown's tables keep a
+    pipe inside a code span as it is, and would show an escaping backslash there."""
     parts = re.split(r"(`[^`]*`)", text)
     out = []
     for part in parts:
         if not part.startswith("`"):
-            part = part.replace("<", "&lt;").replace(">", "&gt;")
-        out.append(part.replace("|", "\\|"))
+            part = part.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+        out.append(part)
     return "".join(out)
 
 

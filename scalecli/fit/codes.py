@@ -30,7 +30,8 @@ CODES: dict[str, tuple[str, str]] = {
     "lr_edge": (
         "info or warning",
         "A size's best lr is the smallest or largest of its grid (or of the lr search's "
-        "probes): the optimum may lie outside it. `info` when the lr past the edge diverged.",
+        "probes): the optimum may lie outside it. A larger lr that diverged brackets it "
+        "(said as `info`); one that failed does not.",
     ),
     "poor_fit": (
         "warning",
@@ -39,8 +40,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "within_noise": (
         "warning",
-        "Neighbouring sizes differ by less than two seed standard deviations, or an isoFLOP "
-        "budget's parabola is flat within the seed noise.",
+        "Neighbouring sizes differ by less than 1.96 sd sqrt(1/n_a + 1/n_b) (their means of "
+        "n_a and n_b seeds, sd the pooled seed sd); in an isoFLOP design, a budget's parabola "
+        "has a curvature within 1.96 standard errors from the seed noise.",
     ),
     "seed_outlier": (
         "warning",
