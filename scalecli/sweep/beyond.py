@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from scalecli.errors import ScaleError
 from scalecli.sweep.lr_search import LR_START
@@ -40,8 +41,8 @@ from scalecli.sweep.spec import (
 from scalecli.sweep.units import si
 
 VALIDATION = "validation"
-# (N_opt, the approach that gave it) per FLOP budget, from the ladder's results.csv.
-OptimalParams = Callable[..., list[tuple[float, str]]]
+# (ladder's results.csv, FLOP budgets) -> (N_opt, the approach that gave it) per budget.
+OptimalParams = Callable[[Path, list[float]], list[tuple[float, str]]]
 
 
 def _lrs(spec: SweepSpec, index: int, auto_lr: Mapping[int, float] | None) -> tuple[float, ...]:
@@ -153,8 +154,8 @@ def compute_runs(spec: SweepSpec, vocab_size: int, optima: list[tuple[float, str
     for c, (n_opt, approach) in zip(spec.validate.flops, optima, strict=True):
         chosen = nearest(spec, vocab_size, c, n_opt)
         names = ", ".join(f"{m.name} ({si(k.params)})" for m, k in chosen)
-        line = (f"validate.flops {si(c)}FLOPs: approach {approach} of the ladder's fit gives "
-                f"N_opt = {si(n_opt)} params; training {names}")
+        line = (f"validate.flops {si(c)}FLOPs: the ladder's compute fit (approach "
+                f"{approach}) gives N_opt = {si(n_opt)} params; training {names}")
         low, high = chosen[0][1].params, chosen[-1][1].params
         if not low <= n_opt <= high:
             line += (f"; N_opt is {'below' if n_opt < low else 'above'} every size that "
