@@ -140,6 +140,17 @@ def disagree(forms: list[FormDraws], j: int) -> bool:
                for i, (y, lo, hi) in enumerate(spans) for (y2, lo2, hi2) in spans[i + 1:])
 
 
+def ten_x_ci(b_ci: tuple[float | None, float | None]) -> str:
+    """' (95% CI 14.1-27.4%)': the change that 10x buys, 10^b - 1, at the ends of b's CI."""
+    if None in b_ci:
+        return ""
+    ends = sorted(100.0 * (10.0 ** b - 1.0) for b in b_ci)
+    if ends[0] * ends[1] > 0:  # one sign: as % lower (or higher), the smaller end first
+        lo, hi = sorted(abs(e) for e in ends)
+        return f" (95% CI {lo:.1f}-{hi:.1f}%)"
+    return f" (95% CI {ends[0]:+.1f}% to {ends[1]:+.1f}%)"
+
+
 def interval_json(y: float, lo: float | None, hi: float | None) -> dict:
     return {"y": num(y), "low": num(lo), "high": num(hi)}
 

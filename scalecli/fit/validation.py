@@ -270,6 +270,30 @@ def findings(block: dict | None) -> list[Diagnostic]:
 # --------------------------------------------------------------------------- the driver's
 
 
+def pooled_loss_sd(lad: seeds.Ladder, rows: list[dict[str, str]], header: list[str]
+                    ) -> float | None:
+    """One run's seed noise in val_loss (nats): the pooled seed sd of fit.json's
+    seed_noise, or None without seeds."""
+    if "seed" not in header or "val_loss" not in header:
+        return None
+    return seeds.pooled_sd(np.array([seeds.cell(rows[i], "val_loss") for i in c.rows])
+                           for g in lad.groups for c in g).sd
+
+
+def noise_sd_log(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str) -> float:
+    """One run's seed noise as an sd of log y (0 without seeds): the holdout check's
+    prediction intervals draw it. For perplexity that is the sd of val_loss itself."""
+    if not lad.seeded():
+        return 0.0
+    log_y = [np.log(v) if v > 0 else np.nan
+             for v in (seeds.cell(r, y_col) for r in rows)]
+    sd = seeds.pooled_sd(np.array([log_y[i] for i in c.rows])
+                         for g in lad.groups for c in g).sd
+    return sd or 0.0
+
+
+
+
 def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str, str]],
           header: list[str], fits: dict, draws: dict, n_boot: int, seed: int,
           predict: np.ndarray | None, seed_sd: float | None, power_level=None
