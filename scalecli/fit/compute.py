@@ -46,6 +46,7 @@ def budgets_of(rows: list[dict[str, str]], header: list[str], path: Path, x_col:
     tokens = lad.first(numeric_column(rows, d_col, header, path))
     c_col = compute_column(header)
     flops = lad.first(numeric_column(rows, c_col, header, path)) if c_col else 6 * n * tokens
+    n_seeds = np.array([len(c.rows) for c in lad.points])  # in the order of lad.first
     nominal = None
     if "budget_flops" in header:  # blank for token budgets: then flops alone group them
         nominal = lad.first(np.array([seeds.cell(r, "budget_flops") for r in rows]))
@@ -55,8 +56,20 @@ def budgets_of(rows: list[dict[str, str]], header: list[str], path: Path, x_col:
         out.append(Budget(flops=float(np.exp(np.mean(np.log(flops[g])))),
                           nominal=None if nominal is None or not np.isfinite(nominal[g[0]])
                           else float(nominal[g[0]]),
-                          log_n=np.log(n[g]), loss=loss[g], log_d=np.log(tokens[g])))
+                          log_n=np.log(n[g]), loss=loss[g], log_d=np.log(tokens[g]),
+                          n_seeds=n_seeds[g]))
     return out
+
+
+def seed_sd(rows: list[dict[str, str]], header: list[str], path: Path, y_col: str,
+            lad: seeds.Ladder) -> float | None:
+    """The seed sd of y pooled over the fitted points (`seeds.pooled_sd`), or None without
+    seeds."""
+    if not lad.seeded():
+        return None
+    y = numeric_column(rows, y_col, header, path)
+    owner = lad.point_of_row()
+    return seeds.pooled_sd(y[owner == p] for p in range(len(lad.points))).sd
 
 
 def reference_flops(budgets: list[Budget]) -> float:
@@ -147,7 +160,9 @@ def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path
     fits: dict = {}
     notes: list[str] = []
     if form in ("envelope", "compute"):
-        fits["envelope"] = {**named, **analyse_envelope(budgets, n_boot, seed, predict_flops, ref)}
+        fits["envelope"] = {**named, **analyse_envelope(
+            budgets, n_boot, seed, predict_flops, ref,
+            seed_sd(rows, header, path, y_col, lad), [b.n_seeds for b in budgets])}
     if form in ("isoflop", "compute"):
         fits["isoflop"] = {**named, **analyse_isoflop(budgets, n_boot, seed, predict_flops, ref)}
     if form == "compute":

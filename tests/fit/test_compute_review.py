@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalecli.fit import analysis, axes, chinchilla, exponents
+from scalecli.fit.envelope import analyse_envelope, noise_of
 from scalecli.fit.isoflop import Budget, analyse_isoflop
 from tests.fit.test_isoflop import A_TRUE, FLOPS, THETA, synthetic
 
@@ -108,3 +109,37 @@ def test_isoflop_a_over_noise_seeds():
                        for s in range(20)]) - A_TRUE
     assert abs(errors.mean()) < 0.015
     assert np.sqrt(np.mean(errors ** 2)) < 0.042
+
+
+# ------------------------------------------------------------- approach 1's interval
+
+
+def one_step_of_a(budgets: list[Budget]) -> float:
+    """How much a moves when one budget's N_opt moves by one step of its size grid."""
+    log_c = np.log([b.flops for b in budgets])
+    step = float(np.diff(budgets[0].log_n).max())
+    lever = np.abs(log_c - log_c.mean()) / np.sum((log_c - log_c.mean()) ** 2)
+    return step * float(lever.max())
+
+
+def test_the_envelope_interval_is_noise_at_fixed_sizes_not_resampling():
+    budgets = synthetic(noise=0.0)[:4]
+    fit = analyse_envelope(budgets, n_boot=200)
+    a = fit["params"]["a_opt"]
+    assert abs(a["value"] - A_TRUE) < 0.01
+    # the old bootstrap over runs gave [0.15, 0.75] here: its draws lose the winning size
+    assert a["ci_high"] - a["ci_low"] <= one_step_of_a(budgets)
+    assert "residual sd" in fit["method"]
+    covered = 0
+    for seed in range(10):
+        a = analyse_envelope(synthetic(seed=seed), n_boot=100, seed=seed)["params"]["a_opt"]
+        covered += a["ci_low"] <= A_TRUE <= a["ci_high"]
+    assert covered >= 8
+
+
+def test_the_envelope_takes_the_seed_sd_over_the_seeds_of_each_point():
+    budgets = synthetic(noise=0.0)
+    sds, noise = noise_of(budgets, 0.02, [np.full(7, 4.0)] * 5)
+    assert np.allclose(np.concatenate(sds), 0.01) and "seed sd 0.02" in noise
+    fit = analyse_envelope(budgets, n_boot=100, seed_sd=0.02, n_seeds=[np.full(7, 4.0)] * 5)
+    assert "seed sd" in fit["method"] and fit["params"]["a_opt"]["ci_low"] is not None
