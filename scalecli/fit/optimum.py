@@ -24,10 +24,13 @@ def num(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def fit_law(log_c: np.ndarray, log_n: np.ndarray, log_d: np.ndarray) -> np.ndarray:
-    """(a, ln k_N, b, ln k_D): the two straight lines ln N_opt and ln D_opt against ln C."""
-    a, kn = np.polyfit(log_c, log_n, 1)
-    b, kd = np.polyfit(log_c, log_d, 1)
+def fit_law(log_c: np.ndarray, log_n: np.ndarray, log_d: np.ndarray,
+            weights: np.ndarray | None = None) -> np.ndarray:
+    """(a, ln k_N, b, ln k_D): the two straight lines ln N_opt and ln D_opt against ln C,
+    by least squares, each point weighted by `weights` (inverse variances; None: equal)."""
+    w = None if weights is None else np.sqrt(weights)  # polyfit weighs residuals by 1/sd
+    a, kn = np.polyfit(log_c, log_n, 1, w=w)
+    b, kd = np.polyfit(log_c, log_d, 1, w=w)
     return np.array([a, kn, b, kd])
 
 

@@ -81,12 +81,14 @@ def test_far_points_do_not_move_a():
              for i in range(5)}
     base = a_of(synthetic())
     assert abs(a_of(synthetic(extra=extra)) - base) < 0.005
-    # The test has teeth: one parabola through every point of a slice is pulled by them.
+    # The test has teeth: one parabola through every point of a slice is pulled by them
+    # (by 0.013 here; over 0.02 with an unweighted line, whose far-pulled vertices weigh as
+    # much as the sharp ones).
     clean, far = a_of(synthetic(noise=0.0)), synthetic(noise=0.0, extra=extra)
     old = isoflop.WINDOW_SIDE
     try:
         isoflop.WINDOW_SIDE = 100
-        assert abs(a_of(far) - clean) > 0.02
+        assert abs(a_of(far) - clean) > 0.01
     finally:
         isoflop.WINDOW_SIDE = old
 
