@@ -187,7 +187,8 @@ def sweep_page() -> str:
            "with one line that names the field (and a \"did you mean\" for typos). Any value "
            "can also be set from the command line: `scalecli sweep FILE --set "
            "train.lr=3e-3`. This page is generated from the docstrings of "
-           "`scalecli/sweep/settings.py`.\n\n",
+           "`scalecli/sweep/settings.py`; [every setting, annotated](sweep-example.md) "
+           "shows them in one file.\n\n",
            "The default sweep (`sweeps/default.yaml`, shipped in the package):\n\n",
            "```yaml\n", default_yaml, "```\n\n",
            "## Top level\n\n", table(heads, section_rows(settings.SweepSpec))]
