@@ -343,7 +343,7 @@ def unstable_fit(ev: Evidence) -> list[Diagnostic]:
 def mixed_schedules(ev: Evidence) -> list[Diagnostic]:
     """The schedule moves the final loss by itself: on the embedded corpus s4's WSD branches
     ended 0.07-0.15 nats below cosine runs of the same length at every peak lr tried
-    (README, bench/wsd.py), so a law through both kinds of row mixes two curves."""
+    (docs/benchmarks.md, bench/wsd.py), so a law through both kinds of row mixes two curves."""
     kinds = sorted({r.get("schedule") or "cosine" for r in ev.rows})
     if "schedule" not in ev.header or len(kinds) < 2:
         return []

@@ -42,7 +42,7 @@ MIN_SEEDS_OUTLIER = 3
 # Robust-scale floor, in nats. Three seeds give a MAD that is near zero whenever two of
 # them happen to agree, and a floor of 0.005 then flagged ordinary seeds (z = 8 at a seed
 # sd of 0.015). 0.02 is the typical seed-to-seed sd itself: runs that differ only in float
-# rounding differ by up to ~0.017 nats (README), and seeds of s1-s3 by 0.01-0.02 on the
+# rounding differ by up to ~0.017 nats (docs/benchmarks.md), and seeds of s1-s3 by 0.01-0.02 on the
 # corpora of bench/unseen.py. A seed is then an outlier only beyond 3.5 x 0.02 = 0.07 nats
 # from its configuration's median, as the 0.4-nat seed that this rule is for is.
 MAD_FLOOR = 0.02
