@@ -9,17 +9,20 @@ and chinchilla.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from scalecli.fit import optimum
 from scalecli.fit.chinchilla import (
     bootstrap_chinchilla,
-    chinchilla_law,
+    chinchilla_laws,
     chinchilla_predict,
     compute_optimal,
     fit_chinchilla,
+    optimal_many,
 )
+from scalecli.fit.flops_per_token import FlopsPerToken, method_text
 from scalecli.fit.laws import (
     N_PARAMS,
     PARAM_NAMES,
@@ -211,30 +214,28 @@ def _params_block(form, point: FitResult, boots: np.ndarray,
 
 
 def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
-             reference: float | None = None) -> dict:
-    """Quantities a reader wants: 10x factor for power; compute-optimal split for chinchilla;
-    predictions at the requested x (or FLOPs) with bootstrap intervals."""
+             reference: float | None = None, fpt: FlopsPerToken | None = None) -> dict:
+    """Quantities a reader wants: 10x factor for power; compute-optimal split for chinchilla
+    (on C = fpt(N) D, `chinchilla.compute_optimal`); predictions at the requested x (or
+    FLOPs) with bootstrap intervals."""
     derived: dict = {}
     if form == "power":
         factor = 10.0 ** point.theta[1]
         derived["ten_x_factor"] = num(factor)
         derived["ten_x_change_pct"] = num(100.0 * (factor - 1.0))
     if form == "chinchilla":
-        opt = compute_optimal(point.theta, np.asarray(predict if predict is not None else []))
+        budgets = np.asarray(predict if predict is not None else [], dtype=float)
+        opt = compute_optimal(point.theta, budgets, fpt)
         derived.update(a_opt=num(opt["a_opt"]), b_opt=num(opt["b_opt"]), G=num(opt["G"]))
-        derived["optimal"] = [
-            {"C": num(c), "N_opt": num(n), "D_opt": num(dd)}
-            for c, n, dd in zip(
-                predict if predict is not None else [], opt["N_opt"], opt["D_opt"], strict=True
-            )
-        ]
-        derived.update(_optimum_intervals(point, boots, predict, reference))
+        derived["optimal"] = [{"C": num(c), "N_opt": num(n), "D_opt": num(dd)} for c, n, dd
+                              in zip(budgets, opt["N_opt"], opt["D_opt"], strict=True)]
+        derived.update(_optimum_intervals(point, boots, predict, reference, fpt))
     if predict is None or len(predict) == 0:
         derived["predictions"] = []
         return derived
     if form == "chinchilla":
-        y_hat = compute_optimal(point.theta, predict)["L_opt"]
-        samples = np.array([compute_optimal(t, predict)["L_opt"] for t in boots])
+        y_hat = opt["L_opt"]
+        samples = optimal_many(boots, predict, fpt)[2]
     else:
         y_hat = predict_form(form, point.theta, predict)
         samples = np.array([predict_form(form, t, predict) for t in boots])
@@ -254,20 +255,22 @@ def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | No
 
 
 def _optimum_intervals(point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
-                       reference: float | None) -> dict:
+                       reference: float | None, fpt: FlopsPerToken | None = None) -> dict:
     """The chinchilla law as approaches 1 and 2 report theirs (`optimum`): a_opt and b_opt
     with intervals, tokens per parameter at `reference` FLOPs, N_opt, D_opt and L_opt at
-    each `predict` budget, so that `fit --form compute` can put the three side by side."""
-    law, draws = chinchilla_law(point.theta), np.array([chinchilla_law(t) for t in boots])
-    draws = draws.reshape(-1, 4)
+    each `predict` budget, so that `fit --form compute` can put the three side by side.
+    All on C = fpt(N) D (None: 6 N D), solved at each budget, each bootstrap theta alike."""
+    boots = boots.reshape(-1, 5)
+    law, draws = chinchilla_laws(point.theta, fpt)[0], chinchilla_laws(boots, fpt)
     out: dict = {"intervals": optimum.law_params(law, draws)}
+    at = partial(optimal_many, fpt=fpt)  # solved at each budget, not read off the line
     if reference is not None:
-        out["tokens_per_param"] = optimum.tokens_per_param(law, draws, reference)
-    rows = optimum.predictions(law, draws, predict)
-    for i, row in enumerate(rows):
-        samples = np.array([compute_optimal(t, predict[i:i + 1])["L_opt"][0] for t in boots])
-        row["loss"] = optimum.estimate(compute_optimal(point.theta, predict[i:i + 1])["L_opt"][0],
-                                       samples)
+        out["tokens_per_param"] = optimum.tokens_per_param(point.theta, boots, reference, at)
+    rows = optimum.predictions(point.theta, boots, predict, at)
+    if rows:  # and L_opt, which approaches 1 and 2 do not give
+        loss, samples = at(point.theta, predict)[2], at(boots, predict)[2]
+        for i, row in enumerate(rows):
+            row["loss"] = optimum.estimate(loss[0, i], samples[:, i])
     out["compute_optimal"] = rows
     return out
 
@@ -315,11 +318,14 @@ def analyse(
     reference: float | None = None,
     draws_out: dict | None = None,
     noise_sd_log: float = 0.0,
+    fpt: FlopsPerToken | None = None,
 ) -> dict:
     """Everything fit.json holds about one form, except the column names and text.
 
     `draws_out`, when given, receives {form: (point FitResult, bootstrap thetas)}, so that
-    the validation scoring predicts from the same draws (`validation`). `noise_sd_log` is
+    the validation scoring predicts from the same draws (`validation`; with `fpt` in the
+    point's `extra`). `fpt`: chinchilla's FLOPs per token against N (`flops_per_token`), to
+    solve its optimum on the compute column's C (None: C = 6 N D). `noise_sd_log` is
     one run's seed noise as an sd of log y: the holdout check's prediction intervals
     draw it onto the refit's bootstrap predictions (0: no seeds measured).
 
@@ -329,6 +335,7 @@ def analyse(
     the means, which hold the seed noise too (their coverage with seeds is not measured).
     """
     point, boots, levels = point_and_draws(form, x, y, d, n_boot, seed, seed_level)
+    point.extra["fpt"] = fpt
     if draws_out is not None:
         draws_out[form] = (point, boots)
     # Saturating parameters get profile-likelihood intervals: with few sizes the
@@ -338,7 +345,7 @@ def analyse(
         r2, rmse = goodness(y, predict_form(form, point.theta, x, d))
         extrapolation, note = extrapolation_check(form, x, y, d, holdout, n_boot, seed,
                                                   noise_sd_log)
-        derived = _derived(form, point, boots, predict, reference)
+        derived = _derived(form, point, boots, predict, reference, fpt)
     else:
         r2 = rmse = float("nan")
         extrapolation, note, derived = None, "skipped: the fit did not converge", {}
@@ -362,7 +369,8 @@ def analyse(
         "band": _band(form, point, boots, x),
         # n - n_ok resamples were skipped: all x equal (degenerate) or the refit failed.
         "bootstrap": {"n": int(n_boot), "n_ok": int(boots.shape[0]), "seed": int(seed)},
-        "method": point.method + (SEED_LEVEL_METHOD if levels is not None else ""),
+        "method": point.method + (SEED_LEVEL_METHOD if levels is not None else "")
+        + ("; " + method_text(fpt) if form == "chinchilla" else ""),
         "caveat": caveat(form, x, intervals) if point.converged else None,
     }
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
+from scalecli.fit.flops_per_token import FlopsPerToken, law_budgets
 from scalecli.fit.laws import FitResult
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022, Appendix D.2
@@ -224,37 +225,125 @@ def chinchilla_predict(theta: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.nd
     return e_ + a_ / np.power(n, alpha) + b_ / np.power(d, beta)
 
 
-def compute_optimal(theta: np.ndarray, flops: np.ndarray) -> dict[str, np.ndarray]:
-    """Compute-optimal allocation under C = 6 N D (Hoffmann et al. 2022, Eq. 4 and D.2).
+def compute_optimal(theta: np.ndarray, flops: np.ndarray,
+                    fpt: FlopsPerToken | None = None) -> dict[str, np.ndarray]:
+    """Compute-optimal allocation at budgets C (Hoffmann et al. 2022, Eq. 4 and D.2).
 
-    a_opt = beta/(alpha+beta), b_opt = alpha/(alpha+beta),
+    fpt None, C = 6 N D: the closed form a_opt = beta/(alpha+beta), b_opt = 1 - a_opt,
     G = (alpha A / (beta B))^(1/(alpha+beta)), N_opt = G (C/6)^a_opt, D_opt = (C/6)/N_opt.
+    With `fpt`, C = f(N) D as the compute column counts it: N_opt minimises L(N, C / f(N))
+    (`optimal_log_n`), D_opt = C / f(N_opt), and a_opt, b_opt are the slopes of
+    `chinchilla_law` over the runs' C. G stays the closed form's coefficient.
     """
     _, a_, b_, alpha, beta = theta
     s = alpha + beta
-    a_opt, b_opt = beta / s, alpha / s
     g = (alpha * a_ / (beta * b_)) ** (1.0 / s)
-    n_opt = g * np.power(flops / 6.0, a_opt)
-    d_opt = (flops / 6.0) / n_opt
-    return {
-        "a_opt": a_opt,
-        "b_opt": b_opt,
-        "G": g,
-        "N_opt": n_opt,
-        "D_opt": d_opt,
-        "L_opt": chinchilla_predict(theta, n_opt, d_opt),
-    }
+    n_opt, d_opt, l_opt = (v[0] for v in optimal_many(np.asarray(theta)[None, :],
+                                                      np.asarray(flops, dtype=float), fpt))
+    law = chinchilla_law(theta, fpt)
+    return {"a_opt": law[0], "b_opt": law[2], "G": g, "N_opt": n_opt, "D_opt": d_opt,
+            "L_opt": l_opt}
 
 
+def _columns(thetas: np.ndarray) -> tuple[np.ndarray, ...]:
+    """E, A, B, alpha, beta of (S, 5) thetas, each (S, 1), to broadcast over budgets."""
+    return tuple(thetas[:, k:k + 1] for k in range(5))
 
 
-def chinchilla_law(theta: np.ndarray) -> np.ndarray:
-    """compute_optimal as the line pair of approaches 1 and 2 (`optimum`): (a, ln k_N, b,
-    ln k_D) with N_opt = k_N C^a and D_opt = k_D C^b, from N_opt = G (C/6)^a_opt and
-    D_opt = (C/6) / N_opt."""
-    _, a_, b_, alpha, beta = theta
-    s = alpha + beta
-    a_opt = beta / s
-    log_g = (np.log(alpha * a_) - np.log(beta * b_)) / s
-    return np.array([a_opt, log_g - a_opt * np.log(6.0), 1.0 - a_opt,
-                     -log_g - (1.0 - a_opt) * np.log(6.0)])
+def _reducible(thetas: np.ndarray, log_n: np.ndarray, log_c: np.ndarray,
+               fpt: FlopsPerToken) -> np.ndarray:
+    """A/N^alpha + B/D^beta at D = C / f(N): L - E along the budget (E changes no argmin,
+    and leaving it out keeps the small differences that the search compares)."""
+    _, a_, b_, alpha, beta = (v[..., None] if log_n.ndim == 3 else v
+                              for v in _columns(thetas))
+    log_d = log_c - np.log(6.0) - log_n - fpt.log_ratio_at(log_n)
+    return a_ * np.exp(-alpha * log_n) + b_ * np.exp(-beta * log_d)
+
+
+GRID_POINTS = 61  # the coarse scan of ln N that brackets the minimum
+GOLDEN_STEPS = 45  # shrinks the bracket 0.618^45 ~ 4e-10: far below any noise
+
+
+def optimal_log_n(thetas: np.ndarray, flops: np.ndarray, fpt: FlopsPerToken) -> np.ndarray:
+    """ln N_opt (S, K) minimising L(N, C / f(N)) for (S, 5) thetas at K budgets.
+
+    A scan of GRID_POINTS over ln N around the closed form's answer, then golden-section
+    search between the neighbours of its lowest point, all vectorised. The scan spans the
+    closed form with f / 6N anywhere in the measured range, and 2 / (alpha + beta) more each
+    way for the slope of f. A minimum at the scan's edge is no bracket: NaN."""
+    _, a_, b_, alpha, beta = _columns(thetas)
+    log_c = np.log(flops)[None, :]
+    with np.errstate(all="ignore"):
+        s = alpha + beta
+        log_g = (np.log(alpha * a_) - np.log(beta * b_)) / s
+        mid = log_g + beta / s * (log_c - np.log(6.0) - float(np.mean(fpt.log_ratio)))
+        half = float(np.ptp(fpt.log_ratio)) + 3.0 + 2.0 / np.minimum(s, 1.0)
+        steps = np.linspace(-1.0, 1.0, GRID_POINTS)
+        grid = mid[..., None] + half[..., None] * steps  # (S, K, GRID_POINTS)
+        values = _reducible(thetas, grid, log_c[..., None], fpt)
+        values = np.where(np.isfinite(values), values, np.inf)
+        low = np.argmin(values, axis=-1)
+        edge = (low == 0) | (low == GRID_POINTS - 1) | ~np.isfinite(mid)
+        low = np.clip(low, 1, GRID_POINTS - 2)
+        a = np.take_along_axis(grid, (low - 1)[..., None], -1)[..., 0]
+        b = np.take_along_axis(grid, (low + 1)[..., None], -1)[..., 0]
+        inv = (np.sqrt(5.0) - 1.0) / 2.0
+        c, d = b - inv * (b - a), a + inv * (b - a)
+        fc, fd = _reducible(thetas, c, log_c, fpt), _reducible(thetas, d, log_c, fpt)
+        for _ in range(GOLDEN_STEPS):
+            left = fc < fd  # the minimum is in [a, d]: d moves to c
+            a, b = np.where(left, a, c), np.where(left, d, b)
+            x = np.where(left, b - inv * (b - a), a + inv * (b - a))
+            fx = _reducible(thetas, x, log_c, fpt)
+            c, fc, d, fd = (np.where(left, x, d), np.where(left, fx, fd),
+                            np.where(left, c, x), np.where(left, fc, fx))
+        return np.where(edge, np.nan, (a + b) / 2.0)
+
+
+def optimal_many(thetas: np.ndarray, flops: np.ndarray, fpt: FlopsPerToken | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N_opt, D_opt, L_opt), each (S, K), for (S, 5) thetas at K budgets (`compute_optimal`)."""
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float)).reshape(-1, 5)
+    flops = np.asarray(flops, dtype=float).reshape(-1)
+    e_, a_, b_, alpha, beta = _columns(thetas)
+    with np.errstate(all="ignore"):
+        if fpt is None:
+            s = alpha + beta
+            n = (alpha * a_ / (beta * b_)) ** (1.0 / s) * (flops[None, :] / 6.0) ** (beta / s)
+            d = flops[None, :] / 6.0 / n
+        else:
+            log_n = optimal_log_n(thetas, flops, fpt)
+            n = np.exp(log_n)
+            d = flops[None, :] / (6.0 * n * np.exp(fpt.log_ratio_at(log_n)))
+        return n, d, e_ + a_ / n ** alpha + b_ / d ** beta
+
+
+def chinchilla_laws(thetas: np.ndarray, fpt: FlopsPerToken | None = None) -> np.ndarray:
+    """compute_optimal as the line pair of approaches 1 and 2 (`optimum`), (S, 4) rows of
+    (a, ln k_N, b, ln k_D) with N_opt = k_N C^a and D_opt = k_D C^b.
+
+    fpt None: exact, from N_opt = G (C/6)^a_opt and D_opt = (C/6) / N_opt. With `fpt`,
+    N_opt(C) bends where f / 6N changes, so the lines are least squares through N_opt and
+    D_opt at `law_budgets` (over the runs' C, where approaches 1 and 2 fit theirs)."""
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float)).reshape(-1, 5)
+    _, a_, b_, alpha, beta = (v[:, 0] for v in _columns(thetas))
+    with np.errstate(all="ignore"):
+        if fpt is None:
+            s = alpha + beta
+            a_opt = beta / s
+            log_g = (np.log(alpha * a_) - np.log(beta * b_)) / s
+            return np.column_stack([a_opt, log_g - a_opt * np.log(6.0), 1.0 - a_opt,
+                                    -log_g - (1.0 - a_opt) * np.log(6.0)])
+        flops = law_budgets(fpt)
+        n, d, _ = optimal_many(thetas, flops, fpt)
+        x = np.log(flops) - np.log(flops).mean()
+        rows = []
+        for y in (np.log(n), np.log(d)):
+            slope = (y - y.mean(axis=1, keepdims=True)) @ x / (x @ x)
+            rows += [slope, y.mean(axis=1) - slope * np.log(flops).mean()]
+        return np.column_stack(rows)
+
+
+def chinchilla_law(theta: np.ndarray, fpt: FlopsPerToken | None = None) -> np.ndarray:
+    """`chinchilla_laws` of one theta: (a, ln k_N, b, ln k_D)."""
+    return chinchilla_laws(theta, fpt)[0]

@@ -8,8 +8,11 @@ overlap. This module is the CSV side: columns -> budgets -> the fitters -> fit.j
 Conventions. N is the `params` column (every trainable parameter) by default, as Hoffmann
 et al. count it: non-embedding N moves a from about 0.5 to 0.73 at small sizes (Pearce and
 Song 2024; Porian et al. 2024), and C counts the embeddings' FLOPs too. C is the `flops`
-column, the exact count; `flops_6nd`, then 6 N D, stand in for a CSV without it.
-Approach 3's closed form N_opt(C) = G (C/6)^a assumes C = 6 N D, and says so.
+column, the exact count; `flops_6nd`, then 6 N D, stand in for a CSV without it. All
+three approaches solve on that C: approach 3 minimises L(N, C / flops_per_token(N)) with
+flops per token measured on the runs (`per_token`), not Hoffmann et al.'s closed form
+N_opt = G (C/6)^a, which assumes C = 6 N D and would put its N_opt and D_opt ~1.1x off
+the other two where the embeddings and attention count.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
 from scalecli.fit.findings import Diagnostic
+from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.isoflop import Budget, group_budgets
 from scalecli.fit.rows import numeric_column
 
@@ -28,8 +32,12 @@ COMPUTE_FORMS = ("isoflop", "envelope", "compute")
 N_COLUMN = "params"  # the default --x of COMPUTE_FORMS; power and saturating keep theirs
 APPROACHES = (("1: envelope", "envelope"), ("2: isoFLOP", "isoflop"),
               ("3: parametric", "chinchilla"))
-# Approach 3's closed form, said wherever its numbers are shown.
-SIX_ND = "N_opt(C) = G (C/6)^a assumes C = 6 N D"
+# How approach 3 solves, said wherever its numbers are shown (each fit's `method` says
+# which flops per token it used).
+PARAMETRIC_C = ("N_opt(C) minimises L(N, C / flops_per_token(N)) on the compute column's C, "
+                "flops per token as the runs count it (the closed form G (C/6)^a assumes "
+                "C = 6 N D, and is used only where that holds)")
+SIX_ND = PARAMETRIC_C  # the name summary.py and report/approaches.py import
 
 
 def compute_column(header: list[str]) -> str | None:
@@ -59,6 +67,21 @@ def budgets_of(rows: list[dict[str, str]], header: list[str], path: Path, x_col:
                           log_n=np.log(n[g]), loss=loss[g], log_d=np.log(tokens[g]),
                           n_seeds=n_seeds[g]))
     return out
+
+
+def per_token(rows: list[dict[str, str]], header: list[str], x_col: str, d_col: str,
+              lad: seeds.Ladder) -> FlopsPerToken | None:
+    """Approach 3's FLOPs per token against N (the column x_col), one point per
+    configuration: C / D from the compute column, which for scalecli's rows is the
+    `flops_per_token` column exactly (flops = flops_per_token * tokens) and for any CSV the
+    count that C itself uses. None without a compute column (C = 6 N D)."""
+    c_col = compute_column(header)
+    if c_col is None:
+        return None
+    # cells, not numeric_column: a blank cell costs its run here, not the whole fit
+    n, tokens, flops = (lad.first(np.array([seeds.cell(r, col) for r in rows]))
+                        for col in (x_col, d_col, c_col))
+    return FlopsPerToken.from_runs(n, flops / tokens, flops)
 
 
 def seed_sd(rows: list[dict[str, str]], header: list[str], path: Path, y_col: str,
@@ -174,8 +197,8 @@ def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path
             notes.append(f"3: parametric (chinchilla) skipped: {reason}")
         else:
             result = analysis.analyse("chinchilla", n, loss, d, n_boot=n_boot, seed=seed,
-                                      predict=predict_flops, holdout=holdout, reference=ref)
-            result["method"] += "; " + SIX_ND
+                                      predict=predict_flops, holdout=holdout, reference=ref,
+                                      fpt=per_token(rows, header, x_col, d_col, lad))
             fits["chinchilla"] = {"form": "chinchilla", **named,
                                   **{k: v for k, v in result.items() if k != "form"}}
     for name, fit in fits.items():
@@ -193,7 +216,7 @@ def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path:
                                 seed, predict_flops, holdout)
     if not any(f["converged"] for f in fits.values()) and form != "compute":
         raise ScaleError(f"--form {form} fitted nothing in {path}: {fits[form]['message']}; "
-                         "add FLOP budgets (see the README's fit section)")
+                         "add FLOP budgets (see docs/guides/isoflop.md)")
     table = approaches_table(fits)
     found = isoflop_findings(fits["isoflop"]) if "isoflop" in fits else []
     return fits, table, found + disagree(table), notes

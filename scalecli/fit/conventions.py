@@ -9,8 +9,8 @@ models grow. So the same runs are fitted with N as
 - `params_non_embedding`: Kaplan et al.'s N;
 - `params_matmul`: every weight that enters a matmul, the tied output head included, the N
   of `flops_per_token` = 6 N + attention (without position embeddings, biases, LayerNorms).
-C stays the `flops` column for approaches 1 and 2. Approach 3's closed form N_opt(C) =
-G (C/6)^a assumes C = 6 N D in whichever N is counted, and the table says so.
+C stays the `flops` column for all three approaches: approach 3 solves L(N, C / f(N)) with
+f the FLOPs per token measured against whichever N is counted (`compute.per_token`).
 
 A CSV gets the conventions its columns allow: one without `params_matmul` (written before
 that column existed, or not by scalecli) gets the others and a note that says why.

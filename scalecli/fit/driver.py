@@ -25,6 +25,7 @@ from scalecli.fit.compute import (
     compute_column,
     compute_fits,
     isoflop_findings,
+    per_token,
 )
 from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
@@ -235,6 +236,9 @@ def _compute(
             seed_level=level,
             draws_out=draws,
             noise_sd_log=validation.noise_sd_log(lad, every_lr, y_col),
+            # chinchilla's optimum on the compute column's C (`compute.per_token`)
+            fpt=per_token(kept, header, x_name, d, lad) if name == "chinchilla"
+            else None,
         )
         result["method"] += axes.FRONTIER_METHOD if along_c else ""
         if name != "chinchilla" and x_name == d:  # L(D) at each size (`axes`)

@@ -9,6 +9,7 @@ and predictions at `--predict-flops` budgets. Pure numpy, no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,23 +66,28 @@ def optimal_at(law: np.ndarray, flops: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return n, d
 
 
-def tokens_per_param(law: np.ndarray, draws: np.ndarray, flops: float) -> dict:
+def tokens_per_param(law: np.ndarray, draws: np.ndarray, flops: float,
+                     at: Callable = optimal_at) -> dict:
     """D_opt / N_opt at one budget, with its interval. Unless a = b it changes with C, so
-    the approaches are compared at one shared C (`compute.reference_flops`)."""
-    n, d = optimal_at(law, np.array([flops]))
+    the approaches are compared at one shared C (`compute.reference_flops`). `at(law or
+    draws, C) -> (N_opt, D_opt, ...)` solves the law (default: the line pair); approach 3
+    passes its own solver, with its thetas as `law` and `draws`."""
+    n, d = at(law, np.array([flops]))[:2]
     ratio = float(d[0, 0] / n[0, 0])
     if draws.shape[0] == 0:
         return {"flops": num(flops), **estimate(ratio, np.empty(0))}
-    nb, db = optimal_at(draws, np.array([flops]))
+    nb, db = at(draws, np.array([flops]))[:2]
     return {"flops": num(flops), **estimate(ratio, (db / nb)[:, 0])}
 
 
-def predictions(law: np.ndarray, draws: np.ndarray, flops: np.ndarray | None) -> list[dict]:
-    """N_opt and D_opt at each `--predict-flops` budget, each {value, se, ci_low, ci_high}."""
+def predictions(law: np.ndarray, draws: np.ndarray, flops: np.ndarray | None,
+                at: Callable = optimal_at) -> list[dict]:
+    """N_opt and D_opt at each `--predict-flops` budget, each {value, se, ci_low, ci_high};
+    `at` as in `tokens_per_param`."""
     if flops is None or len(flops) == 0:
         return []
-    n, d = optimal_at(law, flops)
-    nb, db = optimal_at(draws, flops) if draws.shape[0] else (np.empty((0, len(flops))),) * 2
+    n, d = at(law, flops)[:2]
+    nb, db = at(draws, flops)[:2] if draws.shape[0] else (np.empty((0, len(flops))),) * 2
     return [{"flops": num(c), "n_opt": estimate(n[0, i], nb[:, i]),
              "d_opt": estimate(d[0, i], db[:, i]), "loss": None}
             for i, c in enumerate(flops)]

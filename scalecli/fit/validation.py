@@ -15,8 +15,9 @@ import math
 import numpy as np
 
 from scalecli.fit import analysis, prediction, seeds
-from scalecli.fit.chinchilla import chinchilla_predict, compute_optimal
+from scalecli.fit.chinchilla import chinchilla_predict, compute_optimal, optimal_many
 from scalecli.fit.findings import Diagnostic
+from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.prediction import FormDraws, num
 
 X_COL = "params_non_embedding"  # Kaplan's N: the axis of the 1-D forms
@@ -183,10 +184,10 @@ def summarise(scored: list[dict]) -> dict:
 
 
 def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: float,
-                  rng: np.random.Generator) -> list[dict]:
+                  rng: np.random.Generator, fpt: FlopsPerToken | None = None) -> list[dict]:
     """validation.compute: per FLOP budget beyond the ladder's, its runs (approach 3's
     prediction at each run's (N, D) when chinchilla is fitted), the best trained size, and
-    each approach's N_opt there against it."""
+    each approach's N_opt there against it (approach 3's solved on C = fpt(N) D)."""
     out = []
     for c in sorted({r["budget_flops"] for r in runs}):
         mine = [r for r in runs if r["budget_flops"] == c]
@@ -208,7 +209,7 @@ def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: flo
         block = {"flops": num(c), "runs": entries, "best_trained_n": best["n"],
                  "observed_best": num(best["observed"]), "approaches": []}
         for form, name in APPROACH_NAMES.items():
-            row = approach_at(form, name, fits, chin, c, best, seed_sd, rng)
+            row = approach_at(form, name, fits, chin, c, best, seed_sd, rng, fpt)
             if row is not None:
                 block["approaches"].append(row)
         out.append(block)
@@ -216,7 +217,8 @@ def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: flo
 
 
 def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, best: dict,
-                seed_sd: float, rng: np.random.Generator) -> dict | None:
+                seed_sd: float, rng: np.random.Generator,
+                fpt: FlopsPerToken | None = None) -> dict | None:
     """One approach's N_opt at budget c (and approach 3's loss there, with its interval),
     against the best trained size."""
     fit = fits.get(form)
@@ -226,8 +228,8 @@ def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, 
            "inside": None, "n_ratio": None}
     if form == "chinchilla" and chin is not None:
         theta, boots = chin
-        opt = compute_optimal(theta, np.array([c]))
-        samples = np.array([compute_optimal(t, np.array([c]))["L_opt"][0] for t in boots])
+        opt = compute_optimal(theta, np.array([c]), fpt)  # on the same C as the budget's
+        samples = optimal_many(boots, np.array([c]), fpt)[2][:, 0]
         samples = prediction.with_noise(samples[np.isfinite(samples)][:, None], seed_sd, rng)
         iv = prediction.percentiles(samples)
         row["n_opt"] = num(opt["N_opt"][0])
@@ -355,5 +357,7 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     scored = score_runs(along_n, at, forms, chin_draws) if (forms or chin_draws) else []
     block = {"x": X_COL, "y": Y_COL, "runs": scored, **summarise(scored)}
     if budget_runs:
-        block["compute"] = compute_block(budget_runs, fits, chin, sd, rng)
+        # approach 3 on the budget's C as the compute column counts it (`flops_per_token`)
+        fpt = draws["chinchilla"][0].extra.get("fpt") if chin is not None else None
+        block["compute"] = compute_block(budget_runs, fits, chin, sd, rng, fpt)
     return pred_block, block, findings(block)

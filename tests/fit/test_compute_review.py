@@ -8,10 +8,15 @@ labels of the exponents table, approach 2's vertex rule over several noise seeds
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 
-from scalecli.fit import analysis, axes, chinchilla, exponents, isoflop
+from scalecli.fit import analysis, axes, chinchilla, compute, exponents, isoflop, seeds
+from scalecli.fit.driver import compute_fit
 from scalecli.fit.envelope import analyse_envelope, noise_of
+from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.isoflop import Budget, analyse_isoflop
 from tests.fit.test_isoflop import A_TRUE, FLOPS, THETA, synthetic
 
@@ -166,3 +171,112 @@ def test_the_envelope_takes_the_seed_sd_over_the_seeds_of_each_point():
     assert np.allclose(np.concatenate(sds), 0.01) and "seed sd 0.02" in noise
     fit = analyse_envelope(budgets, n_boot=100, seed_sd=0.02, n_seeds=[np.full(7, 4.0)] * 5)
     assert "seed sd" in fit["method"] and fit["params"]["a_opt"]["ci_low"] is not None
+
+
+# ------------------------------------------------- approach 3 on the compute column's C
+
+SIZES = np.geomspace(2e7, 2e10, 13)  # the runs' N: flops per token is measured at these
+
+
+def ratio_of(n: np.ndarray) -> np.ndarray:
+    """flops_per_token / 6N: 1.29 at the smallest size, 1.10 at the largest, linear in ln N
+    between (as the embeddings' and attention's share shrinks), held beyond."""
+    t = np.clip(np.log(n / SIZES[0]) / np.log(SIZES[-1] / SIZES[0]), 0.0, 1.0)
+    return np.exp(np.log(1.29) + t * (np.log(1.10) - np.log(1.29)))
+
+
+def brute_force_n_opt(theta: np.ndarray, c: float) -> float:
+    """argmin over N of L(N, C / fpt(N)) on a grid 1e-5 apart in ln N."""
+    n = np.exp(np.arange(np.log(SIZES[0]) - 2, np.log(SIZES[-1]) + 2, 1e-5))
+    return float(n[np.argmin(chinchilla.chinchilla_predict(theta, n,
+                                                           c / (6 * n * ratio_of(n))))])
+
+
+def test_approach_3_solves_on_the_compute_column_not_6nd():
+    fpt = FlopsPerToken.from_runs(SIZES, 6 * SIZES * ratio_of(SIZES), np.full(13, 1e19))
+    budgets = np.array([1e18, 1e19, 1e20])
+    solved = chinchilla.compute_optimal(THETA, budgets, fpt)
+    closed = chinchilla.compute_optimal(THETA, budgets)  # G (C/6)^a: C = 6 N D
+    for k, c in enumerate(budgets):
+        truth = brute_force_n_opt(THETA, c)
+        d_truth = c / (6 * truth * ratio_of(truth))
+        assert abs(solved["N_opt"][k] / truth - 1) < 0.01, c
+        assert abs(solved["D_opt"][k] / d_truth - 1) < 0.01, c
+        # the closed form: N_opt 4-7% too large, D_opt = C / 6N 14-17% too large
+        assert closed["N_opt"][k] / truth > 1.03, c
+        assert closed["D_opt"][k] / d_truth > 1.1, c
+    # the bootstrap path solves each theta alike
+    many = chinchilla.optimal_many(np.stack([THETA, THETA]), budgets, fpt)[0]
+    assert np.allclose(many, solved["N_opt"], rtol=1e-9)
+
+
+def test_with_flops_per_token_6n_the_solver_is_the_closed_form():
+    assert FlopsPerToken.from_runs(SIZES, 6 * SIZES, np.full(13, 1e19)) is None
+    six = FlopsPerToken(np.log(SIZES), np.zeros(13), (1e18, 1e20))
+    budgets = np.array([1e17, 1e19, 1e22])  # inside and beyond the runs' C
+    solved = chinchilla.compute_optimal(THETA, budgets, six)
+    closed = chinchilla.compute_optimal(THETA, budgets)
+    for key in ("N_opt", "D_opt", "L_opt"):
+        assert np.allclose(solved[key], closed[key], rtol=1e-6), key
+    assert np.allclose(chinchilla.chinchilla_law(THETA, six), chinchilla.chinchilla_law(THETA),
+                       atol=1e-6)
+
+
+def ratio_rows(seed: int = 0) -> list[dict[str, str]]:
+    """An isoFLOP design (5 budgets, 7 sizes 3x apart about the optimum, 1% noise) whose
+    flops per token is ratio_of(N) x 6N, and tokens = C / flops_per_token."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in FLOPS:
+        n = brute_force_n_opt(THETA, c) * 3.0 ** np.arange(-3, 4)
+        per_token = 6 * n * ratio_of(n)
+        tokens = c / per_token
+        loss = chinchilla.chinchilla_predict(THETA, n, tokens) * np.exp(rng.normal(0, 0.01, 7))
+        out += [{"run_id": f"{c:.0e}-{k}", "params": str(n[k]), "tokens": str(tokens[k]),
+                 "flops_per_token": str(per_token[k]), "flops": str(c),
+                 "flops_6nd": str(6 * n[k] * tokens[k]), "budget_flops": str(c),
+                 "val_loss": str(loss[k]), "status": "ok"} for k in range(7)]
+    return out
+
+
+def test_fit_form_compute_puts_approach_3_on_the_same_c(tmp_path: Path):
+    table = ratio_rows()
+    path = tmp_path / "results.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    predict = [1e19, 1e21]
+    doc = compute_fit(path, form="compute", bootstrap=20, holdout=0, predict_flops=predict)
+    chin = doc["fits"]["chinchilla"]
+    assert "L(N, C / flops_per_token(N))" in chin["method"]
+    assert "from 1.29 at the smallest N" in chin["method"]
+    theta = np.array([chin["params"][k]["value"] for k in ("E", "A", "B", "alpha", "beta")])
+    row = next(r for r in doc["approaches"] if r["form"] == "chinchilla")
+    for p, c in zip(row["predictions"], predict, strict=True):
+        truth = brute_force_n_opt(theta, c)  # the fitted law, solved on the flops column
+        assert abs(p["n_opt"]["value"] / truth - 1) < 0.01, c
+        assert p["n_opt"]["ci_low"] is not None
+    # D_opt at 1e19 within the noise of the true law's; the closed form's C / 6N is 15% over
+    d3, truth = row["predictions"][0]["d_opt"]["value"], brute_force_n_opt(THETA, 1e19)
+    d_truth = 1e19 / (6 * truth * ratio_of(truth))
+    closed = chinchilla.compute_optimal(theta, np.array(predict[:1]))["D_opt"][0]
+    assert abs(np.log(d3 / d_truth)) < 0.06 and closed / d_truth > 1.1
+
+
+def test_flops_per_token_comes_from_the_compute_column():
+    table = ratio_rows()
+    header = list(table[0])
+    lad = seeds.ladder(table, header, "params", "tokens")
+    fpt = compute.per_token(table, header, "params", "tokens", lad)
+    n = np.array([float(r["params"]) for r in table])
+    assert np.allclose(np.exp(fpt.log_ratio[[0, -1]]), ratio_of(n[[n.argmin(), n.argmax()]]),
+                       rtol=1e-9)
+    assert fpt.c_range == (FLOPS[0], FLOPS[-1])
+    # C = 6 N D (flops_6nd alone, or no compute column): the closed form, exact
+    for r in table:
+        del r["flops"], r["flops_per_token"]
+    assert compute.per_token(table, list(table[0]), "params", "tokens", lad) is None
+    for r in table:
+        del r["flops_6nd"]
+    assert compute.per_token(table, list(table[0]), "params", "tokens", lad) is None
