@@ -17,7 +17,9 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+div.table{overflow:auto;max-height:32em;margin:.6em 0}
+table{border-collapse:collapse;font-size:.9em}
+thead th{position:sticky;top:0}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:.15em 1.2em}
@@ -51,7 +53,9 @@ def _html_block(block: Block, report: ReportData) -> str:
         head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>"
                        for r in block.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        # Its own box: a wide runs table scrolls inside it instead of widening the page.
+        return (f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}'
+                "</tbody></table></div>")
     if block.kind == "figure":
         f = block.figure
         data = base64.b64encode(f.path.read_bytes()).decode("ascii")

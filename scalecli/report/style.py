@@ -97,6 +97,10 @@ def size_colours(values: list[float]) -> list:
 
 def save(fig, folder: Path, figure: Figure) -> Figure:
     path = folder / f"{figure.name}.png"
+    for ax in fig.axes:  # every log axis of every figure: labels that never overlap
+        for axis in ("x", "y"):
+            if (ax.get_xscale() if axis == "x" else ax.get_yscale()) == "log":
+                log_ticks(ax, axis)
     fig.savefig(path, dpi=DPI, facecolor="white")
     plt.close(fig)
     figure.path = path
@@ -105,22 +109,65 @@ def save(fig, folder: Path, figure: Figure) -> Figure:
 
 
 def log_ticks(ax, axis: str) -> None:
-    """Plain-number labels on a log axis that spans few decades, so it never shows one tick.
+    """Plain-number labels on a log axis that spans few decades, so it never shows one tick,
+    and never so many that they overlap.
 
-    Matplotlib labels only powers of ten; perplexities from 60 to 110 would get no label.
+    Matplotlib labels only powers of ten; perplexities from 60 to 110 would get no label,
+    and below a decade its own minor labels ("3x10^2 4x10^2 ...") run into each other.
     """
     lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
     target = ax.yaxis if axis == "y" else ax.xaxis
     if lo <= 0 or hi / lo > 1000:
         return
-    plain = ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
     if hi / lo < 1.6:
         subs = np.arange(1, 10, 0.2)
     elif hi / lo < 20:
         subs = (1.0, 1.5, 2, 3, 4, 5, 6, 7, 8)
     else:
         subs = (2, 5)
-    target.set_major_formatter(plain)
+    target.set_major_formatter(ticker.FuncFormatter(lambda v, _: plain(v)))
     target.set_minor_locator(ticker.LogLocator(base=10, subs=subs, numticks=60))
-    target.set_minor_formatter(plain)
+    target.set_minor_formatter(Sparse(target, axis))
     ax.tick_params(axis=axis, which="minor", labelsize=8)
+
+
+def plain(v: float) -> str:
+    """A tick label a reader parses at a glance: 60, 2,000, 3.5e+05."""
+    if 1e-3 <= abs(v) < 1e5:
+        return f"{v:,.3g}" if abs(v) < 1e3 else f"{round(v):,}"
+    return f"{v:.2g}"
+
+
+# Inches a tick label needs along its axis: x labels are wide, y labels one line high.
+ROOM = {"x": 0.55, "y": 0.22}
+
+
+class Sparse(ticker.Formatter):
+    """Labels on the minor ticks of a log axis, thinned so that none comes within a label's
+    size of another or of a power of ten: a dense tick grid keeps its gridlines, and only as
+    many labels as the axis has room for are written (a 60-110 perplexity axis has a tick
+    every 2)."""
+
+    def __init__(self, target, axis: str) -> None:
+        self.target, self.which = target, axis  # not self.axis: matplotlib sets that
+
+    def format_ticks(self, values) -> list[str]:
+        lo, hi = sorted(self.target.get_view_interval())
+        if lo <= 0:
+            return [plain(v) for v in values]
+        box = self.target.axes.get_window_extent()
+        length = (box.width if self.which == "x" else box.height) / self.target.figure.dpi
+        gap = math.log10(hi / lo) * ROOM[self.which] / max(length, 1e-9)  # decades
+        taken = [math.log10(v) for v in self.target.get_majorticklocs() if lo <= v <= hi]
+        out = []
+        for v in values:
+            at = math.log10(v) if v > 0 else -math.inf
+            if lo <= v <= hi and all(abs(at - t) >= gap for t in taken):
+                taken.append(at)
+                out.append(plain(v))
+            else:
+                out.append("")
+        return out
+
+    def __call__(self, x, pos=None) -> str:
+        return self.format_ticks([x])[0]
