@@ -10,7 +10,9 @@ noise_seeds), whose three runs give the seed sd that `fit` measures (2 degrees o
 A run's val_loss is the law plus Gaussian seed noise, sd drawn in 0.01-0.02 nats. Each
 ladder is fitted as `fit` does (`prediction.loss_form_draws`), and a new run 6x past the
 largest size (the law plus its own seed noise) is checked against each 95% interval:
-power alone, saturating alone, and the combined prediction (the equal-weight mixture).
+power alone, saturating alone, their equal-weight mixture, and the combined prediction
+that `fit` stands behind (the mixture less a form the ladder rejects: the power law when
+the points bend, `validation.rejected_forms`).
 Laws, each with parameters drawn per ladder so that the ladder spans about 0.4 nats as
 the default sweep does:
   saturating: L = E + A N^-alpha, alpha in 0.1-0.35 (the power law then misses
@@ -34,12 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.fit import analysis, prediction
+from scalecli.fit import analysis, prediction, validation
 
 SIZES = np.geomspace(22e3, 793e3, 5)
 FACTOR = 6.0
 LAWS = ("saturating", "bends", "power")
-METHODS = ("power", "saturating", "combined")
+METHODS = ("power", "saturating", "mixture", "combined")
 
 
 def truth(law: str, rng: np.random.Generator):
@@ -86,9 +88,12 @@ def one_ladder(law: str, rng: np.random.Generator, n_boot: int, seed: int):
         iv = d.interval()
         if iv is not None:
             out[d.form] = (float(d.y[0]), float(iv[0][0]), float(iv[1][0]))
-    mix = prediction.mixture(forms)
-    if mix is not None:
-        out["combined"] = (float(mix[0][0]), float(mix[1][0]), float(mix[2][0]))
+    mixes = {"mixture": forms,  # every form, equal weights
+             "combined": prediction.trusted(forms, validation.rejected_forms(SIZES, loss))}
+    for name, chosen in mixes.items():
+        mix = prediction.mixture(chosen)
+        if mix is not None:
+            out[name] = (float(mix[0][0]), float(mix[1][0]), float(mix[2][0]))
     return observed, out
 
 

@@ -171,3 +171,25 @@ def test_wsd_tiny(tmp_path: Path) -> None:
     assert 1.0 < finite_positive(last["branch_flops_ratio"]) < 1.4
     assert finite_positive(last["separate_flops_ratio"]) == 1.75
     assert sum(line.startswith("| ") for line in lines) == 4  # the header, three budgets
+
+
+def test_validate_tiny(tmp_path: Path) -> None:
+    """The ladder, a size past it, and every form scored on it: the last line counts the
+    corpora whose combined interval held the run, and the misses."""
+    lines = run_bench("validate.py", ["--out", str(tmp_path / "validate")], tmp_path,
+                      single_blas_thread=True)
+    last = fields(lines[-1])
+    validated, total = last["validated_corpora"].split("/")
+    assert int(total) == 1 and 0 <= int(validated) <= 1
+    assert 0 <= float(last["best_form_max_rel_err"]) < 1
+    assert int(last["prediction_misses"]) >= 0
+    assert any("| combined |" in line for line in lines)
+
+
+def test_prediction_coverage_tiny(tmp_path: Path) -> None:
+    lines = run_bench("prediction_coverage.py", [], tmp_path, single_blas_thread=True)
+    last = fields(lines[-1])
+    for law in ("saturating", "bends", "power"):
+        for method in ("power", "saturating", "mixture", "combined"):
+            percent(last[f"cover_{method}_{law}"])
+            finite_positive(last[f"half_{method}_{law}"])

@@ -156,10 +156,14 @@ def interval_json(y: float, lo: float | None, hi: float | None) -> dict:
 
 
 def points_json(xs: np.ndarray, labels: list[str | None], sources: list[str],
-                forms: list[FormDraws], reason: str) -> list[dict]:
-    """fit.json's prediction.points (see the module docstring)."""
-    combined = mixture(forms)
-    names = [f.form for f in forms if f.draws.shape[0] >= MIN_DRAWS]
+                forms: list[FormDraws], reason: str,
+                combine: list[FormDraws] | None = None) -> list[dict]:
+    """fit.json's prediction.points (see the module docstring). `combine` are the forms
+    the combined prediction mixes (default: all of them; `trusted` leaves out a form that
+    the ladder itself rejects)."""
+    combine = forms if combine is None else combine
+    combined = mixture(combine)
+    names = [f.form for f in combine if f.draws.shape[0] >= MIN_DRAWS]
     out = []
     for j, x in enumerate(xs):
         per = {}
@@ -173,6 +177,13 @@ def points_json(xs: np.ndarray, labels: list[str | None], sources: list[str],
             point["combined"] = {**interval_json(combined[0][j], combined[1][j],
                                                  combined[2][j]),
                                  "forms": names, "method": METHOD, "reason": reason,
-                                 "disagree": disagree(forms, j)}
+                                 "disagree": disagree(combine, j)}
         out.append(point)
     return out
+
+
+def trusted(forms: list[FormDraws], rejected: dict[str, str]) -> list[FormDraws]:
+    """The forms the combined prediction mixes: every converged one, less those the ladder
+    itself rejects (`rejected`: form -> why), unless that would leave none."""
+    kept = [f for f in forms if f.form not in rejected]
+    return kept or forms

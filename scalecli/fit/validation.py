@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from scalecli.fit import analysis, prediction, seeds
+from scalecli.fit import analysis, diagnostics, prediction, seeds
 from scalecli.fit.chinchilla import chinchilla_predict, compute_optimal, optimal_many
 from scalecli.fit.findings import Diagnostic
 from scalecli.fit.flops_per_token import FlopsPerToken
@@ -90,12 +90,37 @@ def form_draws(x: np.ndarray, y: np.ndarray, xs: np.ndarray, n_boot: int, seed: 
     return out
 
 
+def rejected_forms(x: np.ndarray, y: np.ndarray) -> dict[str, str]:
+    """Forms that the ladder's own points reject, with why. The power law (val_loss a
+    straight line in ln N) is rejected when the points bend away from a line: the
+    quadratic term of val_loss in ln N is significant at CURVE_ALPHA, the test behind the
+    `poor_fit` warning. A form the data already contradict inside the ladder is not one to
+    extrapolate with: on the code corpus of bench/validate.py it bent at p = 0.021 and then
+    missed the run 6x past the ladder by 6.8%."""
+    p = diagnostics.curvature_p(np.log(x), y)
+    if p is not None and p < diagnostics.CURVE_ALPHA:
+        return {"power": f"the ladder bends away from the power law's straight line "
+                         f"(quadratic term p = {p:.3f}, poor_fit)"}
+    return {}
+
+
 def prediction_block(xs: np.ndarray, labels: list[str | None], sources: list[str],
-                     forms: list[FormDraws], seed_sd: float | None) -> dict:
+                     forms: list[FormDraws], seed_sd: float | None,
+                     rejected: dict[str, str] | None = None) -> dict:
+    rejected = {k: v for k, v in (rejected or {}).items() if any(f.form == k for f in forms)}
+    combine = prediction.trusted(forms, rejected)
+    if len(combine) > 1:
+        reason = REASON
+    elif len(combine) < len(forms):
+        reason = f"the {combine[0].form} form alone: " + "; ".join(
+            f"{k} left out, as {why}" for k, why in rejected.items())
+    else:
+        reason = f"the only converged form ({combine[0].form})"
     return {"x": X_COL, "y": Y_COL, "seed_sd": num(seed_sd), "level": prediction.LEVEL,
             "seed_note": None if seed_sd else "no seed noise measured (one seed per "
             "configuration): the intervals hold the fit's uncertainty only",
-            "points": prediction.points_json(xs, labels, sources, forms, REASON)}
+            "rejected": rejected,
+            "points": prediction.points_json(xs, labels, sources, forms, reason, combine)}
 
 
 # -------------------------------------------------------------------------------- scoring
@@ -140,10 +165,12 @@ def validation_runs(rows: list[dict[str, str]], header: list[str]
 
 
 def score_runs(runs: list[dict], at: dict[float, int], forms: list[FormDraws],
-               chinchilla: FormDraws | None) -> list[dict]:
+               chinchilla: FormDraws | None, combine: list[FormDraws] | None = None
+               ) -> list[dict]:
     """`runs` with their scores: each form at the run's N (index `at[x]` of the draws),
-    chinchilla at its (N, D) (index k of its draws), and the combined prediction."""
-    combined = prediction.mixture(forms)
+    chinchilla at its (N, D) (index k of its draws), and the combined prediction (the
+    mixture of `combine`, default every form)."""
+    combined = prediction.mixture(forms if combine is None else combine)
     out = []
     for k, run in enumerate(runs):
         j = at.get(run["x"])
@@ -312,6 +339,7 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     along_n = [r for r in along_n if r["x"] is not None and r["x"] > 0]
     points = ladder_points(lad, every_lr)
     forms: list[FormDraws] = []
+    combine: list[FormDraws] | None = None
     pred_block = None
     at: dict[float, int] = {}
     if points is not None:
@@ -334,8 +362,11 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
             labels.append(None)
             sources.append("default")
         forms = form_draws(x, y, np.array(xs), n_boot, seed, sd, power_level)
+        rejected = rejected_forms(x, y)
         if forms:
-            pred_block = prediction_block(np.array(xs), labels, sources, forms, seed_sd)
+            pred_block = prediction_block(np.array(xs), labels, sources, forms, seed_sd,
+                                          rejected)
+            combine = prediction.trusted(forms, rejected)
     if not runs:
         return pred_block, None, []
     rng = np.random.default_rng(seed + 2)
@@ -354,7 +385,8 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
         d = np.array([seeds.cell(row, d_col) for row in firsts])
         if np.all(np.isfinite(n) & np.isfinite(d) & (n > 0) & (d > 0)) and by_x:
             chin_draws = chinchilla_draws(chin[0], chin[1], n, d, sd, rng)
-    scored = score_runs(along_n, at, forms, chin_draws) if (forms or chin_draws) else []
+    scored = (score_runs(along_n, at, forms, chin_draws, combine) if (forms or chin_draws)
+              else [])
     block = {"x": X_COL, "y": Y_COL, "runs": scored, **summarise(scored)}
     if budget_runs:
         # approach 3 on the budget's C as the compute column counts it (`flops_per_token`)

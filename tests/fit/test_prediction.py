@@ -98,3 +98,28 @@ def test_ten_x_text_carries_the_interval_of_b():
     assert text == "10x params -> 20.6% lower perplexity (95% CI 14.1-27.6%)"
     assert ten_x_text("params", "val_ppl", 10**-0.01, (-0.05, 0.02)).endswith(
         "(95% CI -10.9% to +4.7%)")
+
+
+def test_a_ladder_that_bends_leaves_the_power_law_out_of_the_combined_prediction():
+    """The combined prediction drops a form only for a reason the ladder itself gives: the
+    power law's straight line (val_loss against ln N) when the points bend at p < 0.05.
+    Then fit stands behind the saturating form alone, and says why."""
+    bend = 3.0 + 9.0 * SIZES**-0.25  # strongly curved in ln N, no noise to hide it
+    rejected = validation.rejected_forms(SIZES, bend)
+    assert set(rejected) == {"power"} and "p = " in rejected["power"]
+    line = 4.3 - 0.11 * np.log(SIZES / SIZES[0]) + np.array([0.004, -0.003, 0.002, -0.004, 0.003])
+    assert validation.rejected_forms(SIZES, line) == {}
+
+    xs = np.array([6 * SIZES[-1]])
+    forms = validation.form_draws(SIZES, bend, xs, 200, 0, 0.01)
+    block = validation.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, rejected)
+    combined = block["points"][0]["combined"]
+    saturating = block["points"][0]["forms"]["saturating"]
+    assert combined["forms"] == ["saturating"]
+    assert "power left out" in combined["reason"]
+    assert combined["low"] == pytest.approx(saturating["low"], rel=0.01)
+    assert combined["high"] == pytest.approx(saturating["high"], rel=0.01)
+    # without the rejection, the equal-weight mixture would reach the power law's values
+    kept = validation.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, {})
+    assert kept["points"][0]["combined"]["forms"] == ["power", "saturating"]
+    assert kept["points"][0]["combined"]["low"] < combined["low"]
