@@ -112,7 +112,7 @@ def isoflop(out_root: Path, tiny: bool) -> None:
     raw = yaml.safe_load((ROOT / "sweeps" / "isoflop.yaml").read_text())
     if tiny:
         sys.exit("--isoflop has no tiny mode: its point is the real design")
-    raw["validate"] = {"flops": [3.0 * max(raw["budget"]["flops"])]}
+    raw["validate"] = {"flops": [3.0 * max(float(c) for c in raw["budget"]["flops"])]}
     fit = run(raw, out_root, "compute")
     ok, ratio = True, None
     for entry in (fit.get("validation") or {}).get("compute", []):
