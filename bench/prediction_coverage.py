@@ -12,7 +12,8 @@ ladder is fitted as `fit` does (`prediction.loss_form_draws`), and a new run 6x 
 largest size (the law plus its own seed noise) is checked against each 95% interval:
 power alone, saturating alone, their equal-weight mixture, and the combined prediction
 that `fit` stands behind (the mixture less a form the ladder rejects: the power law when
-the points bend, `validation.rejected_forms`).
+the points bend, a form whose holdout refit missed the largest size; see
+`validation.rejected_forms`).
 Laws, each with parameters drawn per ladder so that the ladder spans about 0.4 nats as
 the default sweep does:
   saturating: L = E + A N^-alpha, alpha in 0.1-0.35 (the power law then misses
@@ -89,7 +90,8 @@ def one_ladder(law: str, rng: np.random.Generator, n_boot: int, seed: int):
         if iv is not None:
             out[d.form] = (float(d.y[0]), float(iv[0][0]), float(iv[1][0]))
     mixes = {"mixture": forms,  # every form, equal weights
-             "combined": prediction.trusted(forms, validation.rejected_forms(SIZES, loss))}
+             "combined": prediction.trusted(forms, validation.rejected_forms(
+                 SIZES, loss, min(n_boot, validation.HOLDOUT_BOOT), seed, seed_sd))}
     for name, chosen in mixes.items():
         mix = prediction.mixture(chosen)
         if mix is not None:

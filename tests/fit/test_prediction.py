@@ -123,3 +123,18 @@ def test_a_ladder_that_bends_leaves_the_power_law_out_of_the_combined_prediction
     kept = validation.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, {})
     assert kept["points"][0]["combined"]["forms"] == ["power", "saturating"]
     assert kept["points"][0]["combined"]["low"] < combined["low"]
+
+
+def test_a_form_whose_holdout_refit_misses_the_largest_size_is_left_out():
+    """The second test of `rejected_forms`: a straight ladder (no bend for the quadratic
+    test to see) whose largest size falls 0.05 nats below the line. The power law's refit
+    on the four smaller sizes puts it outside its own 95% interval, so the combined
+    prediction leaves the power law out; the saturating form, which can bend, keeps it."""
+    line = 4.3 - 0.11 * np.log(SIZES / SIZES[0]) + np.array([0.003, -0.002, 0.002, -0.003, 0])
+    line[-1] -= 0.05
+    assert validation.rejected_forms(SIZES, line) == {}  # no bend: the first test is silent
+    rejected = validation.rejected_forms(SIZES, line, 200, 0, 0.01)
+    assert set(rejected) == {"power"} and "holdout check" in rejected["power"]
+    # every form rejected still leaves a prediction: then all of them are mixed
+    forms = validation.form_draws(SIZES, line, np.array([6 * SIZES[-1]]), 100, 0, 0.01)
+    assert prediction.trusted(forms, {"power": "x", "saturating": "y"}) == forms

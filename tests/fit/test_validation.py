@@ -65,7 +65,9 @@ def test_a_validation_run_is_scored_not_fitted(tmp_path: Path):
     assert run["scores"][2]["inside"] is True
     point = with_run["prediction"]["points"][0]
     assert point["source"] == "validation" and point["label"] == "s8"
-    assert point["combined"]["forms"] == ["power", "saturating"]
+    # the combined prediction mixes the forms the ladder does not reject (`rejected_forms`)
+    rejected = with_run["prediction"]["rejected"]
+    assert point["combined"]["forms"] == [f for f in ("power", "saturating") if f not in rejected]
     assert with_run["prediction"]["seed_sd"] > 0  # s1's three seeds
     assert "validation" not in plain
     assert [p["source"] for p in plain["prediction"]["points"]] == ["default"]
