@@ -169,9 +169,11 @@ def isoflop_findings(fit: dict) -> list[Diagnostic]:
 
 def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
                   x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                  seed: int, predict_flops: np.ndarray | None, holdout: int
-                  ) -> tuple[dict, list[str]]:
-    """(fits, notes): the approaches that `form` runs, with N the column x_col."""
+                  seed: int, predict_flops: np.ndarray | None, holdout: int,
+                  draws_out: dict | None = None) -> tuple[dict, list[str]]:
+    """(fits, notes): the approaches that `form` runs, with N the column x_col.
+    `draws_out` receives approach 3's (point, bootstrap thetas), which the validation
+    scoring of runs past the ladder needs (`validation.compute_block`)."""
     from scalecli.fit import analysis
     from scalecli.fit.envelope import analyse_envelope
     from scalecli.fit.isoflop import analyse_isoflop
@@ -198,7 +200,8 @@ def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path
         else:
             result = analysis.analyse("chinchilla", n, loss, d, n_boot=n_boot, seed=seed,
                                       predict=predict_flops, holdout=holdout, reference=ref,
-                                      fpt=per_token(rows, header, x_col, d_col, lad))
+                                      fpt=per_token(rows, header, x_col, d_col, lad),
+                                      draws_out=draws_out)
             fits["chinchilla"] = {"form": "chinchilla", **named,
                                   **{k: v for k, v in result.items() if k != "form"}}
     for name, fit in fits.items():
@@ -209,11 +212,12 @@ def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path
 
 def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
                  x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                 seed: int, predict_flops: np.ndarray | None, holdout: int
+                 seed: int, predict_flops: np.ndarray | None, holdout: int,
+                 draws_out: dict | None = None
                  ) -> tuple[dict, list[dict], list[Diagnostic], list[str]]:
     """(fits, approaches table, diagnostics, notes) for one of COMPUTE_FORMS."""
     fits, notes = approach_fits(form, rows, header, path, x_col, y_col, d_col, lad, n_boot,
-                                seed, predict_flops, holdout)
+                                seed, predict_flops, holdout, draws_out)
     if not any(f["converged"] for f in fits.values()) and form != "compute":
         raise ScaleError(f"--form {form} fitted nothing in {path}: {fits[form]['message']}; "
                          "add FLOP budgets (see docs/guides/isoflop.md)")

@@ -196,15 +196,15 @@ def _compute(
     found = []
     table = conventions = None
     skipped: dict[str, str] = {}
+    draws: dict = {}  # {form: (point, bootstrap thetas)}, for the validation scoring
     if form in COMPUTE_FORMS:
         fit_args = (kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
                     predict, holdout)
-        fits, table, found, notes = compute_fits(form, *fit_args)
+        fits, table, found, notes = compute_fits(form, *fit_args, draws_out=draws)
         conventions, skipped = by_convention(form, *fit_args, table)
         notes += skipped_notes(skipped)
     forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
     first_error = None
-    draws: dict = {}  # {form: (point, bootstrap thetas)}, for the validation scoring
     for name in forms:
         y_col = y or default_y(name)
         x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params

@@ -315,6 +315,15 @@ def findings(block: dict | None) -> list[Diagnostic]:
                     f"{s['high']:.4g}], observed {run['observed']:.4g} "
                     f"({100 * s['rel_error']:+.1f}%, {abs(run['observed'] - edge):.3g} nats "
                     "outside)")
+    for entry in block.get("compute") or []:  # validate: {flops: ...}: the budget's best run
+        for a in entry["approaches"]:
+            if a.get("inside") is False:
+                edge = a["high"] if entry["observed_best"] > a["high"] else a["low"]
+                missed.setdefault("chinchilla", []).append(
+                    f"at {entry['flops']:.3g} FLOPs its compute-optimal loss "
+                    f"{a['loss']:.4g} [{a['low']:.4g}, {a['high']:.4g}] against the best run "
+                    f"there, {entry['observed_best']:.4g} "
+                    f"({abs(entry['observed_best'] - edge):.3g} nats outside)")
     return [Diagnostic("prediction_miss", "warning",
                        f"The {form} form's 95% prediction interval missed a validation run: "
                        f"{'; '.join(found)}. Do not extrapolate with this form alone.")

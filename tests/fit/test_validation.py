@@ -137,6 +137,14 @@ def test_flops_validation_runs_are_scored_against_the_compute_approaches():
     assert three["inside"] is True  # the best trained run lies on the law, near its optimum
     assert all(r["low"] < r["predicted"] < r["high"] and r["inside"] for r in budget["runs"])
     json.dumps(budget, allow_nan=False)
+    assert validation.findings({"runs": [], "compute": [budget]}) == []
+    # a budget whose best run beats the law by far: approach 3's miss is a warning
+    lucky = [{**r, "observed": r["observed"] - 0.2} for r in runs]
+    (missed,) = validation.compute_block(lucky, fits, (theta, boots), 0.01, rng)
+    assert missed["approaches"][1]["inside"] is False
+    (warning,) = validation.findings({"runs": [], "compute": [missed]})
+    assert warning.code == "prediction_miss" and warning.severity == "warning"
+    assert "chinchilla" in warning.message and "1e+20 FLOPs" in warning.message
 
 
 def test_budget_runs_beyond_the_ladder_are_not_scored_along_n(tmp_path: Path):
