@@ -103,8 +103,10 @@ def corpus_rows(name: str, fit: dict) -> tuple[list[str], dict]:
         validated = False
         lines.append(f"| {name} | - | no validation run was scored | | | | | |")
     ruled = ", ".join(block.get("ruled_out") or []) or "none"
-    lines.append(f"| {name} | | best form: {block.get('best_form')}; ruled out: {ruled} "
-                 "| | | | | |")
+    left = "; ".join(f"{k}: {v}" for k, v in ((fit.get("prediction") or {}).get("rejected")
+                                              or {}).items()) or "none"
+    lines.append(f"| {name} | | best form: {block.get('best_form')}; ruled out: {ruled}; "
+                 f"left out of combined (ladder alone): {left} | | | | | |")
     return lines, {"validated": validated, "best_err": best_err, "misses": misses}
 
 
