@@ -132,9 +132,13 @@ def log_ticks(ax, axis: str) -> None:
 
 
 def plain(v: float) -> str:
-    """A tick label a reader parses at a glance: 60, 2,000, 3.5e+05."""
-    if 1e-3 <= abs(v) < 1e5:
-        return f"{v:,.3g}" if abs(v) < 1e3 else f"{round(v):,}"
+    """A tick label a reader parses at a glance: 60, 3.5, 20K, 1M, 2.6T (SI prefixes, as
+    parameter and FLOP counts are spoken)."""
+    if 1e-3 <= abs(v) < 1e3:
+        return f"{v:.3g}"
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if scale <= abs(v) < 1000 * scale:
+            return f"{v / scale:.3g}{prefix}"
     return f"{v:.2g}"
 
 
