@@ -13,7 +13,7 @@ largest size (the law plus its own seed noise) is checked against each 95% inter
 power alone, saturating alone, their equal-weight mixture, and the combined prediction
 that `fit` stands behind (the mixture less a form the ladder rejects: the power law when
 the points bend, a form whose holdout refit missed the largest size; see
-`validation.rejected_forms`).
+`ladder_forms.rejected_forms`).
 Laws, each with parameters drawn per ladder so that the ladder spans about 0.4 nats as
 the default sweep does:
   saturating: L = E + A N^-alpha, alpha in 0.1-0.35 (the power law then misses
@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scalecli.fit import analysis, prediction, validation
+from scalecli.fit import analysis, ladder_forms, prediction
 
 SIZES = np.geomspace(22e3, 793e3, 5)
 FACTOR = 6.0
@@ -90,8 +90,8 @@ def one_ladder(law: str, rng: np.random.Generator, n_boot: int, seed: int):
         if iv is not None:
             out[d.form] = (float(d.y[0]), float(iv[0][0]), float(iv[1][0]))
     mixes = {"mixture": forms,  # every form, equal weights
-             "combined": prediction.trusted(forms, validation.rejected_forms(
-                 SIZES, loss, min(n_boot, validation.HOLDOUT_BOOT), seed, seed_sd))}
+             "combined": prediction.trusted(forms, ladder_forms.rejected_forms(
+                 SIZES, loss, min(n_boot, ladder_forms.HOLDOUT_BOOT), seed, seed_sd))}
     for name, chosen in mixes.items():
         mix = prediction.mixture(chosen)
         if mix is not None:

@@ -113,7 +113,10 @@ CASES = [
     sweep("eval-tokens-zero", spec({"eval.tokens": 0}), "eval.tokens"),
     sweep("bpe-too-small", spec({"data.tokenizer": "bpe:10"}), "data.tokenizer", "bpe:10"),
     sweep("unknown-device", spec({"runtime.device": "tpu"}), "runtime.device", "tpu"),
-    sweep("unknown-executor", spec(), "runtime.executor", "spark", extra=("--executor", "spark")),
+    sweep("unknown-executor", spec({"runtime.executor": "spark"}), "runtime.executor", "spark"),
+    # the flag is a checked choice: the command line names it and the choices
+    sweep("unknown-executor-flag", spec(), "--executor", "'spark' is not one of 'local', 'ray'",
+          extra=("--executor", "spark")),
     sweep("cpus-per-run-zero", spec({"runtime.cpus_per_run": 0}), "runtime.cpus_per_run"),
     sweep("gpus-per-run-negative", spec({"runtime.gpus_per_run": -1}), "runtime.gpus_per_run"),
     sweep("override-tokens", spec(), "--tokens", extra=("--tokens", "abc")),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scalecli.fit import analysis, prediction, validation
+from scalecli.fit import analysis, ladder_forms, prediction
 from scalecli.fit.driver import ten_x_text
 from scalecli.fit.prediction import FormDraws
 
@@ -32,8 +32,8 @@ def test_seed_noise_widens_the_interval_of_one_run():
     rng = np.random.default_rng(1)
     loss = 3.71 + 11.6 * SIZES**-0.3 + rng.normal(0, 0.01, SIZES.size)
     xs = np.array([6 * SIZES[-1]])
-    bare = validation.form_draws(SIZES, loss, xs, 200, 0, 0.0)
-    noisy = validation.form_draws(SIZES, loss, xs, 200, 0, 0.05)
+    bare = ladder_forms.form_draws(SIZES, loss, xs, 200, 0, 0.0)
+    noisy = ladder_forms.form_draws(SIZES, loss, xs, 200, 0, 0.05)
     for b, n in zip(bare, noisy, strict=True):
         (blo, bhi), (nlo, nhi) = b.interval(), n.interval()
         assert nhi[0] - nlo[0] > 1.15 * (bhi[0] - blo[0])  # one run's noise on top
@@ -67,7 +67,7 @@ def test_combined_interval_covers_a_run_6x_past_the_ladder(law: str):
         f = _ladder(law, rng)
         loss = f(SIZES) + rng.normal(0, 0.015, SIZES.size)
         observed = float(f(xs)[0] + rng.normal(0, 0.015))
-        forms = validation.form_draws(SIZES, loss, xs, 150, r, 0.015)
+        forms = ladder_forms.form_draws(SIZES, loss, xs, 150, r, 0.015)
         _, lo, hi = prediction.mixture(forms)
         hits += bool(lo[0] <= observed <= hi[0])
         halves.append((hi[0] - lo[0]) / 2 / observed)
@@ -105,14 +105,14 @@ def test_a_ladder_that_bends_leaves_the_power_law_out_of_the_combined_prediction
     power law's straight line (val_loss against ln N) when the points bend at p < 0.05.
     Then fit stands behind the saturating form alone, and says why."""
     bend = 3.0 + 9.0 * SIZES**-0.25  # strongly curved in ln N, no noise to hide it
-    rejected = validation.rejected_forms(SIZES, bend)
+    rejected = ladder_forms.rejected_forms(SIZES, bend)
     assert set(rejected) == {"power"} and "p = " in rejected["power"]
     line = 4.3 - 0.11 * np.log(SIZES / SIZES[0]) + np.array([0.004, -0.003, 0.002, -0.004, 0.003])
-    assert validation.rejected_forms(SIZES, line) == {}
+    assert ladder_forms.rejected_forms(SIZES, line) == {}
 
     xs = np.array([6 * SIZES[-1]])
-    forms = validation.form_draws(SIZES, bend, xs, 200, 0, 0.01)
-    block = validation.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, rejected)
+    forms = ladder_forms.form_draws(SIZES, bend, xs, 200, 0, 0.01)
+    block = ladder_forms.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, rejected)
     combined = block["points"][0]["combined"]
     saturating = block["points"][0]["forms"]["saturating"]
     assert combined["forms"] == ["saturating"]
@@ -120,7 +120,7 @@ def test_a_ladder_that_bends_leaves_the_power_law_out_of_the_combined_prediction
     assert combined["low"] == pytest.approx(saturating["low"], rel=0.01)
     assert combined["high"] == pytest.approx(saturating["high"], rel=0.01)
     # without the rejection, the equal-weight mixture would reach the power law's values
-    kept = validation.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, {})
+    kept = ladder_forms.prediction_block(xs, ["s8"], ["validation"], forms, 0.01, {})
     assert kept["points"][0]["combined"]["forms"] == ["power", "saturating"]
     assert kept["points"][0]["combined"]["low"] < combined["low"]
 
@@ -132,9 +132,9 @@ def test_a_form_whose_holdout_refit_misses_the_largest_size_is_left_out():
     prediction leaves the power law out; the saturating form, which can bend, keeps it."""
     line = 4.3 - 0.11 * np.log(SIZES / SIZES[0]) + np.array([0.003, -0.002, 0.002, -0.003, 0])
     line[-1] -= 0.05
-    assert validation.rejected_forms(SIZES, line) == {}  # no bend: the first test is silent
-    rejected = validation.rejected_forms(SIZES, line, 200, 0, 0.01)
+    assert ladder_forms.rejected_forms(SIZES, line) == {}  # no bend: the first test is silent
+    rejected = ladder_forms.rejected_forms(SIZES, line, 200, 0, 0.01)
     assert set(rejected) == {"power"} and "holdout check" in rejected["power"]
     # every form rejected still leaves a prediction: then all of them are mixed
-    forms = validation.form_draws(SIZES, line, np.array([6 * SIZES[-1]]), 100, 0, 0.01)
+    forms = ladder_forms.form_draws(SIZES, line, np.array([6 * SIZES[-1]]), 100, 0, 0.01)
     assert prediction.trusted(forms, {"power": "x", "saturating": "y"}) == forms
