@@ -72,6 +72,16 @@ def test_dry_run_json_lists_the_runs_with_counts_flops_and_time() -> None:
     assert runner.invoke(app, ["sweep", "--json", *TINY]).exit_code == 2  # needs --dry-run
 
 
+def test_dry_run_json_lists_the_validation_runs_after_the_ladder() -> None:
+    past = "validate={models: [{name: c, n_layer: 2, n_embd: 48, n_head: 2}]}"
+    result = runner.invoke(app, ["sweep", "--dry-run", "--json", *TINY, "--set", past])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert [(r["model"], r["role"]) for r in runs] == [
+        ("a", "ladder"), ("b", "ladder"), ("c", "validation")]
+    assert runs[-1]["est_seconds"] > 0 and not runs[-1]["chosen_after_fit"]
+
+
 def test_init_writes_a_commented_sweep_that_parses_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     result = runner.invoke(app, ["init", str(path)])

@@ -15,7 +15,8 @@ from typing import Any
 from rich.console import Console
 
 from scalecli.errors import ScaleError
-from scalecli.sweep.plan import _estimated_rate, _planned_runs, run_seconds
+from scalecli.sweep import beyond
+from scalecli.sweep.plan import _estimated_rate, _planned_runs, _start_lrs, run_seconds
 from scalecli.sweep.spec import RunSpec, SweepSpec, design
 
 
@@ -23,7 +24,7 @@ def run_record(run: RunSpec, vocab: int, seconds: float | None) -> dict[str, Any
     """One planned run: its shape, counts, budget and cost, named as in results.csv."""
     c = run.counts(vocab)
     return {
-        "model": run.model.name, "role": getattr(run, "role", "ladder"),
+        "model": run.model.name, "role": run.role,
         "n_layer": run.model.n_layer, "n_embd": run.model.n_embd, "n_head": run.model.n_head,
         "params": c.params, "params_non_embedding": c.params_non_embedding,
         "budget_flops": run.budget_flops, "tokens": run.tokens, "steps": run.steps,
@@ -40,15 +41,21 @@ def plan(spec: SweepSpec, notes: Console, trust_remote_code: bool) -> dict[str, 
 
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = _planned_runs(spec, vocab, notes)
+    # Validation runs after the ladder: sizes now; a FLOP budget's sizes are a guess until
+    # the ladder is fitted (`beyond.planned`), marked so in `chosen_after_fit`.
+    valid, _ = beyond.model_runs(spec, vocab, _start_lrs(spec))
+    guessed = [r for c in spec.validate.flops for r in beyond.planned(spec, vocab, c)[1]]
     try:
         rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
         where = rt.device.type
     except ScaleError:
         rt, where = None, spec.runtime.device  # a GPU plan on a machine without one
-    rate_of, how = _estimated_rate(runs, vocab, rt, notes) if rt else (None, None)
+    rate_of, how = (_estimated_rate(runs + valid + guessed, vocab, rt, notes) if rt
+                    else (None, None))
     records = [run_record(run, vocab, run_seconds(run, run.counts(vocab).flops_per_token,
                                                   rate_of) if rate_of else None)
-               for run in runs]
+               | {"chosen_after_fit": run in guessed}
+               for run in runs + valid + guessed]
     return {
         "sweep": spec.name, "vocab_size": vocab, "context": spec.data.context,
         "device": where, "estimate": how, "runs": records,
