@@ -147,12 +147,17 @@ def read_yaml(path: Path) -> dict | None:
 
 
 def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:
-    """fit.json, made with the default fit first when it is missing."""
+    """fit.json, made with the default fit first when it is missing (and said so). A
+    fit.json older than results.csv is used as it is, with a note: runs finished after the
+    fit, so its numbers may describe fewer runs than the tables beside them."""
     path = out_dir / "fit.json"
     if path.is_file():
         fit = read_json(path)
         if fit is None:
             notes.append(f"fit.json is not valid JSON; rerun `scalecli fit {out_dir}`.")
+        elif csv_path.is_file() and csv_path.stat().st_mtime > path.stat().st_mtime:
+            notes.append(f"fit.json is older than results.csv: runs finished after the fit, "
+                         f"so its numbers may leave some out; rerun `scalecli fit {out_dir}`.")
         return fit
     from scalecli.fit.driver import compute_fit
 
@@ -162,6 +167,8 @@ def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:
         notes.append(f"No fit: {error}")
         return None
     atomic_write_text(path, json.dumps(fit, indent=2, allow_nan=False, default=str) + "\n")
+    notes.append(f"fit.json was missing, so the default fit ran first (`scalecli fit "
+                 f"{out_dir}` with no options) and wrote it.")
     return fit
 
 

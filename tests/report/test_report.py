@@ -327,3 +327,22 @@ def test_saturating_exponent_interval_is_the_negated_alpha_interval():
                       "alpha": {"value": 0.05, "se": 0.01, "ci_low": 0.03, "ci_high": 0.12}}}
     pairs = dict(next(b for b in fit_summary(fit) if b.kind == "kv").rows)
     assert pairs["exponent"].startswith("-0.05  (95% CI [-0.12, -0.03]")
+
+
+def test_a_fit_older_than_its_results_or_made_for_the_report_is_said(tmp_path):
+    """report never uses a stale fit.json silently, nor writes one without saying so."""
+    from scalecli.report.data import load_fit
+
+    rows = write_results(tmp_path)
+    write_fit(tmp_path, rows)
+    csv_path, fit_path = tmp_path / "results.csv", tmp_path / "fit.json"
+    notes: list[str] = []
+    assert load_fit(tmp_path, csv_path, notes) is not None and notes == []
+    later = fit_path.stat().st_mtime + 60  # a run finished after the fit
+    os.utime(csv_path, (later, later))
+    assert load_fit(tmp_path, csv_path, notes) is not None
+    assert len(notes) == 1 and "older than results.csv" in notes[0]
+    fit_path.unlink()
+    notes.clear()
+    assert load_fit(tmp_path, csv_path, notes) is not None and fit_path.is_file()
+    assert len(notes) == 1 and "the default fit ran first" in notes[0]
