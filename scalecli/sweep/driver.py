@@ -124,7 +124,8 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     mark_last(out_dir)  # so that a bare `scalecli fit` and `report` read this sweep
     write_json(out_dir / "data.json", data.summary())
     csv_path = out_dir / "results.csv"
-    redo = {"ok"} if options.retry_failed else {"ok", "diverged", "failed"}
+    # Statuses already final: a rerun skips these runs (--retry-failed trains failed ones again)
+    finished = {"ok"} if options.retry_failed else {"ok", "diverged", "failed"}
     counts: dict[str, Any] = {}
 
     def train_batch(runs: list[tuple[RunSpec, str]], label: str) -> None:
@@ -132,7 +133,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
         for run, rid in runs:
             counts[rid] = run.counts(data.vocab_size)
         recorded = statuses(csv_path)
-        todo = [(run, rid) for run, rid in runs if recorded.get(rid) not in redo]
+        todo = [(run, rid) for run, rid in runs if recorded.get(rid) not in finished]
         if todo:
             _train(spec, data, todo, counts, out_dir, csv_path, options, console, flag, label)
 
@@ -163,7 +164,7 @@ def _run(spec: SweepSpec, raw: dict[str, Any], out_dir: Path, options: SweepOpti
     valid_ids = [run.run_id(data.fingerprint) for run in valid]
     recorded = statuses(csv_path)
     planned = ids + valid_ids
-    skipped = sum(recorded.get(rid) in redo for rid in planned)
+    skipped = sum(recorded.get(rid) in finished for rid in planned)
     more = f" (with {len(valid)} validation runs)" if valid else ""
     console.print(f"[bold]{escape(spec.name)}[/]: {len(planned)} runs{more}, {skipped} already "
                   f"recorded, {len(planned) - skipped} to train  [dim]data {data.fingerprint}: "
