@@ -29,13 +29,11 @@ import itertools
 import json
 import math
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from cli import ROOT, scalecli
+from cli import ROOT, make_tiny, scalecli, tiny_corpus
 
 FIXED = {"parametrization": "standard", "lr": 1e-2, "lr_rule": "inverse_width",
          "lr_ref_width": 32}
@@ -52,12 +50,7 @@ def sweep_file(corpus: str, name: str, arm: str, folder: Path, tiny: bool) -> di
     if arm == "fixed":
         raw["train"].update(FIXED)
     if tiny:
-        raw["models"] = TINY_MODELS
-        raw["budget"] = {"tokens": 8192}
-        raw["data"].update(tokenizer="bpe:300", context=32)
-        raw["train"].update(batch_tokens=256, eval_points=1)
-        raw["eval"] = {"tokens": 2048}
-        raw["runtime"] = {"device": "cpu", "threads": 1}
+        make_tiny(raw, TINY_MODELS)
     return raw
 
 
@@ -137,10 +130,7 @@ def main() -> None:
     corpora = {"shakespeare": "embedded:shakespeare"}
     if args.tiny:
         args.out = args.out / "tiny"
-        folder = args.out / "corpora"
-        subprocess.run([sys.executable, str(ROOT / "bench/corpora.py"), str(folder), "--tiny",
-                        "--only", "docs"], check=True, capture_output=True)
-        corpora = {"docs": str(folder / "docs.jsonl")}
+        corpora = {"docs": tiny_corpus(args.out / "corpora")}
     elif args.corpora:
         corpora |= {p.stem: str(p) for p in sorted(args.corpora.glob("*.jsonl"))}
     # Every auto arm first: they are the bar; the fixed arms are the comparison.

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-from cli import ROOT, scalecli
+from cli import ROOT, make_tiny, scalecli, tiny_corpus
 
 HALF_WIDTH_BAR = 0.04  # the combined interval's half-width, as a fraction of the loss
 TINY_MODELS = [{"name": "t1", "n_layer": 1, "n_embd": 16, "n_head": 2},
@@ -53,13 +52,9 @@ def sweep_file(corpus: str, name: str, tiny: bool) -> dict:
     raw["data"]["dataset"] = corpus
     raw["validate"] = {"models": ["s8"]}
     if tiny:
-        raw["models"] = TINY_MODELS
+        make_tiny(raw, TINY_MODELS)
         raw["validate"] = {"models": [TINY_VALIDATE]}
-        raw["budget"] = {"tokens": 8192}
-        raw["data"].update(tokenizer="bpe:300", context=32)
-        raw["train"].update(batch_tokens=256, eval_points=1, lr=1e-2)
-        raw["eval"] = {"tokens": 2048}
-        raw["runtime"] = {"device": "cpu", "threads": 1}
+        raw["train"]["lr"] = 1e-2
     return raw
 
 
@@ -147,10 +142,7 @@ def main() -> None:
     corpora = {} if args.no_embedded else {"embedded": "embedded:shakespeare"}
     if args.tiny:
         args.out = args.out / "tiny"
-        folder = args.out / "corpora"
-        subprocess.run([sys.executable, str(ROOT / "bench/corpora.py"), str(folder), "--tiny",
-                        "--only", "docs"], check=True, capture_output=True)
-        corpora = {"docs": str(folder / "docs.jsonl")}
+        corpora = {"docs": tiny_corpus(args.out / "corpora")}
     for p in args.corpora:
         for f in sorted(p.glob("*.jsonl")) if p.is_dir() else [p]:
             corpora[f.stem] = str(f)

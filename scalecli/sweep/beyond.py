@@ -34,6 +34,7 @@ from scalecli.sweep.spec import (
     ModelSpec,
     RunSpec,
     SweepSpec,
+    budget_steps,
     families,
     model_counts,
     run_at,
@@ -61,10 +62,6 @@ def _largest_budget(spec: SweepSpec) -> int:
     return max(range(len(values)), key=lambda i: values[i])
 
 
-def _steps(spec: SweepSpec, tokens: float) -> int:
-    return round(tokens / spec.train.batch_tokens)
-
-
 def model_runs(spec: SweepSpec, vocab_size: int, auto_lr: Mapping[int, float] | None = None
                ) -> tuple[list[RunSpec], list[str]]:
     """validate.models' runs, and a line for each FLOP budget too short for a size."""
@@ -80,9 +77,9 @@ def model_runs(spec: SweepSpec, vocab_size: int, auto_lr: Mapping[int, float] | 
             cells = []
             for i, flops in enumerate(b.flops or ()):
                 tokens = flops / counts.flops_per_token
-                if _steps(spec, tokens) < MIN_BUDGET_STEPS:
+                if (steps := budget_steps(spec, tokens)) < MIN_BUDGET_STEPS:
                     skipped.append(f"validation size {model.name} skipped at {flops:.3g} "
-                                   f"FLOPs: {_steps(spec, tokens)} steps, fewer than "
+                                   f"FLOPs: {steps} steps, fewer than "
                                    f"{MIN_BUDGET_STEPS}")
                 else:
                     cells.append(Cell(model, i, tokens, flops))
@@ -128,7 +125,7 @@ def candidates(spec: SweepSpec, vocab_size: int) -> list[tuple[ModelSpec, ParamC
 def _trainable(spec: SweepSpec, vocab_size: int, flops: float
                ) -> list[tuple[ModelSpec, ParamCounts]]:
     fit = [(m, c) for m, c in candidates(spec, vocab_size)
-           if _steps(spec, flops / c.flops_per_token) >= MIN_BUDGET_STEPS]
+           if budget_steps(spec, flops / c.flops_per_token) >= MIN_BUDGET_STEPS]
     if not fit:
         raise ScaleError(f"validate.flops: {flops:.3g} FLOPs gives every candidate size fewer "
                          f"than {MIN_BUDGET_STEPS} steps; give a larger budget")

@@ -152,6 +152,12 @@ class Cell:
     budget_flops: float | None = None
 
 
+def budget_steps(spec: SweepSpec, tokens: float) -> int:
+    """The whole steps of spec.train.batch_tokens that `tokens` make: what a FLOP budget's
+    size trains, checked against MIN_BUDGET_STEPS by the ladder and its validation runs."""
+    return round(tokens / spec.train.batch_tokens)
+
+
 def design(spec: SweepSpec, vocab_size: int) -> tuple[list[Cell], list[str]]:
     """The sweep's (size, budget) cells, smallest model first, then in budget order; and a
     line for every size that a FLOP budget skips as too short to train."""
@@ -169,7 +175,7 @@ def design(spec: SweepSpec, vocab_size: int) -> tuple[list[Cell], list[str]]:
         fit = []
         for m in sorted(spec.models, key=lambda m: counts[m].params):
             tokens = flops / counts[m].flops_per_token
-            steps = round(tokens / spec.train.batch_tokens)
+            steps = budget_steps(spec, tokens)
             if steps < MIN_BUDGET_STEPS:
                 skipped.append(f"{m.name} skipped at {flops:.3g} FLOPs: {tokens:,.0f} tokens is "
                                f"{steps} steps of {spec.train.batch_tokens} tokens, fewer than "
