@@ -138,3 +138,17 @@ def test_a_form_whose_holdout_refit_misses_the_largest_size_is_left_out():
     # every form rejected still leaves a prediction: then all of them are mixed
     forms = ladder_forms.form_draws(SIZES, line, np.array([6 * SIZES[-1]]), 100, 0, 0.01)
     assert prediction.trusted(forms, {"power": "x", "saturating": "y"}) == forms
+
+
+def test_the_holdout_rule_scales_the_seed_noise_to_each_form_and_ignores_row_order():
+    """The saturating form lives on ln(loss), so one run's noise there is sd / loss, not sd
+    (0.0026, not 0.01 at L = 3.83): with the unscaled noise its interval would still reach
+    a largest size 0.08 nats below the line. And the largest size is the largest N, not
+    the last row."""
+    line = 4.3 - 0.11 * np.log(SIZES / SIZES[0]) + np.array([0.003, -0.002, 0.002, -0.003, 0])
+    line[-1] -= 0.08
+    assert set(ladder_forms.rejected_forms(SIZES, line, 200, 0, 0.01)) == {"power", "saturating"}
+    order = np.array([3, 0, 4, 1, 2])
+    shuffled = ladder_forms.rejected_forms(SIZES[order], line[order], 200, 0, 0.01)
+    assert set(shuffled) == {"power", "saturating"}  # the bootstrap's draws differ by order
+    assert all("observed 3.826" in why for why in shuffled.values())
