@@ -25,6 +25,7 @@ from scalecli.errors import ScaleError, first_line
 from scalecli.sweep.model import ParamCounts
 from scalecli.sweep.rolling import (
     RollingResult,
+    evaluate_text,
     forward_bytes_per_token,
     free_bytes,
     model_context,
@@ -330,3 +331,27 @@ def heldout_docs(data: Any) -> tuple[list[str], bool]:
         docs.append(tok.decode(piece))
     return [d for d in docs if d], not piece
 
+
+
+def evaluate_on_sweep(reference: str, out_dir: Path, data: Any, *,
+                      device: torch.device | str = "cpu", stride: int | None = None,
+                      trust_remote_code: bool = False) -> tuple[RollingResult, Loaded]:
+    """Any checkpoint on a sweep's held-out data: what an evaluation-only run measures.
+
+    A run of this sweep (its tokenizer, its context, no `stride` or stride = context) is
+    scored on the sweep's own token stream, so its numbers are the sweep's. Any other
+    model is scored on the same text (`heldout_docs`) in its own tokenizer and context,
+    its first token predicted after the BOS/EOS prefix; compare it in bits per byte.
+    Raises `TooLarge` for a model that does not fit the device.
+    """
+    ref = resolve(reference, out_dir)
+    if ref.kind == "run" and (ref.path / "tokenizer.json").read_text(
+            encoding="utf-8") == data.tokenizer_json:
+        config = load_config(ref)
+        if stride in (None, _config_context(config)):
+            return evaluate_sweep_run(out_dir, ref.source, data, device)
+    loaded = load(ref, device, trust_remote_code=trust_remote_code)
+    docs, whole = heldout_docs(data)
+    result = evaluate_text(loaded.model, loaded.tokenizer, docs, stride=stride,
+                           device=torch.device(device), eos_after_last=whole)
+    return result, loaded

@@ -26,6 +26,7 @@ from scalecli.sweep.pretrained import (
     TooLarge,
     count_params,
     counts_from_config,
+    evaluate_on_sweep,
     evaluate_sweep_run,
     heldout_docs,
     load,
@@ -279,6 +280,30 @@ def test_the_held_out_text_tokenizes_back_to_the_sweeps_stream(sweep: dict) -> N
     # The whole text scored (its first token too): the sweep's bytes plus the first token's.
     first = len(loaded.tokenizer.decode([int(data.val[0])]).encode("utf-8"))
     assert stream.bytes == data.val_bytes + first
+
+
+def test_any_checkpoint_on_a_sweeps_held_out_text(sweep: dict, toks: dict,
+                                                  tmp_path: Path) -> None:
+    data, row = sweep["data"], sweep["rows"][0]
+    own, _ = evaluate_on_sweep(f"runs/{row['run_id']}", sweep["out"], data)
+    assert own.val_loss == pytest.approx(float(row["val_loss"]), abs=1e-4)  # the sweep's path
+    # The same run with overlapping windows goes through the text: every token, the first
+    # one after the <|endoftext|> prefix (a barely trained model gains little from the
+    # extra context), so nearly the sweep's bits per byte.
+    strided, _ = evaluate_on_sweep(f"runs/{row['run_id']}", sweep["out"], data, stride=8)
+    assert strided.tokens == data.val.size and strided.stride == 8
+    assert strided.bytes > data.val_bytes
+    assert strided.val_bpb == pytest.approx(own.val_bpb, rel=0.02)
+    assert strided.nll != pytest.approx(own.nll, rel=1e-6)
+    # A model with another tokenizer and context, on the same text: 6 nats per byte.
+    folder = tmp_path / "known"
+    known_cost_model("neox", toks[700], 6.0).save_pretrained(folder)
+    toks[700].save_pretrained(folder)
+    other, _ = evaluate_on_sweep(str(folder), sweep["out"], data)
+    assert other.context == 64 and other.tokens != strided.tokens
+    assert other.bytes == strided.bytes  # the same text, scored whole
+    # Every document's <|endoftext|> costs a little (it takes the mass left over).
+    assert 6.0 / math.log(2) < other.val_bpb < 1.05 * 6.0 / math.log(2)
 
 
 # --- bad input: one line each -------------------------------------------------------------
