@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
+from scalecli.fit.forms import registry as _forms
 
 app = typer.Typer(
     name="scalecli",
@@ -48,16 +49,9 @@ class Executor(str, Enum):
     ray = "ray"
 
 
-class Form(str, Enum):
-    """fit's forms; a test checks that they are fit.driver.ALL_FORMS (imported lazily)."""
-
-    power = "power"
-    saturating = "saturating"
-    chinchilla = "chinchilla"
-    all = "all"
-    isoflop = "isoflop"
-    envelope = "envelope"
-    compute = "compute"
+# fit's --form choices: every registered form, `all` and `compute` (`fit.forms.registry`;
+# it loads numpy, not scipy, so --help stays fast).
+Form = Enum("Form", {name: name for name in _forms.choices()}, type=str)
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -230,11 +224,8 @@ def fit(
     ] = None,
     form: Annotated[
         Form,
-        typer.Option(help="power | saturating | chinchilla | all (each form, and a table of "
-                     "every exponent the runs' design supports), or the compute-optimal "
-                     "approaches: envelope (1) | isoflop (2) | compute (1, 2 and chinchilla "
-                     "side by side)."),
-    ] = Form.power,
+        typer.Option(help=_forms.choices_help()),
+    ] = Form(_forms.default().name),
     x: Annotated[
         str | None,
         typer.Option(help="Column for x (N). Default: params_non_embedding for power and "

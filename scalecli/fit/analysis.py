@@ -2,39 +2,20 @@
 
 No I/O here: every function takes numpy arrays and returns numbers, so it can be tested
 on synthetic data with known parameters. `driver` reads the CSV and writes fit.json.
-The forms themselves (model functions and fitters) are in laws.py (power, saturating)
-and chinchilla.py.
+Each form (`forms`) says how it fits, bootstraps and predicts (its maths in laws.py and
+chinchilla.py); this module asks it and never its name. A `form` argument is a `LawForm`
+or its registered name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import numpy as np
 
-from scalecli.fit import optimum
-from scalecli.fit.chinchilla import (
-    bootstrap_chinchilla,
-    chinchilla_laws,
-    chinchilla_predict,
-    compute_optimal,
-    fit_chinchilla,
-    optimal_many,
-)
-from scalecli.fit.flops_per_token import FlopsPerToken, method_text
-from scalecli.fit.laws import (
-    N_PARAMS,
-    PARAM_NAMES,
-    FitResult,
-    bootstrap_power,
-    bootstrap_saturating,
-    fit_power,
-    fit_saturating,
-    power_predict,
-    profile_intervals,
-    saturating_predict,
-)
+from scalecli.fit.flops_per_token import FlopsPerToken
+from scalecli.fit.forms import LawForm, registry
+from scalecli.fit.laws import FitResult
 
 # ------------------------------------------------------------------- one form, end to end
 
@@ -52,53 +33,41 @@ def num(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def min_points(form: str) -> int:
+def law(form: LawForm | str) -> LawForm:
+    """The form object for a form or its registered name."""
+    return form if isinstance(form, LawForm) else registry.get(form)
+
+
+def min_points(form: LawForm | str) -> int:
     """A form with k parameters needs k + 1 points, so that at least one is a check."""
-    return N_PARAMS[form] + 1
+    return law(form).min_points
 
 
-def degenerate_reason(form: str, x: np.ndarray, d: np.ndarray | None) -> str | None:
+def degenerate_reason(form: LawForm | str, x: np.ndarray, d: np.ndarray | None) -> str | None:
     """Why these points cannot identify the form, or None if they can."""
-    if x.size < min_points(form):
-        return f"{x.size} points, {form} needs at least {min_points(form)}"
-    if np.unique(x).size < 2:
-        return "all x are equal"
-    if form == "chinchilla" and (d is None or np.unique(d).size < 2):
-        return "all D are equal"
-    return None
+    return law(form).degenerate(x, d)
 
 
-def fit_form(form: str, x: np.ndarray, y: np.ndarray, d: np.ndarray | None = None) -> FitResult:
+def fit_form(form: LawForm | str, x: np.ndarray, y: np.ndarray, d: np.ndarray | None = None
+             ) -> FitResult:
     """Point estimate of one form."""
-    if form == "power":
-        return fit_power(x, y)
-    if form == "saturating":
-        return fit_saturating(x, y)
-    if form == "chinchilla":
-        return fit_chinchilla(x, d, y)
-    raise ValueError(f"unknown form {form!r}")
+    return law(form).fit(x, y, d)
 
 
-def predict_form(form: str, theta: np.ndarray, x: np.ndarray, d: np.ndarray | None = None):
-    """y at x (and D for chinchilla)."""
-    if form == "power":
-        return power_predict(theta, x)
-    if form == "saturating":
-        return saturating_predict(theta, x)
-    return chinchilla_predict(theta, x, d)
+def predict_form(form: LawForm | str, theta: np.ndarray, x: np.ndarray,
+                 d: np.ndarray | None = None):
+    """y at x (and D for a form that reads it)."""
+    return law(form).predict(theta, x, d)
 
 
 def bootstrap_form(form, x, y, d, point: FitResult, n_boot: int, rng,
                    seed_level: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Bootstrap thetas (n_ok, k) over rows, and how many resamples were skipped.
-    `seed_level` (power only) is `laws.bootstrap_power`'s seed level of the noise."""
+    `seed_level` (a form with `seed_level`) is `laws.bootstrap_power`'s seed level."""
+    form = law(form)
     if n_boot <= 0 or not point.converged:
-        return np.empty((0, N_PARAMS[form])), n_boot
-    if form == "power":
-        return bootstrap_power(x, y, n_boot, rng, seed_level)
-    if form == "saturating":
-        return bootstrap_saturating(x, y, point, n_boot, rng)
-    return bootstrap_chinchilla(x, d, y, point, n_boot, rng)
+        return np.empty((0, len(form.param_names))), n_boot
+    return form.bootstrap(x, y, d, point, n_boot, rng, seed_level)
 
 
 def _interval(samples: np.ndarray) -> tuple[float | None, float | None]:
@@ -115,12 +84,6 @@ def goodness(y: np.ndarray, y_hat: np.ndarray) -> tuple[float, float]:
     ss_tot = np.sum((np.log(y) - np.log(y).mean()) ** 2)
     r2 = 1.0 - np.sum(res**2) / ss_tot if ss_tot > 0 else float("nan")
     return float(r2), float(np.sqrt(np.mean(res**2)))
-
-
-# The holdout refit's bootstrap for chinchilla: each refit is an L-BFGS-B run, so the
-# check's interval costs at most this many more (a 95% interval from 200 draws moves by a
-# few percent of its width).
-HOLDOUT_CHINCHILLA_BOOT = 200
 
 
 def extrapolation_check(form, x, y, d, holdout: int, n_boot: int = 0, seed: int = 0,
@@ -179,8 +142,8 @@ def _holdout_interval(form, x, y, d, refit: FitResult, xs, ds, n_boot: int, seed
                       noise_sd_log: float) -> tuple[list, list]:
     """The holdout refit's 95% prediction interval at the held-out points (None without
     enough bootstrap refits)."""
-    if form == "chinchilla":
-        n_boot = min(n_boot, HOLDOUT_CHINCHILLA_BOOT)
+    if law(form).holdout_boot is not None:
+        n_boot = min(n_boot, law(form).holdout_boot)
     rng = np.random.default_rng(seed)
     boots, _ = bootstrap_form(form, x, y, d, refit, n_boot, rng)
     curves = np.array([predict_form(form, t, xs, ds) for t in boots]).reshape(-1, xs.size)
@@ -196,7 +159,7 @@ def _holdout_interval(form, x, y, d, refit: FitResult, xs, ds, n_boot: int, seed
 def _params_block(form, point: FitResult, boots: np.ndarray,
                   intervals: dict[str, tuple[float | None, float | None]]) -> dict:
     """Value, se and 95% CI of every parameter; `intervals` replaces bootstrap CIs by name."""
-    names = PARAM_NAMES[form]
+    names = law(form).param_names
     out = {}
     for k, name in enumerate(names):
         if not point.converged:
@@ -213,32 +176,16 @@ def _params_block(form, point: FitResult, boots: np.ndarray,
     return out
 
 
-def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
+def _derived(form: LawForm, point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
              reference: float | None = None, fpt: FlopsPerToken | None = None) -> dict:
-    """Quantities a reader wants: 10x factor for power; compute-optimal split for chinchilla
-    (on C = fpt(N) D, `chinchilla.compute_optimal`); predictions at the requested x (or
-    FLOPs) with bootstrap intervals."""
-    derived: dict = {}
-    if form == "power":
-        factor = 10.0 ** point.theta[1]
-        derived["ten_x_factor"] = num(factor)
-        derived["ten_x_change_pct"] = num(100.0 * (factor - 1.0))
-    if form == "chinchilla":
-        budgets = np.asarray(predict if predict is not None else [], dtype=float)
-        opt = compute_optimal(point.theta, budgets, fpt)
-        derived.update(a_opt=num(opt["a_opt"]), b_opt=num(opt["b_opt"]), G=num(opt["G"]))
-        derived["optimal"] = [{"C": num(c), "N_opt": num(n), "D_opt": num(dd)} for c, n, dd
-                              in zip(budgets, opt["N_opt"], opt["D_opt"], strict=True)]
-        derived.update(_optimum_intervals(point, boots, predict, reference, fpt))
+    """Quantities a reader wants: what the form derives (`LawForm.derived`: the 10x factor,
+    the compute-optimal split) and predictions at the requested x (or FLOPs) with bootstrap
+    intervals."""
+    derived = form.derived(point, boots, predict, reference, fpt)
     if predict is None or len(predict) == 0:
         derived["predictions"] = []
         return derived
-    if form == "chinchilla":
-        y_hat = opt["L_opt"]
-        samples = optimal_many(boots, predict, fpt)[2]
-    else:
-        y_hat = predict_form(form, point.theta, predict)
-        samples = np.array([predict_form(form, t, predict) for t in boots])
+    y_hat, samples = form.predictions(point, boots, predict, fpt)
     samples = samples.reshape(-1, predict.size)
     enough = samples.shape[0] >= 10
     lo, hi = np.percentile(samples, [2.5, 97.5], axis=0) if enough else (None, None)
@@ -254,30 +201,9 @@ def _derived(form, point: FitResult, boots: np.ndarray, predict: np.ndarray | No
     return derived
 
 
-def _optimum_intervals(point: FitResult, boots: np.ndarray, predict: np.ndarray | None,
-                       reference: float | None, fpt: FlopsPerToken | None = None) -> dict:
-    """The chinchilla law as approaches 1 and 2 report theirs (`optimum`): a_opt and b_opt
-    with intervals, tokens per parameter at `reference` FLOPs, N_opt, D_opt and L_opt at
-    each `predict` budget, so that `fit --form compute` can put the three side by side.
-    All on C = fpt(N) D (None: 6 N D), solved at each budget, each bootstrap theta alike."""
-    boots = boots.reshape(-1, 5)
-    law, draws = chinchilla_laws(point.theta, fpt)[0], chinchilla_laws(boots, fpt)
-    out: dict = {"intervals": optimum.law_params(law, draws)}
-    at = partial(optimal_many, fpt=fpt)  # solved at each budget, not read off the line
-    if reference is not None:
-        out["tokens_per_param"] = optimum.tokens_per_param(point.theta, boots, reference, at)
-    rows = optimum.predictions(point.theta, boots, predict, at)
-    if rows:  # and L_opt, which approaches 1 and 2 do not give
-        loss, samples = at(point.theta, predict)[2], at(boots, predict)[2]
-        for i, row in enumerate(rows):
-            row["loss"] = optimum.estimate(loss[0, i], samples[:, i])
-    out["compute_optimal"] = rows
-    return out
-
-
 def _band(form, point: FitResult, boots: np.ndarray, x: np.ndarray) -> dict | None:
     """The fitted curve from min(x) to 10 max(x) with its 95% bootstrap band (1-D forms)."""
-    if form == "chinchilla" or not point.converged:
+    if not law(form).band or not point.converged:
         return None
     grid = np.logspace(np.log10(x.min()), np.log10(10.0 * x.max()), BAND_POINTS)
     y_hat = predict_form(form, point.theta, grid)
@@ -296,10 +222,11 @@ def point_and_draws(form: str, x: np.ndarray, y: np.ndarray, d: np.ndarray | Non
                     | None = None) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
     """The point fit, its bootstrap thetas (n_ok, k) and the power form's seed level: the
     draws every interval of `analyse` comes from (and `prediction`'s, from the same seed)."""
-    point = fit_form(form, x, y, d)
+    form = law(form)
+    point = form.fit(x, y, d)
     rng = np.random.default_rng(seed)
     # Drawn first, and only with seeds: a one-seed fit's random stream is as it was.
-    levels = (seed_level(n_boot, rng) if seed_level is not None and form == "power"
+    levels = (seed_level(n_boot, rng) if seed_level is not None and form.seed_level
               and n_boot > 0 and point.converged else None)
     boots, _ = bootstrap_form(form, x, y, d, point, n_boot, rng, levels)
     return point, boots, levels
@@ -334,13 +261,13 @@ def analyse(
     (`seeds.seed_level`). The saturating and chinchilla bootstraps stay on the residuals of
     the means, which hold the seed noise too (their coverage with seeds is not measured).
     """
+    form = law(form)
     point, boots, levels = point_and_draws(form, x, y, d, n_boot, seed, seed_level)
     point.extra["fpt"] = fpt
     if draws_out is not None:
-        draws_out[form] = (point, boots)
-    # Saturating parameters get profile-likelihood intervals: with few sizes the
-    # bootstrap's are too narrow (laws.profile_interval).
-    intervals = profile_intervals(x, y, point) if form == "saturating" else {}
+        draws_out[form.name] = (point, boots)
+    # e.g. the saturating form's profile-likelihood intervals (`LawForm.intervals`)
+    intervals = form.intervals(x, y, point)
     if point.converged:
         r2, rmse = goodness(y, predict_form(form, point.theta, x, d))
         extrapolation, note = extrapolation_check(form, x, y, d, holdout, n_boot, seed,
@@ -349,13 +276,9 @@ def analyse(
     else:
         r2 = rmse = float("nan")
         extrapolation, note, derived = None, "skipped: the fit did not converge", {}
-    exponent = None
-    if point.converged and form == "power":
-        exponent = num(point.theta[1])
-    elif point.converged and form == "saturating":
-        exponent = num(-point.theta[2])
+    exponent = num(form.exponent(point.theta)) if point.converged else None
     return {
-        "form": form,
+        "form": form.name,
         "n_points": int(x.size),
         "converged": bool(point.converged),
         "message": point.message,
@@ -370,29 +293,7 @@ def analyse(
         # n - n_ok resamples were skipped: all x equal (degenerate) or the refit failed.
         "bootstrap": {"n": int(n_boot), "n_ok": int(boots.shape[0]), "seed": int(seed)},
         "method": point.method + (SEED_LEVEL_METHOD if levels is not None else "")
-        + ("; " + method_text(fpt) if form == "chinchilla" else ""),
-        "caveat": caveat(form, x, intervals) if point.converged else None,
+        + form.method_suffix(fpt),
+        "caveat": form.caveat(x, intervals) if point.converged else None,
     }
 
-
-def caveat(form: str, x: np.ndarray,
-           intervals: dict[str, tuple[float | None, float | None]]) -> str | None:
-    """What this fit's numbers cannot be trusted for, measured on synthetic sweeps.
-
-    The saturating parameters' profile intervals keep their coverage (92-98% with 5 or 10
-    sizes, `bench/fit_coverage.py`), but the band and --predict intervals come from the
-    bootstrap, which with 5 sizes over 36x held the true curve at 10x the largest size in
-    only 85-91% of synthetic sweeps (94-95% with 10 sizes over 400x). And an interval of
-    E that reaches 0 means the sizes show no floor yet.
-    """
-    if form != "saturating":
-        return None
-    notes = []
-    if intervals.get("E", (None, None))[0] == 0.0:
-        notes.append("E's 95% interval reaches 0: these sizes show no floor yet, so E is "
-                     "not measured")
-    if x.size < 10 or x.max() / x.min() < 100:
-        notes.append(f"with {x.size} sizes over {x.max() / x.min():.0f}x the curve's band and "
-                     "predicted intervals are too narrow (85-91% coverage at 10x the largest "
-                     "size in synthetic sweeps like this)")
-    return "; ".join(notes) or None

@@ -17,6 +17,7 @@ the other two where the embeddings and attention count.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,11 @@ from scalecli.errors import ScaleError
 from scalecli.fit import seeds
 from scalecli.fit.findings import Diagnostic
 from scalecli.fit.flops_per_token import FlopsPerToken
+from scalecli.fit.forms import ComputeForm, LawForm, registry
 from scalecli.fit.isoflop import Budget, group_budgets
 from scalecli.fit.rows import numeric_column
 
-COMPUTE_FORMS = ("isoflop", "envelope", "compute")
-N_COLUMN = "params"  # the default --x of COMPUTE_FORMS; power and saturating keep theirs
-APPROACHES = (("1: envelope", "envelope"), ("2: isoFLOP", "isoflop"),
-              ("3: parametric", "chinchilla"))
+N_COLUMN = "params"  # the compute forms' default --x; power and saturating keep theirs
 # How approach 3 solves, said wherever its numbers are shown (each fit's `method` says
 # which flops per token it used).
 PARAMETRIC_C = ("N_opt(C) minimises L(N, C / flops_per_token(N)) on the compute column's C, "
@@ -40,15 +39,34 @@ PARAMETRIC_C = ("N_opt(C) minimises L(N, C / flops_per_token(N)) on the compute 
 SIX_ND = PARAMETRIC_C  # the name summary.py and report/approaches.py import
 
 
+@dataclass(frozen=True)
+class Job:
+    """What one compute-optimal fit reads: the runs (one point per configuration, `lad`),
+    the columns N, loss and D, and the bootstrap's settings."""
+
+    rows: list[dict[str, str]]
+    header: list[str]
+    path: Path
+    lad: seeds.Ladder
+    x_col: str
+    y_col: str
+    d_col: str
+    n_boot: int
+    seed: int
+    predict_flops: np.ndarray | None
+    holdout: int
+
+
 def compute_column(header: list[str]) -> str | None:
     """The column that holds C, or None when C must be 6 N D."""
     return next((c for c in ("flops", "flops_6nd") if c in header), None)
 
 
-def budgets_of(rows: list[dict[str, str]], header: list[str], path: Path, x_col: str,
-               y_col: str, d_col: str, lad: seeds.Ladder) -> list[Budget]:
+def budgets_of(job: Job) -> list[Budget]:
     """One point per configuration (seeds averaged, the best lr per size; `seeds.ladder`),
     grouped into FLOP budgets, each sorted by N."""
+    rows, header, path, lad = job.rows, job.header, job.path, job.lad
+    x_col, y_col, d_col = job.x_col, job.y_col, job.d_col
     n = lad.first(numeric_column(rows, x_col, header, path))
     loss = lad.mean(numeric_column(rows, y_col, header, path))
     tokens = lad.first(numeric_column(rows, d_col, header, path))
@@ -105,18 +123,14 @@ def approaches_table(fits: dict) -> list[dict]:
     """fit.json's `approaches`: per approach that was fitted, a, b and tokens per parameter
     (each {value, se, ci_low, ci_high}) and the --predict-flops rows."""
     table = []
-    for name, form in APPROACHES:
-        fit = fits.get(form)
+    for form in registry.compute_forms():
+        fit = fits.get(form.name)
         if not fit or not fit.get("converged"):
             continue
-        derived = fit.get("derived") or {}
-        if form == "chinchilla":
-            params, predicted = derived.get("intervals") or {}, derived.get("compute_optimal")
-        else:
-            params, predicted = fit["params"], derived.get("predictions")
-        table.append({"approach": name, "form": form, "a_opt": params.get("a_opt"),
-                      "b_opt": params.get("b_opt"),
-                      "tokens_per_param": derived.get("tokens_per_param"),
+        params, predicted = form.approach_row(fit)
+        table.append({"approach": form.approach, "form": form.name,
+                      "a_opt": params.get("a_opt"), "b_opt": params.get("b_opt"),
+                      "tokens_per_param": (fit.get("derived") or {}).get("tokens_per_param"),
                       "predictions": predicted or []})
     return table
 
@@ -167,60 +181,65 @@ def isoflop_findings(fit: dict) -> list[Diagnostic]:
     return out
 
 
-def approach_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
-                  x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                  seed: int, predict_flops: np.ndarray | None, holdout: int,
-                  draws_out: dict | None = None) -> tuple[dict, list[str]]:
-    """(fits, notes): the approaches that `form` runs, with N the column x_col.
-    `draws_out` receives approach 3's (point, bootstrap thetas), which the validation
-    scoring of runs past the ladder needs (`validation.compute_block`)."""
-    from scalecli.fit import analysis
-    from scalecli.fit.envelope import analyse_envelope
-    from scalecli.fit.isoflop import analyse_isoflop
-
-    budgets = budgets_of(rows, header, path, x_col, y_col, d_col, lad)
+def approach_fits(forms: tuple, job: Job, draws_out: dict | None = None
+                  ) -> tuple[dict, list[str]]:
+    """(fits, notes): the approaches among `forms` (the compute forms, in the table's
+    order), with N the column job.x_col. `draws_out` receives approach 3's (point,
+    bootstrap thetas), which the validation scoring of runs past the ladder needs
+    (`validation.compute_block`)."""
+    budgets = budgets_of(job)
     ref = reference_flops(budgets)
-    c_col = compute_column(header) or "6 N D"
-    named = {"x": x_col, "y": y_col, "d": d_col, "c": c_col}
+    named = {"x": job.x_col, "y": job.y_col, "d": job.d_col,
+             "c": compute_column(job.header) or "6 N D"}
+    noise = (seed_sd(job.rows, job.header, job.path, job.y_col, job.lad),
+             [b.n_seeds for b in budgets])
     fits: dict = {}
     notes: list[str] = []
-    if form in ("envelope", "compute"):
-        fits["envelope"] = {**named, **analyse_envelope(
-            budgets, n_boot, seed, predict_flops, ref,
-            seed_sd(rows, header, path, y_col, lad), [b.n_seeds for b in budgets])}
-    if form in ("isoflop", "compute"):
-        fits["isoflop"] = {**named, **analyse_isoflop(budgets, n_boot, seed, predict_flops, ref)}
-    if form == "compute":
-        n = np.exp(np.concatenate([b.log_n for b in budgets]))
-        d = np.exp(np.concatenate([b.log_d for b in budgets]))
-        loss = np.concatenate([b.loss for b in budgets])
-        reason = analysis.degenerate_reason("chinchilla", n, d)
-        if reason:
-            notes.append(f"3: parametric (chinchilla) skipped: {reason}")
-        else:
-            result = analysis.analyse("chinchilla", n, loss, d, n_boot=n_boot, seed=seed,
-                                      predict=predict_flops, holdout=holdout, reference=ref,
-                                      fpt=per_token(rows, header, x_col, d_col, lad),
-                                      draws_out=draws_out)
-            fits["chinchilla"] = {"form": "chinchilla", **named,
-                                  **{k: v for k, v in result.items() if k != "form"}}
+    for form in (f for f in registry.compute_forms() if f in forms):
+        if isinstance(form, ComputeForm):
+            fits[form.name] = {**named, **form.analyse(budgets, job.n_boot, job.seed,
+                                                       job.predict_flops, ref, noise)}
+        elif isinstance(form, LawForm):
+            parametric(form, job, budgets, (ref, named, draws_out), (fits, notes))
     for name, fit in fits.items():
         if not fit["converged"]:
             notes.append(f"{name}: {fit['message']}")
     return fits, notes
 
 
-def compute_fits(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
-                 x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                 seed: int, predict_flops: np.ndarray | None, holdout: int,
-                 draws_out: dict | None = None
+def parametric(form: LawForm, job: Job, budgets: list[Budget], context: tuple,
+               out: tuple[dict, list[str]]) -> None:
+    """A law form as an approach (approach 3), fitted on every budget's points into
+    `out` = (fits, notes); `context` = (reference C, column names, draws_out)."""
+    from scalecli.fit import analysis
+
+    ref, named, draws_out = context
+    fits, notes = out
+    n = np.exp(np.concatenate([b.log_n for b in budgets]))
+    d = np.exp(np.concatenate([b.log_d for b in budgets]))
+    loss = np.concatenate([b.loss for b in budgets])
+    reason = form.degenerate(n, d)
+    if reason:
+        notes.append(f"{form.approach} ({form.name}) skipped: {reason}")
+        return
+    result = analysis.analyse(form, n, loss, d, n_boot=job.n_boot, seed=job.seed,
+                              predict=job.predict_flops, holdout=job.holdout, reference=ref,
+                              fpt=per_token(job.rows, job.header, job.x_col, job.d_col,
+                                            job.lad),
+                              draws_out=draws_out)
+    fits[form.name] = {"form": form.name, **named,
+                       **{k: v for k, v in result.items() if k != "form"}}
+
+
+def compute_fits(choice: str, job: Job, draws_out: dict | None = None
                  ) -> tuple[dict, list[dict], list[Diagnostic], list[str]]:
-    """(fits, approaches table, diagnostics, notes) for one of COMPUTE_FORMS."""
-    fits, notes = approach_fits(form, rows, header, path, x_col, y_col, d_col, lad, n_boot,
-                                seed, predict_flops, holdout, draws_out)
-    if not any(f["converged"] for f in fits.values()) and form != "compute":
-        raise ScaleError(f"--form {form} fitted nothing in {path}: {fits[form]['message']}; "
-                         "add FLOP budgets (see docs/guides/isoflop.md)")
+    """(fits, approaches table, diagnostics, notes) for a --form choice of compute forms
+    (one approach, or `compute`: every one)."""
+    fits, notes = approach_fits(registry.selected(choice), job, draws_out)
+    if not any(f["converged"] for f in fits.values()) and choice != registry.COMPUTE:
+        raise ScaleError(f"--form {choice} fitted nothing in {job.path}: "
+                         f"{fits[choice]['message']}; add FLOP budgets (see "
+                         "docs/guides/isoflop.md)")
     table = approaches_table(fits)
-    found = isoflop_findings(fits["isoflop"]) if "isoflop" in fits else []
+    found = [d for fit in fits.values() for d in isoflop_findings(fit)]
     return fits, table, found + disagree(table), notes

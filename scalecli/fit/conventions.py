@@ -18,13 +18,11 @@ that column existed, or not by scalecli) gets the others and a note that says wh
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
+from dataclasses import replace
 
 from scalecli.errors import ScaleError
-from scalecli.fit import seeds
-from scalecli.fit.compute import approach_fits, approaches_table
+from scalecli.fit.compute import Job, approach_fits, approaches_table
+from scalecli.fit.forms import registry
 
 # (column, how the summary and the report name it), in the order they are shown
 CONVENTIONS = (("params", "total"), ("params_non_embedding", "non-embedding"),
@@ -32,15 +30,14 @@ CONVENTIONS = (("params", "total"), ("params_non_embedding", "non-embedding"),
 NAMES = dict(CONVENTIONS)
 
 
-def by_convention(form: str, rows: list[dict[str, str]], header: list[str], path: Path,
-                  x_col: str, y_col: str, d_col: str, lad: seeds.Ladder, n_boot: int,
-                  seed: int, predict_flops: np.ndarray | None, holdout: int,
-                  table: list[dict]) -> tuple[dict[str, list[dict]], dict[str, str]]:
-    """({column: approaches table}, {column: why it was skipped}).
+def by_convention(choice: str, job: Job, table: list[dict]
+                  ) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """({column: approaches table}, {column: why it was skipped}) for the --form choice.
 
-    `table` is the approaches table already fitted with N = x_col; it is reused, not
+    `table` is the approaches table already fitted with N = job.x_col; it is reused, not
     refitted. The other conventions refit the same
-    runs (one point per configuration, `lad`) with only N changed."""
+    runs (one point per configuration, `job.lad`) with only N changed."""
+    x_col, header, path = job.x_col, job.header, job.path
     # an --x outside the three is shown too, first, as the N the user asked for
     tables: dict[str, list[dict]] = {} if x_col in NAMES else {x_col: table}
     skipped: dict[str, str] = {}
@@ -52,8 +49,7 @@ def by_convention(form: str, rows: list[dict[str, str]], header: list[str], path
             skipped[column] = f"{path.name} has no column {column!r}"
             continue
         try:
-            fits, _ = approach_fits(form, rows, header, path, column, y_col, d_col, lad,
-                                    n_boot, seed, predict_flops, holdout)
+            fits, _ = approach_fits(registry.selected(choice), replace(job, x_col=column))
         except ScaleError as error:  # e.g. blank cells in rows written before the column
             skipped[column] = str(error)
             continue

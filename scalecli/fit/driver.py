@@ -1,27 +1,28 @@
 """`scalecli fit`: the rows of a CSV -> every requested form -> fit.json, and its summary.
 
-The maths lives in `analysis` (one form end to end) over `laws` and `chinchilla`; reading
-and filtering the CSV is `rows`, the printed summary is `summary`. This module decides
-which forms and columns to fit and puts the document together. Every problem a user can
-fix is raised as one-line `ScaleError` that names the file or column and says what to do.
+The maths lives in `analysis` (one law form end to end) and `compute` (the approaches);
+which forms exist and what each can do is `forms.registry`; reading and filtering the CSV
+is `rows`, the printed summary is `summary`. This module reads the options once
+(`FitRequest`), the runs once (`Runs`), asks the registry which forms to fit and puts the
+document together. Every problem a user can fix is raised as one-line `ScaleError` that
+names the file or column and says what to do.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
+from scalecli.finite import finite
 from scalecli.fit import axes, seeds, validation
 from scalecli.fit.compute import (
-    COMPUTE_FORMS,
-    N_COLUMN,
-    approach_fits,
+    Job,
     compute_column,
     compute_fits,
     isoflop_findings,
@@ -30,7 +31,7 @@ from scalecli.fit.compute import (
 from scalecli.fit.conventions import by_convention, skipped_notes
 from scalecli.fit.diagnostics import Evidence, diagnose
 from scalecli.fit.exponents import exponents
-from scalecli.fit.prediction import ten_x_ci
+from scalecli.fit.forms import Form, LawForm, registry
 from scalecli.fit.rows import (
     BEST_LR_REASON,
     VALIDATION_REASON,
@@ -45,22 +46,6 @@ from scalecli.fit.rows import (
 from scalecli.fit.summary import print_summary
 from scalecli.results import atomic_write_text, read_json
 
-FORMS = ("power", "saturating", "chinchilla")
-ALL_FORMS = (*FORMS, "all", *COMPUTE_FORMS)
-
-# Plain names for the summary ("10x params -> 20.6% lower perplexity").
-QUANTITY_NAMES = {
-    "params_non_embedding": "params",
-    "params": "params",
-    "tokens": "tokens",
-    "flops": "compute",
-    "flops_6nd": "compute",
-    "val_ppl": "perplexity",
-    "val_loss": "loss",
-    "train_loss": "training loss",
-    "val_bpb": "bits per byte",
-}
-
 
 @dataclass
 class FitOptions:
@@ -68,18 +53,19 @@ class FitOptions:
 
     path: Path
     form: str = "power"
+    """A --form choice (`forms.registry.choices()`)."""
     x: str | None = None
-    """None: params_non_embedding (Kaplan's N) for power and saturating; params (every
-    parameter, as C counts them) for chinchilla, isoflop, envelope and compute. With `all`,
-    each form takes its own default."""
+    """None: each form's own default (`Form.x`): params_non_embedding (Kaplan's N) for
+    power and saturating; params (every parameter, as C counts them) for chinchilla,
+    isoflop, envelope and compute."""
     y: str | None = None
     d: str = "tokens"
     where: list[str] | None = None
     """COLUMN=VALUE filters; None means the default status=ok (dropped if no status column)."""
     bootstrap: int = 1000
     seed: int = 0
-    predict: str | None = None
-    predict_flops: str | None = None
+    predict: str | list[float] | None = None
+    predict_flops: str | list[float] | None = None
     """FLOP budgets at which each compute-optimal approach gives N_opt, D_opt (and loss)."""
     holdout: int = 1
     all_lrs: bool = False
@@ -89,42 +75,142 @@ class FitOptions:
     """Exit 1 when a diagnostic is a warning (for scripts and CI)."""
 
 
-def default_y(form: str) -> str:
-    """Perplexity is the brief's power law; the loss forms need an additive floor in nats."""
-    return "val_ppl" if form == "power" else "val_loss"
+def _values(text: str | list[float] | None) -> np.ndarray | None:
+    """--predict's values: text as the CLI gives it, or a list from Python."""
+    if isinstance(text, str):
+        return parse_predict(text)
+    return None if text is None else np.asarray(text, dtype=float)
 
 
-def ten_x_text(x_col: str, y_col: str, factor: float,
-               b_ci: tuple[float | None, float | None] = (None, None)) -> str:
-    """'10x params -> 20.6% lower perplexity (95% CI 14.1-27.4%)': what an order of
-    magnitude in x buys, with the interval from b's, so that one form's number is never
-    read without its uncertainty."""
-    x_name = QUANTITY_NAMES.get(x_col, x_col)
-    y_name = QUANTITY_NAMES.get(y_col, y_col)
-    change = 100.0 * (factor - 1.0)
-    direction = "lower" if change < 0 else "higher"
-    return f"10x {x_name} -> {abs(change):.1f}% {direction} {y_name}" + ten_x_ci(b_ci)
+@dataclass(frozen=True)
+class FitRequest:
+    """The parsed fit options, checked once: what every step of one fit reads."""
+
+    path: Path
+    choice: str
+    x: str | None  # as given; None: each form's default (`x_of`)
+    y: str | None
+    d: str
+    where: list[str] | None
+    bootstrap: int
+    seed: int
+    predict: np.ndarray | None  # x values, or FLOP budgets for a compute choice
+    holdout: int
+    all_lrs: bool
+
+    @classmethod
+    def parse(cls, options: FitOptions, path: Path) -> FitRequest:
+        choice, flops = options.form, _values(options.predict_flops)
+        if choice not in registry.choices():
+            raise ScaleError(f"--form {choice!r} is unknown; use {', '.join(registry.choices())}")
+        one = None if choice in (registry.ALL, registry.COMPUTE) else registry.get(choice)
+        if flops is not None and one is not None and not one.compute:
+            raise ScaleError(f"--predict-flops is for the compute-optimal forms; --form {choice} "
+                             "predicts at x with --predict")
+        predict = _values(options.predict)
+        if flops is not None and choice != registry.ALL:
+            predict = flops  # a compute form's --predict values are FLOP budgets already
+        if options.bootstrap < 0 or options.holdout < 0:
+            raise ScaleError("--bootstrap and --holdout must be >= 0")
+        return cls(path, choice, options.x, options.y, options.d, options.where,
+                   options.bootstrap, options.seed, predict, options.holdout, options.all_lrs)
+
+    @property
+    def main_x(self) -> str:
+        """The x of the choice as a whole: the ladder, the diagnostics, the approaches."""
+        return self.x or registry.default_x(self.choice)
+
+    def x_of(self, form: Form) -> str:
+        return self.x or form.x
+
+    def y_of(self, form: Form) -> str:
+        return self.y or form.y
+
+    def law_forms(self) -> tuple[LawForm, ...]:
+        """The law forms this choice fits point by point (`analysis.analyse`)."""
+        if self.choice == registry.COMPUTE:
+            return ()
+        return tuple(f for f in registry.selected(self.choice) if isinstance(f, LawForm))
+
+    @property
+    def approaches(self) -> bool:
+        """Whether the choice fits the compute-optimal approaches (one, or `compute`)."""
+        return self.choice == registry.COMPUTE or (
+            self.choice != registry.ALL and not isinstance(registry.get(self.choice), LawForm))
+
+
+@dataclass
+class Runs:
+    """The CSV's rows as the fit sees them."""
+
+    path: Path
+    header: list[str]
+    rows: list[dict[str, str]]  # every row of the file
+    pairs: list[tuple[str, str]]  # the --where filter
+    every_lr: list[dict[str, str]]  # kept by the filter, every lr and seed
+    held: list[dict[str, str]]  # role=validation: scored, never fitted
+    lad: seeds.Ladder  # one point per configuration, the best lr per size
+    kept: list[dict[str, str]]  # the rows of the ladder's points
+    excluded: dict[str, int]
+    searched: frozenset[str]  # the lr search's chosen probes (`seeds.searched_runs`)
+
+    @property
+    def filters(self) -> list[str]:
+        return [f"{c}={v}" for c, v in self.pairs]
+
+
+def read_runs(req: FitRequest) -> Runs:
+    """Read, filter and split the CSV, and pick the best lr per size (`seeds.ladder`)."""
+    header, rows = read_csv(req.path)
+    pairs = parse_where(req.where, header, req.path)
+    every_lr, excluded = filter_rows(rows, pairs)
+    every_lr, held = split_roles(every_lr)  # role=validation: scored below, never fitted
+    if held:
+        excluded[VALIDATION_REASON] = len(held)
+    # The lr that the sweep's lr search chose, where it ran (its record beside the CSV)
+    searched = seeds.searched_runs(read_json(req.path.parent / "lr_search.json"))
+    lad = seeds.ladder(every_lr, header, req.main_x, req.d, req.all_lrs, searched)
+    kept = [every_lr[i] for i in lad.fitted_rows()]
+    if len(kept) < len(every_lr):
+        excluded[BEST_LR_REASON] = len(every_lr) - len(kept)
+    runs = Runs(req.path, header, rows, pairs, every_lr, held, lad, kept, excluded, searched)
+    if not kept:
+        detail = ", ".join(f"{n} {k}" for k, n in excluded.items())
+        raise ScaleError(
+            f"no row of {req.path} is left after --where {' '.join(runs.filters)} "
+            f"({len(rows)} rows: {detail}); change or drop the filter"
+        )
+    return runs
+
+
+@dataclass
+class Outcome:
+    """What the steps of one fit build up: fit.json's parts and the summary's notes."""
+
+    fits: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    found: list = field(default_factory=list)  # diagnostics the fitting itself raised
+    draws: dict = field(default_factory=dict)  # {form: (point, thetas)}, for validation
+    extra: dict = field(default_factory=dict)  # approaches, conventions, exponents
 
 
 # ------------------------------------------------------------------------------ fitting
 
 
-def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder):
+def _form_data(form: LawForm, runs: Runs, x_col: str, y_col: str, d_col: str):
     """The validated arrays for one form, one point per configuration (the mean over its
     seeds, `seeds.Ladder.mean`), or a ScaleError that says what is wrong."""
-    from scalecli.fit import analysis as fitmath
-    from scalecli.fit.laws import N_PARAMS
-
+    rows, header, path, lad = runs.kept, runs.header, runs.path, runs.lad
     x = lad.first(numeric_column(rows, x_col, header, path))
     y = lad.mean(numeric_column(rows, y_col, header, path))
-    d = lad.first(numeric_column(rows, d_col, header, path)) if form == "chinchilla" else None
-    need = fitmath.min_points(form)
+    d = lad.first(numeric_column(rows, d_col, header, path)) if form.reads_d else None
+    need = form.min_points
     if x.size < need:
         left = (f"{x.size} rows" if x.size == len(rows) else
                 f"{x.size} configurations ({len(rows)} rows, averaged over seeds)")
         raise ScaleError(
-            f"{left} of {path} are left to fit; the {form} form has "
-            f"{N_PARAMS[form]} parameters and needs at least {need} points"
+            f"{left} of {path} are left to fit; the {form.name} form has "
+            f"{len(form.param_names)} parameters and needs at least {need} points"
         )
     if np.unique(x).size < 2:
         raise ScaleError(
@@ -134,203 +220,190 @@ def _form_data(form, rows, header, path, x_col, y_col, d_col, lad: seeds.Ladder)
     if d is not None and np.unique(d).size < 2:
         raise ScaleError(
             f"all values of column {d_col!r} (D) in {path} are equal ({d[0]:g}); the "
-            "chinchilla form needs at least two token budgets; use --form saturating or power"
+            f"{form.name} form needs at least two token budgets; use --form "
+            + " or ".join(f.name for f in reversed(registry.law_forms()) if not f.reads_d)
         )
     return x, y, d
 
 
-def default_x(form: str) -> str:
-    """Total parameters for chinchilla and the compute-optimal forms, as C (the flops
-    column) counts them; non-embedding ones (Kaplan's N) for power and saturating."""
-    return N_COLUMN if form in (*COMPUTE_FORMS, "chinchilla") else "params_non_embedding"
+def _fit_law(form: LawForm, req: FitRequest, runs: Runs, draws: dict) -> dict:
+    """fit.json's entry for one law form (`analysis.analyse`), or a ScaleError."""
+    from scalecli.fit import analysis
+
+    y_col, x_name = req.y_of(form), req.x_of(form)  # under `all`, chinchilla's N is params
+    lad = runs.lad
+    level = _seed_level(lad, runs.every_lr, y_col) if lad.seeded() else None
+    along_c = not form.reads_d and x_name in axes.COMPUTE_X
+    x_arr, y_arr, d_arr = _form_data(form, runs, x_name, y_col, req.d)
+    if along_c:  # L(C): the runs on the compute frontier only (`axes`)
+        keep, x_arr = axes.on_frontier(form.name, x_name, x_arr, y_arr, form.min_points,
+                                       axes.nominal_budgets(runs.kept, runs.header, lad))
+        y_arr, level = y_arr[keep], axes.level_on(level, keep)
+    result = analysis.analyse(
+        form, x_arr, y_arr, d_arr, n_boot=req.bootstrap, seed=req.seed, predict=req.predict,
+        holdout=req.holdout, seed_level=level, draws_out=draws,
+        noise_sd_log=validation.noise_sd_log(lad, runs.every_lr, y_col),
+        # an optimum on the compute column's C (`compute.per_token`)
+        fpt=per_token(runs.kept, runs.header, x_name, req.d, lad) if form.compute else None)
+    result["method"] += axes.FRONTIER_METHOD if along_c else ""
+    if not form.reads_d and x_name == req.d:  # L(D) at each size (`axes`)
+        _by_size(form, req, runs, (x_arr, y_arr), result)
+    form.describe(result, x_name, y_col)
+    return {"form": form.name, "x": x_name, "y": y_col, "d": req.d if form.reads_d else None,
+            **{k: v for k, v in result.items() if k != "form"}}
 
 
-def _compute(
-    csv_path: Path,
-    form: str,
-    x: str | None,
-    y: str | None,
-    d: str,
-    where: list[str] | None,
-    bootstrap: int,
-    seed: int,
-    predict: np.ndarray | None,
-    holdout: int,
-    all_lrs: bool = False,
-    predict_flops: np.ndarray | None = None,
-) -> tuple[dict, list[str]]:
-    """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
-    from scalecli.fit import analysis as fitmath
+def _by_size(form: LawForm, req: FitRequest, runs: Runs, xy: tuple, result: dict) -> None:
+    """With --x the D column on several sizes: one fit per size (`axes.by_size`)."""
+    from scalecli.fit import analysis
 
-    if form not in ALL_FORMS:
-        raise ScaleError(f"--form {form!r} is unknown; use {', '.join(ALL_FORMS)}")
-    if predict_flops is not None and form in ("power", "saturating"):
-        raise ScaleError(f"--predict-flops is for the compute-optimal forms; --form {form} "
-                         "predicts at x with --predict")
-    if form in (*COMPUTE_FORMS, "chinchilla") and predict_flops is not None:
-        predict = predict_flops  # chinchilla's --predict values are FLOP budgets already
-    given_x, x = x, x or default_x(form)
-    if bootstrap < 0 or holdout < 0:
-        raise ScaleError("--bootstrap and --holdout must be >= 0")
-    header, rows = read_csv(csv_path)
-    pairs = parse_where(where, header, csv_path)
-    kept, excluded = filter_rows(rows, pairs)
-    kept, held = split_roles(kept)  # role=validation: scored below, never fitted
-    if held:
-        excluded[VALIDATION_REASON] = len(held)
-    every_lr = kept
-    # The lr that the sweep's lr search chose, where it ran (its record beside the CSV)
-    searched = seeds.searched_runs(read_json(csv_path.parent / "lr_search.json"))
-    lad = seeds.ladder(every_lr, header, x, d, all_lrs, searched)  # the best lr per size
-    kept = [every_lr[i] for i in lad.fitted_rows()]
-    if len(kept) < len(every_lr):
-        excluded[BEST_LR_REASON] = len(every_lr) - len(kept)
-    filters = [f"{c}={v}" for c, v in pairs]
-    if not kept:
-        detail = ", ".join(f"{n} {k}" for k, n in excluded.items())
-        raise ScaleError(
-            f"no row of {csv_path} is left after --where {' '.join(filters)} "
-            f"({len(rows)} rows: {detail}); change or drop the filter"
-        )
-    fits, notes = {}, []
-    found = []
-    table = conventions = None
-    skipped: dict[str, str] = {}
-    draws: dict = {}  # {form: (point, bootstrap thetas)}, for the validation scoring
-    if form in COMPUTE_FORMS:
-        fit_args = (kept, header, csv_path, x, y or default_y(form), d, lad, bootstrap, seed,
-                    predict, holdout)
-        fits, table, found, notes = compute_fits(form, *fit_args, draws_out=draws)
-        conventions, skipped = by_convention(form, *fit_args, table)
-        notes += skipped_notes(skipped)
-    forms = FORMS if form == "all" else () if form in COMPUTE_FORMS else (form,)
+    labels, n_of = axes.sizes(runs.kept, runs.header, runs.lad)
+    if len(set(labels)) < 2:
+        return
+    result["by_size"] = axes.by_size(
+        form.name, *xy, labels, n_of, form.min_points,
+        lambda xs, ys: analysis.analyse(form, xs, ys, n_boot=req.bootstrap, seed=req.seed,
+                                        holdout=req.holdout))
+    result["caveat"] = "; ".join(filter(None, [result["caveat"], axes.pooled_caveat(
+        result["by_size"], req.x_of(form))]))
+
+
+def _law_fits(req: FitRequest, runs: Runs, out: Outcome) -> None:
+    """Each law form the choice names into out.fits; under `all`, a form that cannot be
+    fitted is a note, and only when none can is its error raised."""
     first_error = None
-    for name in forms:
-        y_col = y or default_y(name)
-        x_name = given_x or default_x(name)  # under `all`, chinchilla's N is total params
-        level = _seed_level(lad, every_lr, y_col) if lad.seeded() else None
-        along_c = name != "chinchilla" and x_name in axes.COMPUTE_X
+    for form in req.law_forms():
         try:
-            x_arr, y_arr, d_arr = _form_data(name, kept, header, csv_path, x_name, y_col, d,
-                                             lad)
-            if along_c:  # L(C): the runs on the compute frontier only (`axes`)
-                keep, x_arr = axes.on_frontier(name, x_name, x_arr, y_arr,
-                                               fitmath.min_points(name),
-                                               axes.nominal_budgets(kept, header, lad))
-                y_arr, level = y_arr[keep], axes.level_on(level, keep)
+            out.fits[form.name] = _fit_law(form, req, runs, out.draws)
         except ScaleError as error:
-            if form != "all":
+            if req.choice != registry.ALL:
                 raise
             first_error = first_error or error
-            notes.append(f"{name}: skipped ({error})")
-            continue
-        result = fitmath.analyse(
-            name,
-            x_arr,
-            y_arr,
-            d_arr,
-            n_boot=bootstrap,
-            seed=seed,
-            predict=predict,
-            holdout=holdout,
-            seed_level=level,
-            draws_out=draws,
-            noise_sd_log=validation.noise_sd_log(lad, every_lr, y_col),
-            # chinchilla's optimum on the compute column's C (`compute.per_token`)
-            fpt=per_token(kept, header, x_name, d, lad) if name == "chinchilla"
-            else None,
-        )
-        result["method"] += axes.FRONTIER_METHOD if along_c else ""
-        if name != "chinchilla" and x_name == d:  # L(D) at each size (`axes`)
-            labels, n_of = axes.sizes(kept, header, lad)
-            if len(set(labels)) >= 2:
-                result["by_size"] = axes.by_size(
-                    name, x_arr, y_arr, labels, n_of, fitmath.min_points(name),
-                    lambda xs, ys, name=name: fitmath.analyse(name, xs, ys, n_boot=bootstrap,
-                                                              seed=seed, holdout=holdout))
-                result["caveat"] = "; ".join(filter(None, [result["caveat"], axes.pooled_caveat(
-                    result["by_size"], x_name)]))
-        if name == "power" and result["converged"]:
-            b = result["params"]["b"]
-            result["derived"]["ten_x_text"] = ten_x_text(
-                x_name, y_col, result["derived"]["ten_x_factor"], (b["ci_low"], b["ci_high"])
-            )
-        fits[name] = {
-            "form": name,
-            "x": x_name,
-            "y": y_col,
-            "d": d if name == "chinchilla" else None,
-            **{k: v for k, v in result.items() if k != "form"},
-        }
-    if not fits:
+            out.notes.append(f"{form.name}: skipped ({error})")
+    if not out.fits and first_error is not None:
         raise first_error
-    table_of_exponents = None
-    if form == "all":
-        if _has_budgets(kept, header):  # approach 2's a and b, with N as C counts it
+
+
+def _job(req: FitRequest, runs: Runs, columns: tuple[str, str],
+         predict: np.ndarray | None) -> Job:
+    """The compute fits' inputs with (N, loss) `columns`, FLOP budgets `predict`."""
+    return Job(runs.kept, runs.header, req.path, runs.lad, *columns, req.d, req.bootstrap,
+               req.seed, predict, req.holdout)
+
+
+def _approaches(req: FitRequest, runs: Runs, out: Outcome) -> None:
+    """The compute-optimal approaches (`compute`), and their table with N counted each way
+    the CSV allows (`conventions`)."""
+    first = registry.selected(req.choice)[0]
+    job = _job(req, runs, (req.main_x, req.y_of(first)), req.predict)
+    fits, table, found, notes = compute_fits(req.choice, job, out.draws)
+    conventions, skipped = by_convention(req.choice, job, table)
+    out.fits.update(fits)
+    out.found += found
+    out.notes += notes + skipped_notes(skipped)
+    out.extra.update(approaches=table, conventions=conventions, conventions_skipped=skipped)
+
+
+def _all_extras(req: FitRequest, runs: Runs, out: Outcome) -> None:
+    """`all`: the budget forms where the runs have FLOP budgets (approach 2's a and b, N as
+    C counts it), and the table of every exponent the design supports (`exponents`)."""
+    from scalecli.fit import analysis
+    from scalecli.fit.compute import approach_fits
+
+    if _has_budgets(runs.kept, runs.header):
+        for form in (f for f in registry.all_forms() if not isinstance(f, LawForm)):
             try:
-                iso, iso_notes = approach_fits("isoflop", kept, header, csv_path, N_COLUMN,
-                                               default_y("isoflop"), d, lad, bootstrap, seed,
-                                               None, holdout)
+                fits, notes = approach_fits((form,), _job(req, runs, (form.x, form.y), None))
             except ScaleError as error:  # e.g. a blank N cell: the other forms still stand
-                notes.append(f"isoflop: skipped ({error})")
-            else:
-                fits["isoflop"] = iso["isoflop"]
-                found += isoflop_findings(iso["isoflop"])
-                notes += iso_notes
-        table_of_exponents = exponents(
-            kept, header, lad, given_x or default_x("power"), y or default_y("power"), d,
-            compute_column(header),
-            lambda xs, ys: fitmath.analyse("power", xs, ys, n_boot=bootstrap, seed=seed,
-                                           holdout=0),
-            fits)
+                out.notes.append(f"{form.name}: skipped ({error})")
+                continue
+            out.fits[form.name] = fits[form.name]
+            out.found += isoflop_findings(fits[form.name])
+            out.notes += notes
+    line = registry.default()
+    out.extra["exponents"] = exponents(
+        runs.kept, runs.header, runs.lad, req.x_of(line), req.y_of(line), req.d,
+        compute_column(runs.header),
+        lambda xs, ys: analysis.analyse(line, xs, ys, n_boot=req.bootstrap, seed=req.seed,
+                                        holdout=0),
+        out.fits)
+
+
+def _document(req: FitRequest, runs: Runs, out: Outcome) -> dict:
+    """fit.json as a dict, from the fits and the runs."""
     doc = {
         "scalecli_version": __version__,
-        "source": str(csv_path),
-        "filter": filters,
-        "rows_total": len(rows),
-        "rows_used": len(kept),
-        "rows_excluded": excluded,
-        "fits": fits,
+        "source": str(req.path),
+        "filter": runs.filters,
+        "rows_total": len(runs.rows),
+        "rows_used": len(runs.kept),
+        "rows_excluded": runs.excluded,
+        "fits": out.fits,
     }
-    if table_of_exponents is not None:
-        doc["exponents"] = table_of_exponents  # every scale the design supports (`exponents`)
-    if table is not None:
-        doc["approaches"] = table
-        doc["conventions"] = conventions  # {column: the same table with N counted so}
-        doc["conventions_skipped"] = skipped  # {column: why}, for a CSV without it
-    if "seed" in header:  # a CSV without seeds has no seed noise to report
-        column = "val_loss" if "val_loss" in header else y or default_y("power")
+    if "exponents" in out.extra:  # every scale the design supports (`exponents`)
+        doc["exponents"] = out.extra["exponents"]
+    if "approaches" in out.extra:
+        doc["approaches"] = out.extra["approaches"]
+        doc["conventions"] = out.extra["conventions"]  # {column: the table with N so}
+        doc["conventions_skipped"] = out.extra["conventions_skipped"]  # {column: why}
+    line = registry.default()
+    if "seed" in runs.header:  # a CSV without seeds has no seed noise to report
+        column = "val_loss" if "val_loss" in runs.header else req.y_of(line)
         # x of the report's seed bars: the scaling plot's axis, Kaplan's N unless --x says
-        noise_x = given_x or ("params_non_embedding" if "params_non_embedding" in header else x)
-        doc["seed_noise"] = seeds.noise_block(lad, every_lr, column, noise_x)
+        noise_x = req.x or (line.x if line.x in runs.header else req.main_x)
+        doc["seed_noise"] = seeds.noise_block(runs.lad, runs.every_lr, column, noise_x)
+    _validation(req, runs, out, doc)
+    doc["diagnostics"] = [d.to_json() for d in [*diagnose(_evidence(req, runs, out)),
+                                                *out.found]]
+    return doc
+
+
+def _validation(req: FitRequest, runs: Runs, out: Outcome, doc: dict) -> None:
+    """The combined prediction past the ladder and the scoring of validation runs."""
+    lad, every_lr = runs.lad, runs.every_lr
+    at_x = req.choice == registry.ALL or any(f.ladder for f in req.law_forms())
     pred_block, val_block, missed = validation.build(
-        every_lr, lad, held, header, fits, draws, bootstrap, seed,
-        predict if form in ("power", "saturating", "all") else None,
-        validation.pooled_loss_sd(lad, every_lr, header),
+        every_lr, lad, runs.held, runs.header, out.fits, out.draws, req.bootstrap, req.seed,
+        req.predict if at_x else None,
+        validation.pooled_loss_sd(lad, every_lr, runs.header),
         # the power form's seed level is on log ppl, which is val_loss
-        _seed_level(lad, every_lr, "val_ppl") if lad.seeded() and "val_ppl" in header
+        _seed_level(lad, every_lr, "val_ppl") if lad.seeded() and "val_ppl" in runs.header
         else None)
     if pred_block is not None:
         doc["prediction"] = pred_block
     if val_block is not None:
         doc["validation"] = val_block
-    found += missed
-    evidence = Evidence(rows=every_lr, header=header, x_col=x,
-                        y_col=y or default_y("power"), fits=fits,
-                        predict=None if predict is None else [float(v) for v in predict],
-                        # the sweep folder's data.json; None for a CSV on its own
-                        data_summary=read_json(csv_path.parent / "data.json"),
-                        searched=searched,  # and every status, for what lr_edge says:
-                        tried=filter_rows(rows, [p for p in pairs if p[0] != "status"])[0])
-    doc["diagnostics"] = [d.to_json() for d in [*diagnose(evidence), *found]]
-    return doc, notes
+    out.found += missed
 
+
+def _evidence(req: FitRequest, runs: Runs, out: Outcome) -> Evidence:
+    """What the diagnostics read (`diagnostics.Evidence`)."""
+    path, predict = req.path, req.predict
+    return Evidence(rows=runs.every_lr, header=runs.header, x_col=req.main_x,
+                    y_col=req.y_of(registry.default()), fits=out.fits,
+                    predict=None if predict is None else [float(v) for v in predict],
+                    # the sweep folder's data.json; None for a CSV on its own
+                    data_summary=read_json(path.parent / "data.json"),
+                    searched=runs.searched,  # and every status, for what lr_edge says:
+                    tried=filter_rows(runs.rows, [p for p in runs.pairs if p[0] != "status"])[0])
+
+
+def _fit(req: FitRequest) -> tuple[dict, list[str]]:
+    """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
+    runs = read_runs(req)
+    out = Outcome()
+    if req.approaches:
+        _approaches(req, runs, out)
+    _law_fits(req, runs, out)
+    if req.choice == registry.ALL:
+        _all_extras(req, runs, out)
+    return _document(req, runs, out), out.notes
 
 
 def _has_budgets(rows: list[dict[str, str]], header: list[str]) -> bool:
     """Whether any run was trained to a FLOP budget (budget_flops is blank for tokens)."""
     return "budget_flops" in header and any(
-        math.isfinite(seeds.cell(r, "budget_flops")) for r in rows)
+        finite(r.get("budget_flops")) is not None for r in rows)
 
 
 def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):
@@ -340,31 +413,11 @@ def _seed_level(lad: seeds.Ladder, rows: list[dict[str, str]], y_col: str):
     return lambda n_boot, rng: seeds.seed_level(lad, log_y, n_boot, rng)
 
 
-def compute_fit(
-    csv_path: Path,
-    form: str = "power",
-    x: str | None = None,
-    y: str | None = None,
-    d: str = "tokens",
-    where: list[str] | None = None,
-    bootstrap: int = 1000,
-    seed: int = 0,
-    predict: list[float] | str | None = None,
-    holdout: int = 1,
-    all_lrs: bool = False,
-    predict_flops: list[float] | str | None = None,
-) -> dict:
+def compute_fit(csv_path: Path, **options) -> dict:
     """The fit.json dict for a CSV, without writing or printing (the report command calls
-    this when fit.json is missing). `where=None` means the default status=ok filter."""
-    values = (
-        parse_predict(predict)
-        if isinstance(predict, str)
-        else (None if predict is None else np.asarray(predict, dtype=float))
-    )
-    flops = (parse_predict(predict_flops) if isinstance(predict_flops, str)
-             else None if predict_flops is None else np.asarray(predict_flops, dtype=float))
-    doc, _ = _compute(Path(csv_path), form, x, y, d, where, bootstrap, seed, values, holdout,
-                      all_lrs, flops)
+    this when fit.json is missing). `options` are `FitOptions`' fields (`form`, `x`,
+    `predict`, ...); `where=None` means the default status=ok filter."""
+    doc, _ = _fit(FitRequest.parse(FitOptions(Path(csv_path), **options), Path(csv_path)))
     return doc
 
 
@@ -373,20 +426,7 @@ def run_fit(options: FitOptions) -> int:
 
     Returns the exit code: 0, or 1 with --strict when a diagnostic is a warning."""
     csv_path = resolve_csv(Path(options.path))
-    doc, notes = _compute(
-        csv_path,
-        options.form,
-        options.x,
-        options.y,
-        options.d,
-        options.where,
-        options.bootstrap,
-        options.seed,
-        parse_predict(options.predict),
-        options.holdout,
-        options.all_lrs,
-        parse_predict(options.predict_flops),
-    )
+    doc, notes = _fit(FitRequest.parse(options, csv_path))
     text = json.dumps(doc, indent=2, allow_nan=False)
     out_path = csv_path.parent / "fit.json"
     atomic_write_text(out_path, text + "\n")

@@ -14,17 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-N_PARAMS = {"power": 2, "saturating": 3, "chinchilla": 5}
-PARAM_NAMES = {
-    "power": ("a", "b"),
-    "saturating": ("E", "A", "alpha"),
-    "chinchilla": ("E", "A", "B", "alpha", "beta"),
-}
-
 
 @dataclass
 class FitResult:
-    """One fitted form. `theta` holds the natural parameters in PARAM_NAMES order."""
+    """One fitted form. `theta` holds the natural parameters in its form's
+    `param_names` order (`forms`)."""
 
     form: str
     theta: np.ndarray

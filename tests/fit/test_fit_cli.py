@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from scalecli.cli import app
-from scalecli.fit import analysis as fitmath
 from scalecli.fit import chinchilla, laws
 from scalecli.fit.driver import compute_fit
+from scalecli.fit.forms import registry
 
 runner = CliRunner()
 
@@ -119,12 +119,12 @@ def test_all_forms_and_chinchilla_predictions(tmp_path: Path):
 
 
 def test_not_converged_reports_no_numbers(results: Path, monkeypatch):
-    def stuck(x, y):
+    def stuck(x, y, d=None):
         return laws.FitResult(
             "saturating", np.array([1.0, 1.0, 1.0]), False, "no start converged"
         )
 
-    monkeypatch.setattr(fitmath, "fit_saturating", stuck)
+    monkeypatch.setattr(registry.get("saturating"), "fit", stuck)
     result = run(str(results), "--form", "saturating", "--bootstrap", "20")
     assert result.exit_code == 0
     fit = json.loads((results.parent / "fit.json").read_text())["fits"]["saturating"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scalecli.fit import analysis, ladder_forms, prediction
-from scalecli.fit.driver import ten_x_text
+from scalecli.fit.forms.power import ten_x_text
 from scalecli.fit.prediction import FormDraws
 
 SIZES = np.geomspace(22e3, 793e3, 5)

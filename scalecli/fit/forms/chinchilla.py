@@ -13,19 +13,19 @@ from functools import partial
 import numpy as np
 
 from scalecli.fit import optimum
-from scalecli.fit.chinchilla import (
-    bootstrap_chinchilla,
-    chinchilla_laws,
-    chinchilla_predict,
-    compute_optimal,
-    fit_chinchilla,
-    optimal_many,
-)
 from scalecli.fit.flops_per_token import FlopsPerToken, method_text
 from scalecli.fit.forms.base import LawForm
 from scalecli.fit.laws import FitResult
 
 num = optimum.num
+
+
+def _maths():
+    """scalecli.fit.chinchilla, imported when first used: it loads scipy, and the CLI
+    reads the registry for --help."""
+    from scalecli.fit import chinchilla
+
+    return chinchilla
 
 
 class Chinchilla(LawForm):
@@ -48,18 +48,18 @@ class Chinchilla(LawForm):
     marker, colour = "^", "C4"
 
     def fit(self, x, y, d=None) -> FitResult:
-        return fit_chinchilla(x, d, y)
+        return _maths().fit_chinchilla(x, d, y)
 
     def predict(self, theta, x, d=None) -> np.ndarray:
-        return chinchilla_predict(theta, x, d)
+        return _maths().chinchilla_predict(theta, x, d)
 
     def bootstrap(self, x, y, d, point, n_boot, rng, seed_level=None):
-        return bootstrap_chinchilla(x, d, y, point, n_boot, rng)
+        return _maths().bootstrap_chinchilla(x, d, y, point, n_boot, rng)
 
     def derived(self, point, boots, predict, reference=None, fpt=None) -> dict:
         """The compute-optimal split on C = fpt(N) D (`chinchilla.compute_optimal`)."""
         budgets = np.asarray(predict if predict is not None else [], dtype=float)
-        opt = compute_optimal(point.theta, budgets, fpt)
+        opt = _maths().compute_optimal(point.theta, budgets, fpt)
         derived = {"a_opt": num(opt["a_opt"]), "b_opt": num(opt["b_opt"]), "G": num(opt["G"])}
         derived["optimal"] = [{"C": num(c), "N_opt": num(n), "D_opt": num(dd)} for c, n, dd
                               in zip(budgets, opt["N_opt"], opt["D_opt"], strict=True)]
@@ -68,6 +68,7 @@ class Chinchilla(LawForm):
 
     def predictions(self, point, boots, predict, fpt=None):
         """L_opt at each --predict FLOP budget: the values are C, not N."""
+        optimal_many = _maths().optimal_many
         return optimal_many(point.theta, predict, fpt)[2][0], optimal_many(boots, predict, fpt)[2]
 
     def method_suffix(self, fpt) -> str:
@@ -84,6 +85,7 @@ def optimum_intervals(point: FitResult, boots: np.ndarray, predict: np.ndarray |
     with intervals, tokens per parameter at `reference` FLOPs, N_opt, D_opt and L_opt at
     each `predict` budget, so that `fit --form compute` can put the three side by side.
     All on C = fpt(N) D (None: 6 N D), solved at each budget, each bootstrap theta alike."""
+    chinchilla_laws, optimal_many = _maths().chinchilla_laws, _maths().optimal_many
     boots = boots.reshape(-1, 5)
     law, draws = chinchilla_laws(point.theta, fpt)[0], chinchilla_laws(boots, fpt)
     out: dict = {"intervals": optimum.law_params(law, draws)}

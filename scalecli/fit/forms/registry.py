@@ -71,9 +71,31 @@ def choices() -> tuple[str, ...]:
     return (*laws, ALL, *rest, COMPUTE)
 
 
+def choices_help() -> str:
+    """--form's help text, from the forms themselves."""
+    budget = budget_forms()
+    number = {f.name: f.approach.split(":")[0] for f in budget}
+    laws = " | ".join(f.name for f in law_forms())
+    approaches = " | ".join(f"{f.name} ({number[f.name]})" for f in budget)
+    parametric = " and ".join(f.name for f in compute_forms() if isinstance(f, LawForm))
+    return (f"{laws} | {ALL} (each form, and a table of every exponent the runs' design "
+            f"supports), or the compute-optimal approaches: {approaches} | {COMPUTE} "
+            f"({', '.join(number.values())} and {parametric} side by side). Each form's law "
+            "and method: docs/reference/fit-forms.md.")
+
+
 def default() -> LawForm:
     """The form a plain `fit` fits (power): its slope is the exponents table's."""
     return next(f for f in law_forms() if f.default)
+
+
+def default_x(choice: str) -> str:
+    """The x column of a --form choice as a whole (each form has its own, `Form.x`)."""
+    if choice == ALL:
+        return default().x
+    if choice == COMPUTE:
+        return compute_forms()[0].x
+    return get(choice).x
 
 
 def law_forms() -> tuple[LawForm, ...]:
@@ -103,7 +125,7 @@ def all_forms() -> tuple[Form, ...]:
 
 
 def selected(choice: str) -> tuple[Form, ...]:
-    """The forms one --form choice fits: itself, `all`'s, or every approach (`compute`)."""
+    """The forms one --form choice names: itself, `all`'s, or every approach (`compute`)."""
     if choice == ALL:
         return all_forms()
     if choice == COMPUTE:
