@@ -322,6 +322,7 @@ def report(
         terminal=terminal,
         sample_tokens=sample_tokens,
         command=" ".join(["scalecli", *sys.argv[1:]]),
+        make_fit=_default_fit,
     )
     try:
         run_report(replace(options, out_dir=_find_sweep(out_dir)))
@@ -329,6 +330,17 @@ def report(
         raise _fail(error) from None
     except KeyboardInterrupt:
         raise _interrupted() from None
+
+
+def _default_fit(csv_path: Path) -> None:
+    """What `report` runs when fit.json is missing: `scalecli fit PATH` with no options,
+    written through the schema (the report stage never imports the fitting code)."""
+    from scalecli.fit import schema
+    from scalecli.fit.driver import compute_fit
+    from scalecli.results import atomic_write_text
+
+    doc = schema.build(compute_fit(csv_path))
+    atomic_write_text(csv_path.parent / "fit.json", schema.to_json(doc) + "\n")
 
 
 @app.command(epilog="Exit codes: 0 written; 2 the file exists (pass --force) or cannot be "

@@ -175,3 +175,13 @@ def test_a_wheel_install_holds_every_subpackage(tmp_path):
                          capture_output=True, text=True)
     assert cli.returncode == 0, cli.stderr
     assert "sweep" in cli.stdout and "fit" in cli.stdout and "report" in cli.stdout
+
+
+def test_report_reads_fit_json_through_the_schema_alone():
+    # report/ may import from fit/ only the fit.json schema and the form registry: the
+    # contract, never the fitting code.
+    allowed = ("scalecli.fit.schema", "scalecli.fit.forms")
+    bad = [f"{module} imports {dep}" for module, deps in graph().items()
+           if stage_of(module) == "report" for dep in deps
+           if stage_of(dep) == "fit" and not dep.startswith(allowed)]
+    assert not bad, "\n".join(bad)

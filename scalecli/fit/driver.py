@@ -10,7 +10,6 @@ names the file or column and says what to do.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from scalecli import __version__
 from scalecli.errors import ScaleError
 from scalecli.finite import finite
-from scalecli.fit import axes, seeds, validation
+from scalecli.fit import axes, schema, seeds, validation
 from scalecli.fit.compute import (
     Job,
     compute_column,
@@ -427,7 +426,8 @@ def run_fit(options: FitOptions) -> int:
     Returns the exit code: 0, or 1 with --strict when a diagnostic is a warning."""
     csv_path = resolve_csv(Path(options.path))
     doc, notes = _fit(FitRequest.parse(options, csv_path))
-    text = json.dumps(doc, indent=2, allow_nan=False)
+    # through the schema: the typed contract, and a field it does not know raises
+    text = schema.to_json(schema.build(doc))
     out_path = csv_path.parent / "fit.json"
     atomic_write_text(out_path, text + "\n")
     if options.as_json:

@@ -10,24 +10,28 @@ saturating, chinchilla alone, or one written before they existed) shows neither.
 
 from __future__ import annotations
 
-from scalecli.fit.compute import SIX_ND
-from scalecli.fit.conventions import NAMES
-from scalecli.fit.summary import EXPONENT_HEADERS, estimate_text, exponent_rows
+from scalecli.fit.schema import ApproachRow, FitDoc
+from scalecli.fit.schema.text import (
+    EXPONENT_HEADERS,
+    NAMES,
+    PARAMETRIC_C,
+    estimate_text,
+    exponent_rows,
+)
 from scalecli.report.blocks import Block, fmt
 
 HEADERS = ["approach", "a (N_opt ~ C^a), 95% CI", "b (D_opt ~ C^b), 95% CI"]
 
 
-def _cells(row: dict) -> list[str]:
-    return [str(row.get("approach", "")), estimate_text(row.get("a_opt"), fmt),
-            estimate_text(row.get("b_opt"), fmt),
-            estimate_text(row.get("tokens_per_param"), fmt)]
+def _cells(row: ApproachRow) -> list[str]:
+    return [row.approach, estimate_text(row.a_opt, fmt), estimate_text(row.b_opt, fmt),
+            estimate_text(row.tokens_per_param, fmt)]
 
 
-def _reference(rows: list[dict]) -> str:
+def _reference(rows: list[ApproachRow]) -> str:
     """The one C at which tokens per parameter are compared (`compute.reference_flops`)."""
-    flops = next(((r.get("tokens_per_param") or {}).get("flops") for r in rows
-                  if (r.get("tokens_per_param") or {}).get("flops")), None)
+    flops = next((r.tokens_per_param.flops for r in rows
+                  if r.tokens_per_param and r.tokens_per_param.flops), None)
     return f"tokens/param at C = {fmt(flops, 'e')}"
 
 
@@ -35,14 +39,12 @@ def _named(column: str) -> str:
     return f"{NAMES[column]} ({column})" if column in NAMES else column
 
 
-def approaches_blocks(fit: dict | None) -> list[Block]:
+def approaches_blocks(fit: FitDoc | None) -> list[Block]:
     """The approaches table, its predictions and the conventions table; [] without them."""
-    fit = fit or {}
-    table = fit.get("approaches")
-    if not table:
+    table = fit.approach_rows() if fit else []
+    if not fit or not table:
         return []
-    n_col = next((f.get("x") for r in table if (f := (fit.get("fits") or {}).get(r["form"]))),
-                 None) or "params"
+    n_col = next((f.x for r in table if (f := fit.fits.get(r.form))), None) or "params"
     blocks = [Block("h3", "compute-optimal approaches"),
               Block("p", f"Hoffmann et al. (2022)'s approaches on the same runs, with N "
                          f"counted as {_named(n_col)}: N_opt ~ C^a and D_opt ~ C^b, each "
@@ -50,15 +52,14 @@ def approaches_blocks(fit: dict | None) -> list[Block]:
                          "the optimum at one C (the geometric middle of the budgets)."),
               Block("table", headers=[*HEADERS, _reference(table)],
                     rows=[_cells(r) for r in table])]
-    predicted = [(r, p) for r in table for p in r.get("predictions") or []]
+    predicted = [(r, p) for r in table for p in r.predictions]
     if predicted:
         blocks.append(Block("table", headers=["approach", "C (FLOPs)", "N_opt, 95% CI",
                                               "D_opt, 95% CI", "loss, 95% CI"],
-                            rows=[[str(r.get("approach", "")), fmt(p.get("flops"), "e"),
-                                   estimate_text(p.get("n_opt"), fmt),
-                                   estimate_text(p.get("d_opt"), fmt),
-                                   estimate_text(p.get("loss"), fmt)] for r, p in predicted]))
-    conventions = fit.get("conventions") or {}
+                            rows=[[r.approach, fmt(p.x, "e"), estimate_text(p.n_opt, fmt),
+                                   estimate_text(p.d_opt, fmt), estimate_text(p.y, fmt)]
+                                  for r, p in predicted]))
+    conventions = fit.convention_tables()
     if conventions:
         rows = [[_named(column) if k == 0 else "", *_cells(r)]
                 for column, group in conventions.items() for k, r in enumerate(group)]
@@ -70,26 +71,25 @@ def approaches_blocks(fit: dict | None) -> list[Block]:
                               "the count alone moves a."),
                    Block("table", headers=["N counted as", *HEADERS, _reference(every)],
                          rows=rows)]
-    skipped = fit.get("conventions_skipped") or {}
+    skipped = fit.conventions_skipped or {}
     if skipped:
         blocks.append(Block("p", "Not counted: " + "; ".join(
             f"{_named(column)}, because {why}" for column, why in skipped.items()) + "."))
-    if any(r.get("form") == "chinchilla" for r in table):
-        blocks.append(Block("p", f"Approach 3 (parametric): {SIX_ND}, with N counted as its "
+    if any(r.form == "chinchilla" for r in table):
+        blocks.append(Block("p", f"Approach 3 (parametric): {PARAMETRIC_C}, with N counted as its "
                                  "row says; approaches 1 and 2 take C from the compute "
                                  f"column ({_compute_column(fit)})."))
     return blocks
 
 
-def _compute_column(fit: dict) -> str:
-    return next((f.get("c") for f in (fit.get("fits") or {}).values() if f and f.get("c")),
-                "flops")
+def _compute_column(fit: FitDoc) -> str:
+    return next((f.c for f in fit.fits.values() if f.c), "flops")
 
 
-def exponents_blocks(fit: dict | None) -> list[Block]:
+def exponents_blocks(fit: FitDoc | None) -> list[Block]:
     """`fit --form all`'s exponents: every scale the design supports, and the missing ones
     with what to add; [] for a fit.json without them."""
-    entries = (fit or {}).get("exponents")
+    entries = fit.exponents if fit else None
     if not entries:
         return []
     rows, missing = exponent_rows(entries, fmt)

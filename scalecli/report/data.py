@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ import yaml
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
-from scalecli.results import ROLES, atomic_write_text, read_json
+from scalecli.fit.schema import FitDoc, LawFit, SchemaError, parse, version_problem
+from scalecli.results import ROLES, read_json
 
 # The columns a report cannot do without; everything else in results.COLUMNS is optional.
 REQUIRED = ("model", "params_non_embedding", "val_loss", "status")
@@ -43,7 +45,7 @@ class ReportData:
     rows: pd.DataFrame  # results.csv, numeric columns as floats
     sweep: dict | None
     data: dict | None
-    fit: dict | None
+    fit: FitDoc | None
     command: str
     version: str = __version__
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)  # run_id -> curve.csv
@@ -52,6 +54,7 @@ class ReportData:
     figures: list = field(default_factory=list)  # plots.Figure
     notes: list[str] = field(default_factory=list)  # what was left out, and why
     created: str = ""
+    fit_warning: str | None = None  # one line for the terminal: a stale or a made fit.json
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -77,16 +80,21 @@ class ReportData:
         values = self.rows.get("data_fingerprint", pd.Series(dtype=str)).dropna().unique()
         return ", ".join(str(v) for v in values) or "unknown"
 
-    def primary_fit(self) -> dict | None:
+    def primary_fit(self) -> LawFit | None:
         """The fit that figure (a) and the residuals show: power, else saturating."""
-        fits = (self.fit or {}).get("fits") or {}
         for form in ("power", "saturating"):
-            if fits.get(form) and fits[form].get("params"):
-                return fits[form]
+            fit = self.fit.law(form) if self.fit else None
+            if fit is not None and fit.params:
+                return fit
         return None
 
 
-def load(out_dir: Path, command: str) -> ReportData:
+# Writes fit.json beside a results.csv with the default fit (`scalecli fit PATH`): the CLI
+# passes it in, so that the report stage never imports the fitting code.
+MakeFit = Callable[[Path], None]
+
+
+def load(out_dir: Path, command: str, make_fit: MakeFit | None = None) -> ReportData:
     out_dir = Path(out_dir)
     if out_dir.is_file() and out_dir.name == "results.csv":
         out_dir = out_dir.parent
@@ -106,7 +114,7 @@ def load(out_dir: Path, command: str) -> ReportData:
         command=command,
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     )
-    report.fit = load_fit(out_dir, csv_path, report.notes)
+    report.fit, report.fit_warning = load_fit(out_dir, csv_path, report.notes, make_fit)
     report.notes.extend(prediction_notes(report.fit, len(report.validation)))
     report.curves = read_curves(out_dir, report.ok, report.notes)
     return report
@@ -146,43 +154,64 @@ def read_yaml(path: Path) -> dict | None:
 
 
 
-def load_fit(out_dir: Path, csv_path: Path, notes: list[str]) -> dict | None:
-    """fit.json, made with the default fit first when it is missing (and said so). A
-    fit.json older than results.csv is used as it is, with a note: runs finished after the
-    fit, so its numbers may describe fewer runs than the tables beside them."""
+def load_fit(out_dir: Path, csv_path: Path, notes: list[str],
+             make_fit: MakeFit | None = None) -> tuple[FitDoc | None, str | None]:
+    """(fit.json through the schema, a line for the terminal or None).
+
+    A fit.json of another schema version (or none: written before the schema), or one that
+    does not match it, stops the report with one line that says how to refit: a report of
+    numbers it cannot read for sure would be worse than none, and refitting in its place
+    would overwrite a fit made with options (--form, --bootstrap, --x) that the file does
+    not record. A fit.json older than results.csv is used with a note and a warning line:
+    runs finished after the fit, so its numbers may describe fewer runs than the tables
+    beside them. A missing fit.json is made with the default fit by `make_fit` (said in
+    both places), else the report has no fit and a note says how to make one."""
     path = out_dir / "fit.json"
-    if path.is_file():
-        fit = read_json(path)
-        if fit is None:
-            notes.append(f"fit.json is not valid JSON; rerun `scalecli fit {out_dir}`.")
-        elif csv_path.is_file() and csv_path.stat().st_mtime > path.stat().st_mtime:
-            notes.append(f"fit.json is older than results.csv: runs finished after the fit, "
-                         f"so its numbers may leave some out; rerun `scalecli fit {out_dir}`.")
-        return fit
-    from scalecli.fit.driver import compute_fit
-
+    refit = f"refit with `scalecli fit {out_dir} ...` (the options you fitted with)"
+    if not path.is_file():
+        if make_fit is None:
+            notes.append(f"No fit: no fit.json in {out_dir}; run `scalecli fit {out_dir}`.")
+            return None, None
+        try:
+            make_fit(csv_path)
+        except ScaleError as error:
+            notes.append(f"No fit: {error}")
+            return None, f"no fit.json, and the default fit failed: {error}"
+        line = (f"fit.json was missing, so the default fit ran first (`scalecli fit "
+                f"{out_dir}` with no options) and wrote it.")
+        notes.append(line)
+        return load_fit(out_dir, csv_path, [], None)[0], line
     try:
-        fit = compute_fit(csv_path)
-    except ScaleError as error:
-        notes.append(f"No fit: {error}")
-        return None
-    atomic_write_text(path, json.dumps(fit, indent=2, allow_nan=False, default=str) + "\n")
-    notes.append(f"fit.json was missing, so the default fit ran first (`scalecli fit "
-                 f"{out_dir}` with no options) and wrote it.")
-    return fit
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ScaleError(f"{path} is not readable JSON ({error}); {refit}") from None
+    problem = version_problem(data)
+    if problem:
+        raise ScaleError(f"{path} is not this scalecli's fit.json: {problem}; {refit}")
+    try:
+        fit = parse(data)
+    except SchemaError as error:
+        raise ScaleError(f"{path} does not match fit.json's schema ({error}); {refit}") \
+            from None
+    line = None
+    if csv_path.is_file() and csv_path.stat().st_mtime > path.stat().st_mtime:
+        line = (f"fit.json is older than results.csv: runs finished after the fit, so its "
+                f"numbers may leave some out; rerun `scalecli fit {out_dir}`.")
+        notes.append(line)
+    return fit, line
 
 
-def prediction_notes(fit: dict | None, n_validation: int) -> list[str]:
-    """Why the prediction check is missing or stale: an older fit.json, or validation runs
-    that finished after the fit."""
-    if not fit or not fit.get("fits"):
+def prediction_notes(fit: FitDoc | None, n_validation: int) -> list[str]:
+    """Why the prediction check is missing or stale: a fit without the blocks, or
+    validation runs that finished after the fit."""
+    if not fit or not fit.fits:
         return []
     notes = []
-    if "prediction" not in fit and "validation" not in fit:
+    if fit.prediction is None and fit.validation is None:
         notes.append("fit.json has no prediction block (neither power nor saturating "
                      "converged along N, or the file predates it: rerun `scalecli fit`), so "
                      "the report has no prediction check.")
-    scored = len(((fit.get("validation") or {}).get("runs")) or [])
+    scored = len(fit.validation.runs) if fit.validation else 0
     if n_validation > scored:
         notes.append(f"results.csv has {n_validation} finished validation run(s) and fit.json "
                      f"scores {scored}: rerun `scalecli fit` to check the prediction against "
@@ -233,11 +262,11 @@ def clean(value: Any) -> Any:
     return value
 
 
-def predict(fit: dict, x, d=None) -> np.ndarray:
+def predict(fit: LawFit, x, d=None) -> np.ndarray:
     """The fitted law at x (and D for chinchilla), from fit.json's parameter values."""
-    p = {k: (v or {}).get("value") for k, v in (fit.get("params") or {}).items()}
+    p = {k: v.value for k, v in fit.params.items()}
     x = np.asarray(x, dtype=float)
-    form = fit.get("form")
+    form = fit.form
     if form == "power":
         return p["a"] * x ** p["b"]
     if form == "saturating":
@@ -259,34 +288,34 @@ class SeedBar:
     n_seeds: int
 
 
-def seed_bars(fit_json: dict | None, y_col: str) -> list[SeedBar]:
+def seed_bars(fit_json: FitDoc | None, y_col: str) -> list[SeedBar]:
     """Error bars for the points of fit.json's `seed_noise` that have >= 2 seeds, in y_col.
 
     seed_noise holds each point's mean and sd of val_loss. The fit's point for perplexity
     is exp(mean val_loss), so its bar is exp(mean -+ sd): symmetric on the log axis the
     scaling plot uses. A y the block does not describe (say val_bpb) gets no bars.
     """
-    noise = (fit_json or {}).get("seed_noise") or {}
-    column = noise.get("column")
-    if column is None or y_col not in (column, "val_ppl" if column == "val_loss" else None):
+    noise = fit_json.seed_noise if fit_json else None
+    column = noise.column if noise else None
+    if noise is None or y_col not in (column, "val_ppl" if column == "val_loss" else None):
         return []
     bars = []
-    for p in noise.get("points") or []:
-        mean, sd, x = p.get("mean"), p.get("sd"), p.get("x")
-        if (p.get("n_seeds") or 0) < 2 or None in (mean, sd, x):
+    for p in noise.points:
+        mean, sd, x = p.mean, p.sd, p.x
+        if p.n_seeds < 2 or mean is None or sd is None or x is None:
             continue
         if y_col == column:
-            bars.append(SeedBar(x, mean, mean - sd, mean + sd, int(p["n_seeds"])))
+            bars.append(SeedBar(x, mean, mean - sd, mean + sd, p.n_seeds))
         else:  # perplexity from the loss
             bars.append(SeedBar(x, math.exp(mean), math.exp(mean - sd), math.exp(mean + sd),
-                                int(p["n_seeds"])))
+                                p.n_seeds))
     return bars
 
 
-def fit_rows(rows: pd.DataFrame, fit_json: dict | None) -> pd.DataFrame:
+def fit_rows(rows: pd.DataFrame, fit_json: FitDoc | None) -> pd.DataFrame:
     """The rows that the fit used, by fit.json's COLUMN=VALUE filter (default status=ok);
     never a validation run, which `fit` scores and does not fit."""
-    filters = (fit_json or {}).get("filter") or ["status=ok"]
+    filters = (fit_json.filter if fit_json else None) or ["status=ok"]
     keep = pd.Series(True, index=rows.index)
     if "role" in rows.columns:
         keep &= rows["role"] != VALIDATION

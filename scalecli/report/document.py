@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scalecli.fit.axes import exponent_interval
-from scalecli.fit.summary import interval_text
+from scalecli.fit.schema import ApproachFit, LawFit, PredictionBlock, PredictionRow, SeedNoise
+from scalecli.fit.schema.text import estimate_text, exponent_interval, interval_text
 from scalecli.report.approaches import approaches_blocks, exponents_blocks
 from scalecli.report.blocks import Block, Section, fmt
 from scalecli.report.data import VALIDATION, ReportData
@@ -69,19 +69,18 @@ def title(report: ReportData) -> str:
 def diagnostics_section(report: ReportData) -> Section:
     """What `fit` found that should change how far the numbers are trusted: first, above
     every figure, because a reader who stops at the first plot must not miss it."""
-    fit = report.fit or {}
-    if "diagnostics" not in fit:
-        text = ("No diagnostics: " + ("this fit.json predates them; rerun `scalecli fit`."
-                                      if fit else "there is no fit."))
-        return Section("diagnostics", "Diagnostics", [Block("p", text)])
-    found = sorted(fit["diagnostics"], key=lambda d: d.get("severity") != "warning")
+    fit = report.fit
+    if fit is None:
+        return Section("diagnostics", "Diagnostics",
+                       [Block("p", "No diagnostics: there is no fit.")])
+    found = sorted(fit.diagnostics, key=lambda d: d.severity != "warning")
     if not found:
         return Section("diagnostics", "Diagnostics",
                        [Block("p", "Nothing to warn about: the checks of `scalecli fit` passed.")])
-    warnings = sum(d.get("severity") == "warning" for d in found)
+    warnings = sum(d.severity == "warning" for d in found)
     lead = (f"{warnings} warning(s): do not trust the numbers they name as they stand."
             if warnings else "Notes only: nothing here says the fit cannot be trusted.")
-    rows = [[d.get("severity", ""), d.get("code", ""), d.get("message", "")] for d in found]
+    rows = [[d.severity, d.code, d.message] for d in found]
     return Section("diagnostics", "Diagnostics",
                    [Block("p", lead), Block("table", headers=["severity", "code", "message"],
                                             rows=rows)])
@@ -184,12 +183,9 @@ def branch_savings(ok: Any) -> str | None:
             f"as separate runs: {1 - trained / separate:.0%} of the compute saved.")
 
 
-def _params_table(fit: dict) -> Block:
-    rows = []
-    for name, p in (fit.get("params") or {}).items():
-        p = p or {}
-        ci = interval_text(p.get("ci_low"), p.get("ci_high"), fmt)
-        rows.append([name, fmt(p.get("value")), fmt(p.get("se")), ci])
+def _params_table(fit: LawFit | ApproachFit) -> Block:
+    rows = [[name, fmt(p.value), fmt(p.se), interval_text(p.ci_low, p.ci_high, fmt)]
+            for name, p in fit.params.items()]
     return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
 
 
@@ -200,125 +196,133 @@ FORMULAS = {
 }
 
 
-def fit_summary(fit: dict, prediction: dict | None = None) -> list[Block]:
+def fit_summary(fit: LawFit, prediction: PredictionBlock | None = None) -> list[Block]:
     """One form's formula, exponent, quality, parameters and checks; `prediction` (fit.json's
     block) gives the combined prediction that the 10x line is shown beside."""
-    form = fit.get("form", "?")
-    blocks = [Block("p", FORMULAS.get(form, form).format(
-        x=fit.get("x"), y=fit.get("y"), d=fit.get("d")))]
+    form = fit.form or "?"
+    blocks = [Block("p", FORMULAS.get(form, form).format(x=fit.x, y=fit.y, d=fit.d))]
     pairs = []
-    exp = fit.get("exponent")
-    params = fit.get("params") or {}
+    exp = fit.exponent
     exp_name = {"power": "b", "saturating": "alpha"}.get(form)
     if exp is not None:
-        p = params.get(exp_name) or {}
-        lo, hi = p.get("ci_low"), p.get("ci_high")
-        if form == "saturating":  # the exponent is -alpha: its interval flips
-            lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+        p = fit.params.get(exp_name or "")
+        lo, hi = exponent_interval(form, fit.params)  # -alpha's interval flips
         pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(lo)}, {fmt(hi)}], "
-                                  f"s.e. {fmt(p.get('se'))})"))
-    derived = fit.get("derived") or {}
+                                  f"s.e. {fmt(p.se if p else None)})"))
+    derived = fit.derived
     ten_x = ten_x_text(fit, prediction)
     if ten_x:
         pairs.append(("10x buys", ten_x))
-    pairs += [("R^2 (log space)", fmt(fit.get("r2_log"))),
-              ("RMSE (log space)", fmt(fit.get("rmse_log"))),
-              ("points", fmt(fit.get("n_points"), "i")),
-              ("converged", fmt(fit.get("converged")) + (
-                  f" ({fit['message']})" if fit.get("message") else ""))]
-    for key in ("a_opt", "b_opt", "G"):
-        if derived.get(key) is not None:
-            pairs.append((key, fmt(derived[key])))
-    boot = fit.get("bootstrap") or {}
-    if boot:
-        pairs.append(("bootstrap", f"{fmt(boot.get('n_ok'), 'i')} of {fmt(boot.get('n'), 'i')} "
-                                   f"refits, seed {fmt(boot.get('seed'), 'i')}"))
-    if fit.get("method"):
-        pairs.append(("method", str(fit["method"])))
+    pairs += [("R^2 (log space)", fmt(fit.r2_log)),
+              ("RMSE (log space)", fmt(fit.rmse_log)),
+              ("points", fmt(fit.n_points, "i")),
+              ("converged", fmt(fit.converged) + (f" ({fit.message})" if fit.message else ""))]
+    for key, value in (("a_opt", derived.a_opt), ("b_opt", derived.b_opt), ("G", derived.G)):
+        if value is not None:
+            pairs.append((key, fmt(value if key == "G" else value.value)))
+    boot = fit.bootstrap
+    pairs.append(("bootstrap", f"{fmt(boot.n_ok, 'i')} of {fmt(boot.n, 'i')} "
+                               f"refits, seed {fmt(boot.seed, 'i')}"))
+    if fit.method:
+        pairs.append(("method", fit.method))
     blocks += [Block("kv", rows=pairs), _params_table(fit)]
 
-    ext = fit.get("extrapolation")
-    if ext and ext.get("x"):
-        held = fmt(ext.get("held_out"))
-        blocks.append(Block("p", f"Extrapolation check: refit without the {held} largest, "
-                                 "then predict them."))
-        blocks.append(Block("table", headers=[fit.get("x") or "x", "predicted", "observed",
+    ext = fit.extrapolation
+    if ext and ext.x:
+        blocks.append(Block("p", f"Extrapolation check: refit without the {fmt(ext.held_out)} "
+                                 "largest, then predict them."))
+        blocks.append(Block("table", headers=[fit.x or "x", "predicted", "observed",
                                               "relative error"],
                             rows=[[fmt(x, "n"), fmt(p), fmt(o), fmt(e, "pct")]
-                                  for x, p, o, e in zip(ext.get("x") or [],
-                                                        ext.get("predicted") or [],
-                                                        ext.get("observed") or [],
-                                                        ext.get("rel_error") or [],
-                                                        strict=False)]))
-    if fit.get("extrapolation_note"):
-        blocks.append(Block("p", str(fit["extrapolation_note"])))
-    if fit.get("caveat"):
-        blocks.append(Block("p", f"Caution: {fit['caveat']}."))
-    if fit.get("by_size"):
-        blocks.append(Block("p", f"Each size on its own, the exponent along {fit.get('x')}:"))
+                                  for x, p, o, e in zip(ext.x, ext.predicted, ext.observed,
+                                                        ext.rel_error, strict=False)]))
+    if fit.extrapolation_note:
+        blocks.append(Block("p", fit.extrapolation_note))
+    if fit.caveat:
+        blocks.append(Block("p", f"Caution: {fit.caveat}."))
+    if fit.by_size:
+        blocks.append(Block("p", f"Each size on its own, the exponent along {fit.x}:"))
         blocks.append(Block("table", headers=["size", "N", "points", "exponent", "95% CI",
                                               "R^2 (log space)"],
-                            rows=[[e.get("size", ""), fmt(e.get("n"), "n"),
-                                   fmt(e.get("n_points"), "i"), fmt(e.get("exponent")),
-                                   interval_text(*exponent_interval(form, e.get("params") or {}),
-                                                 fmt), fmt(e.get("r2_log"))]
-                                  for e in fit["by_size"]]))
-    if derived.get("optimal"):
-        blocks.append(Block("p", "Compute-optimal allocation:"))
-        blocks.append(Block("table", headers=["C (FLOPs)", "N_opt", "D_opt"],
-                            rows=[[fmt(o.get("C"), "e"), fmt(o.get("N_opt"), "n"),
-                                   fmt(o.get("D_opt"), "n")] for o in derived["optimal"]]))
-    if derived.get("predictions"):
-        blocks.append(Block("p", "Predictions (95% CI):"))
-        blocks.append(Block("table", headers=["x", "predicted", "95% CI"],
-                            rows=[[fmt(p.get("x"), "n"), fmt(p.get("y")),
-                                   f"[{fmt(p.get('ci_low'))}, {fmt(p.get('ci_high'))}]"]
-                                  for p in derived["predictions"]]))
-    return blocks
+                            rows=[[e.size, fmt(e.n, "n"), fmt(e.n_points, "i"),
+                                   fmt(e.exponent),
+                                   interval_text(*exponent_interval(form, e.params), fmt),
+                                   fmt(e.r2_log)]
+                                  for e in fit.by_size]))
+    return blocks + _predictions(derived.predictions or [], fit.x or "x")
 
 
-def seed_noise_blocks(noise: dict | None, power: bool) -> list[Block]:
+def _predictions(rows: list[PredictionRow], x: str) -> list[Block]:
+    """--predict rows: y at x; or at a FLOP budget C, N_opt and D_opt (and L_opt)."""
+    if not rows:
+        return []
+    at_c = any(p.n_opt is not None for p in rows)
+    headers = (["C (FLOPs)", "N_opt, 95% CI", "D_opt, 95% CI", "loss, 95% CI"] if at_c
+               else [x, "predicted, 95% CI"])
+    table = [[fmt(p.x, "e"), estimate_text(p.n_opt, fmt), estimate_text(p.d_opt, fmt),
+              estimate_text(p.y, fmt)] if at_c else [fmt(p.x, "n"), estimate_text(p.y, fmt)]
+             for p in rows]
+    return [Block("p", "Predictions (each 95% interval from the fit's parameter uncertainty):"),
+            Block("table", headers=headers, rows=table)]
+
+
+def approach_summary(fit: ApproachFit) -> list[Block]:
+    """A compute-optimal approach: its law, quality of the fit, a and b, predictions."""
+    a = fit.params.get("a_opt")
+    pairs = []
+    if fit.exponent is not None:
+        pairs.append(("exponent", f"{fmt(fit.exponent)}  (a of N_opt ~ C^a: 95% CI "
+                                  f"{interval_text(a.ci_low, a.ci_high, fmt) if a else '-'})"))
+    pairs += [("points", fmt(fit.n_points, "i")),
+              ("converged", fmt(fit.converged) + (f" ({fit.message})" if fit.message else "")),
+              ("bootstrap", f"{fmt(fit.bootstrap.n_ok, 'i')} of {fmt(fit.bootstrap.n, 'i')} "
+                            f"refits, seed {fmt(fit.bootstrap.seed, 'i')}")]
+    if fit.method:
+        pairs.append(("method", fit.method))
+    blocks = [Block("p", f"N_opt = k_N C^a, D_opt = k_D C^b   (N = {fit.x}, C = {fit.c}, "
+                         f"loss {fit.y})"), Block("kv", rows=pairs), _params_table(fit)]
+    return blocks + _predictions(fit.derived.predictions, "C (FLOPs)")
+
+
+def seed_noise_blocks(noise: SeedNoise | None, power: bool) -> list[Block]:
     """fit.json's seed_noise: the pooled seed sd, then each fitted point's seeds."""
     if not noise:
         return []
-    column = noise.get("column", "val_loss")
-    if noise.get("pooled_sd") is None:
+    column = noise.column
+    if noise.pooled_sd is None:
         return [Block("p", f"Seed noise: one seed per configuration, so the seed-to-seed sd "
                            f"of {column} is not measured.")]
-    left = noise.get("outliers_left_out") or 0
+    left = noise.outliers_left_out
     text = (f"Seed noise: the seed-to-seed standard deviation of {column} is "
-            f"{fmt(noise['pooled_sd'])}, pooled over {fmt(noise.get('configs_pooled'), 'i')} "
-            f"configurations ({fmt(noise.get('dof'), 'i')} degrees of freedom"
+            f"{fmt(noise.pooled_sd)}, pooled over {fmt(noise.configs_pooled, 'i')} "
+            f"configurations ({fmt(noise.dof, 'i')} degrees of freedom"
             + (f"; {left} outlier seed(s) left out" if left else "") + "). Each fitted point "
             "is the mean over its seeds"
             + (", and the power law's interval for b includes both the seed noise and the "
                "noise of picking each size's best learning rate." if power else "."))
-    rows = [[str(p.get("label", "")), fmt(p.get("tokens"), "n"), fmt(p.get("lr")),
-             fmt(p.get("n_seeds"), "i"), fmt(p.get("mean"), "f4"), fmt(p.get("sd"), "f4")]
-            for p in noise.get("points") or []]
+    rows = [[p.label, fmt(p.tokens, "n"), fmt(p.lr), fmt(p.n_seeds, "i"), fmt(p.mean, "f4"),
+             fmt(p.sd, "f4")] for p in noise.points]
     return [Block("p", text), Block("table", headers=["size", "tokens D", "lr", "seeds",
                                                       f"mean {column}", "seed sd"], rows=rows)]
 
 
 def fit_section(report: ReportData) -> Section:
     fit = report.fit
-    if not fit or not fit.get("fits"):
+    if not fit or not fit.fits:
         return Section("fit", "Fit", [Block("p", "No fit: run `scalecli fit` on this folder "
                                                  "(it needs at least three finished sizes).")])
     blocks = []
-    used = f"{fmt(fit.get('rows_used'), 'i')} of {fmt(fit.get('rows_total'), 'i')} rows used"
-    excluded = fit.get("rows_excluded") or {}
-    if excluded:
-        used += "; excluded: " + ", ".join(f"{k} {v}" for k, v in excluded.items())
-    if fit.get("filter"):
-        used += f"; filter {' and '.join(map(str, fit['filter']))}"
+    used = f"{fmt(fit.rows_used, 'i')} of {fmt(fit.rows_total, 'i')} rows used"
+    if fit.rows_excluded:
+        used += "; excluded: " + ", ".join(f"{k} {v}" for k, v in fit.rows_excluded.items())
+    if fit.filter:
+        used += f"; filter {' and '.join(fit.filter)}"
     blocks.append(Block("p", used + "."))
-    blocks.extend(seed_noise_blocks(fit.get("seed_noise"), "power" in fit["fits"]))
-    for form, one in fit["fits"].items():
-        if not one:
-            continue
+    blocks.extend(seed_noise_blocks(fit.seed_noise, "power" in fit.fits))
+    for form, one in fit.fits.items():
         blocks.append(Block("h3", form))
-        blocks.extend(fit_summary(one, fit.get("prediction")))
+        blocks.extend(fit_summary(one, fit.prediction) if isinstance(one, LawFit)
+                      else approach_summary(one))
     blocks.extend(approaches_blocks(fit))
     blocks.extend(exponents_blocks(fit))
     return Section("fit", "Fit", blocks)

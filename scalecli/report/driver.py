@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalecli.report.data import ReportData, load, one_run_per_size
+from scalecli.report.data import MakeFit, ReportData, load, one_run_per_size
 from scalecli.results import atomic_write_text
 
 
@@ -29,12 +29,19 @@ class ReportOptions:
     """Tokens generated per sample."""
     command: str = "scalecli report"
     """The command line that produced the report, printed in it."""
+    make_fit: MakeFit | None = None
+    """Writes the default fit.json when it is missing (the CLI passes `fit`'s); None: the
+    report has no fit and says how to make one."""
 
 
 def run_report(options: ReportOptions) -> Path:
     """Build OUT_DIR/report/ and return the path of report.html."""
     start = time.perf_counter()
-    report = load(options.out_dir, options.command)
+    report = load(options.out_dir, options.command, options.make_fit)
+    if report.fit_warning:  # a stale or a just-made fit.json: said before the work starts
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(f"[yellow]{report.fit_warning}[/]")
     folder = report.out_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
 

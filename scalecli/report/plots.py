@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
+from scalecli.fit.schema import LawFit
 from scalecli.report.data import VALIDATION, fit_rows, one_run_per_size, predict
 from scalecli.report.optimum_plot import optimum_figure
 from scalecli.report.scaling_plot import scaling_figure
@@ -123,14 +124,14 @@ def residuals_figure(report, folder: Path) -> Figure:
     figure = Figure("residuals", "Residuals of the fits in log space",
                     "ln(observed) - ln(fitted) for each run the fit used. Points should scatter "
                     "around zero; a trend means the form does not fit the data.")
-    fits = (report.fit or {}).get("fits") or {}
+    fits = report.fit.fits if report.fit else {}
     rows = fit_rows(report.rows, report.fit)
     series = []
     for form in ("power", "saturating", "chinchilla"):
         fit = fits.get(form)
-        if not fit or not fit.get("params"):
+        if not isinstance(fit, LawFit) or not fit.params:
             continue
-        x_col, y_col, d_col = fit.get("x"), fit.get("y"), fit.get("d")
+        x_col, y_col, d_col = fit.x, fit.y, fit.d
         need = [c for c in (x_col, y_col, d_col if form == "chinchilla" else None) if c]
         if not all(c in rows.columns for c in need) or len(need) < 2:
             continue
@@ -158,7 +159,7 @@ def residuals_figure(report, folder: Path) -> Figure:
                    linewidths=0.5, label=f"{form} ({y_col})", zorder=3)
     ax.axhline(0, color="black", lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel(label(fits[series[0][0]].get("x") or "x"))
+    ax.set_xlabel(label(fits[series[0][0]].x or "x"))
     ax.set_ylabel("ln(observed / fitted)")
     lim = max(abs(r).max() for *_, r in series) * 1.3 or 0.01
     ax.set_ylim(-lim, lim)
@@ -196,8 +197,8 @@ def isoflop_figure(report, folder: Path) -> Figure:
     # Iso-FLOP groups: runs within a quarter decade of compute, with 3+ distinct sizes.
     rows = rows.assign(Cbin=np.round(np.log10(rows["C"]) * 4) / 4)
     groups = [g for _, g in rows.groupby("Cbin") if g["params_non_embedding"].nunique() >= 3]
-    chin = ((report.fit or {}).get("fits") or {}).get("chinchilla")
-    chin = chin if chin and chin.get("params") else None
+    chin = report.fit.law("chinchilla") if report.fit else None
+    chin = chin if chin and chin.params else None
     panels = 1 + bool(groups) + bool(chin)
     fig, axes = plt.subplots(1, panels, figsize=(max(8.0, 4.2 * panels + 2.0), FIG_H),
                              layout="constrained", squeeze=False)
@@ -239,12 +240,12 @@ def isoflop_figure(report, folder: Path) -> Figure:
     return save(fig, folder, figure)
 
 
-def _chinchilla_contours(ax, fig, chin: dict, rows: pd.DataFrame) -> str | None:
+def _chinchilla_contours(ax, fig, chin: LawFit, rows: pd.DataFrame) -> str | None:
     """The fitted loss over (6ND, N) with the runs on it. N and D are the columns the law was
     fitted on (fit.json's `x` and `d`, normally `params`, every parameter): drawn at another
     count of N, the runs would sit off the surface that was fitted to them (up to 5x on
     small models, where the embeddings are most of the parameters)."""
-    n_col, d_col = chin.get("x") or "params", chin.get("d") or "tokens"
+    n_col, d_col = chin.x or "params", chin.d or "tokens"
     if any(col not in rows.columns for col in (n_col, d_col)):
         ax.set_axis_off()
         ax.text(0.5, 0.5, f"no {n_col} or {d_col} column:\nno contours", ha="center",
@@ -269,8 +270,8 @@ def _chinchilla_contours(ax, fig, chin: dict, rows: pd.DataFrame) -> str | None:
     cf = ax.contourf(cc, nn, loss, levels=levels, cmap="viridis_r", alpha=0.85, extend="max")
     fig.colorbar(cf, ax=ax, label="fitted loss (nats/token)")
     ax.scatter(c, n, color="white", edgecolors="black", s=30, zorder=4, label="runs")
-    derived = chin.get("derived") or {}
-    g, a_opt = derived.get("G"), derived.get("a_opt")
+    g = chin.derived.G
+    a_opt = chin.derived.a_opt.value if chin.derived.a_opt else None
     if g and a_opt:
         ax.plot(cs, g * (cs / 6) ** a_opt, color="C3", lw=2, label="N_opt(C)")
     ax.set_xscale("log")

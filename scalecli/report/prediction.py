@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from scalecli.fit.summary import interval_text
+from scalecli.fit.schema import (
+    ComputeCheck,
+    FitDoc,
+    LawFit,
+    Predicted,
+    PredictionBlock,
+    ValidationBlock,
+)
+from scalecli.fit.schema.text import interval_text
 from scalecli.report.blocks import Block, Section, fmt
 
 INSIDE, OUTSIDE = "✓ inside", "✗ OUTSIDE"
@@ -24,23 +32,23 @@ HOW_TO_VALIDATE = ("No validation run checks this yet: add `validate: {models: [
 
 
 # The section ------------------------------------------------------------------------------
-def prediction_section(fit: dict | None) -> Section | None:
+def prediction_section(fit: FitDoc | None) -> Section | None:
     """The section above the figures; None when fit.json has neither block."""
-    fit = fit or {}
-    prediction, validation = fit.get("prediction"), fit.get("validation")
+    prediction = fit.prediction if fit else None
+    validation = fit.validation if fit else None
     if not prediction and not validation:
         return None
     blocks: list[Block] = []
-    runs = (validation or {}).get("runs")
-    compute = (validation or {}).get("compute")
+    runs = validation.runs if validation else None
+    compute = validation.compute if validation else None
     if runs:
         blocks += validation_blocks(validation)
-    if prediction and prediction.get("points"):
+    if prediction and prediction.points:
         blocks.append(Block("p", (
             "Beside them, everything `fit` predicted from the ladder alone (the rows above "
             "are these predictions, scored):") if runs else (
             "What `fit` predicts from the ladder alone: each form's "
-            f"{prediction.get('y') or 'val_loss'} for one new run, with its 95% prediction "
+            f"{prediction.y or 'val_loss'} for one new run, with its 95% prediction "
             "interval, and the combined prediction it stands behind.")))
         blocks += prediction_blocks(prediction)
         if not runs and not compute:
@@ -56,17 +64,17 @@ def _mark(inside: bool | None) -> str:
     return "-" if inside is None else INSIDE if inside else OUTSIDE
 
 
-def validation_blocks(validation: dict) -> list[Block]:
+def validation_blocks(validation: ValidationBlock) -> list[Block]:
     """The verdict (best form, forms ruled out), then one row per run and form."""
-    runs = validation["runs"]
-    y = validation.get("y") or "val_loss"
-    x = validation.get("x") or "x"
-    ruled_out = list(validation.get("ruled_out") or [])
-    misses = validation.get("misses")
+    runs = validation.runs
+    y = validation.y or "val_loss"
+    x = validation.x or "x"
+    ruled_out = list(validation.ruled_out)
+    misses = validation.misses
     lead = (f"{len(runs)} validation run(s), trained past the ladder and never fitted, against "
             f"each form's 95% prediction interval for one new run's {y}, made from the ladder "
             "alone.")
-    verdict = [f"Best form: {validation.get('best_form') or '-'} (the smallest worst-case "
+    verdict = [f"Best form: {validation.best_form or '-'} (the smallest worst-case "
                "relative error over the validation runs)."]
     if ruled_out:
         verdict.append(f"Ruled out: {', '.join(ruled_out)} (a run outside its 95% interval; "
@@ -75,15 +83,13 @@ def validation_blocks(validation: dict) -> list[Block]:
         verdict.append("No form is ruled out: every run fell inside every form's interval.")
     rows = []
     for run in runs:
-        best = run.get("best_form")
-        for score in run.get("scores") or []:
-            form = str(score.get("form", ""))
+        for score in run.scores:
             rows.append([
-                str(run.get("model") or run.get("run_id") or ""), fmt(run.get("x"), "n"),
-                fmt(run.get("tokens"), "n"), fmt(run.get("observed"), "f4"),
-                form + (" (best)" if form == best else ""), fmt(score.get("predicted"), "f4"),
-                interval_text(score.get("low"), score.get("high"), lambda v: fmt(v, "f4")),
-                fmt(score.get("rel_error"), "pct"), _mark(score.get("inside")),
+                str(run.model or run.run_id or ""), fmt(run.x, "n"),
+                fmt(run.tokens, "n"), fmt(run.observed, "f4"),
+                score.form + (" (best)" if score.form == run.best_form else ""),
+                fmt(score.predicted, "f4"), interval_text(score.low, score.high, _f4),
+                fmt(score.rel_error, "pct"), _mark(score.inside),
             ])
     headers = ["run", f"N ({x})", "tokens D", f"observed {y}", "form", "predicted",
                "95% prediction interval", "relative error", "inside"]
@@ -91,24 +97,23 @@ def validation_blocks(validation: dict) -> list[Block]:
             Block("table", headers=headers, rows=rows)]
 
 
-def prediction_blocks(prediction: dict) -> list[Block]:
+def prediction_blocks(prediction: PredictionBlock) -> list[Block]:
     """One row per point and form, the combined one last; then how it was combined, why,
     and what the intervals hold."""
-    y = prediction.get("y") or "val_loss"
-    x = prediction.get("x") or "x"
+    y = prediction.y or "val_loss"
+    x = prediction.x or "x"
     rows, why = [], []
-    for point in prediction.get("points") or []:
-        at = [fmt(point.get("x"), "n"), str(point.get("label") or "-"),
-              str(point.get("source") or "-")]
-        for form, p in (point.get("forms") or {}).items():
+    for point in prediction.points:
+        at = [fmt(point.x, "n"), str(point.label or "-"), str(point.source or "-")]
+        for form, p in point.forms.items():
             rows.append([*at, form, *_estimate(p)])
-        combined = point.get("combined")
+        combined = point.combined
         if combined:
-            forms = " + ".join(combined.get("forms") or [])
+            forms = " + ".join(combined.forms)
             name = (f"combined ({forms})" if forms else "combined") + (
-                ", forms disagree" if combined.get("disagree") else "")
+                ", forms disagree" if combined.disagree else "")
             rows.append([*at, name, *_estimate(combined)])
-            method, reason = combined.get("method"), combined.get("reason")
+            method, reason = combined.method, combined.reason
             why.append(" ".join(filter(None, [
                 method and f"The combined prediction is the {method.rstrip('.')}.",
                 reason and f"Why `fit` stands behind it: {reason.rstrip('.')}."])))
@@ -116,7 +121,7 @@ def prediction_blocks(prediction: dict) -> list[Block]:
                                       "95% prediction interval"], rows=rows)]
     for text in dict.fromkeys(w for w in why if w):
         blocks.append(Block("p", text))
-    sd = prediction.get("seed_sd")
+    sd = prediction.seed_sd
     if sd is None:
         blocks.append(Block("p", "The intervals hold the fit's parameter uncertainty only: "
                                  "one seed per size, so one run's seed noise is not measured "
@@ -127,28 +132,29 @@ def prediction_blocks(prediction: dict) -> list[Block]:
     return blocks
 
 
-def _estimate(p: dict | None) -> list[str]:
-    p = p or {}
-    return [fmt(p.get("y"), "f4"), interval_text(p.get("low"), p.get("high"),
-                                                 lambda v: fmt(v, "f4"))]
+def _estimate(p: Predicted) -> list[str]:
+    return [fmt(p.value, "f4"), interval_text(p.ci_low, p.ci_high, _f4)]
 
 
-def compute_blocks(compute: list[dict]) -> list[Block]:
+def _f4(v: float) -> str:
+    return fmt(v, "f4")
+
+
+def compute_blocks(compute: list[ComputeCheck]) -> list[Block]:
     """validate: {flops: [...]}: each run at a budget past the ladder's against approach 3's
     prediction at its (N, D), then each approach's N_opt and loss against the best run."""
     runs, approaches = [], []
     for budget in compute:
-        c = fmt(budget.get("flops"), "e")
-        for r in budget.get("runs") or []:
-            runs.append([c, str(r.get("model") or r.get("run_id") or ""), fmt(r.get("n"), "n"),
-                         fmt(r.get("tokens"), "n"), fmt(r.get("observed"), "f4"),
-                         fmt(r.get("predicted"), "f4"), _interval(r),
-                         _mark(r.get("inside"))])
-        for a in budget.get("approaches") or []:
-            approaches.append([c, str(a.get("approach", "")), fmt(a.get("n_opt"), "n"),
-                               fmt(budget.get("best_trained_n"), "n"), fmt(a.get("n_ratio"), "f2"),
-                               fmt(a.get("loss"), "f4"), _interval(a),
-                               fmt(budget.get("observed_best"), "f4"), _mark(a.get("inside"))])
+        c = fmt(budget.flops, "e")
+        for r in budget.runs:
+            runs.append([c, str(r.model or r.run_id or ""), fmt(r.n, "n"), fmt(r.tokens, "n"),
+                         fmt(r.observed, "f4"), fmt(r.predicted, "f4"),
+                         interval_text(r.low, r.high, _f4), _mark(r.inside)])
+        for a in budget.approaches:
+            approaches.append([c, a.approach, fmt(a.n_opt, "n"), fmt(budget.best_trained_n, "n"),
+                               fmt(a.n_ratio, "f2"), fmt(a.loss, "f4"),
+                               interval_text(a.low, a.high, _f4),
+                               fmt(budget.observed_best, "f4"), _mark(a.inside)])
     blocks = []
     if runs:
         blocks += [Block("p", "Validation budgets past the ladder's: each size trained there, "
@@ -167,24 +173,20 @@ def compute_blocks(compute: list[dict]) -> list[Block]:
     return blocks
 
 
-def _interval(p: dict) -> str:
-    return interval_text(p.get("low"), p.get("high"), lambda v: fmt(v, "f4"))
-
-
 # 10x --------------------------------------------------------------------------------------
-def ten_x_text(fit: dict, prediction: dict | None = None) -> str | None:
+def ten_x_text(fit: LawFit, prediction: PredictionBlock | None = None) -> str | None:
     """fit.json's '10x params -> X% lower perplexity', never alone: with the interval of
     10^b from b's 95% CI, and the combined prediction `fit` stands behind where there is one.
     One form's point estimate of what 10x buys hides both how uncertain b is and that the
     forms disagree past the ladder."""
-    derived = fit.get("derived") or {}
-    text = derived.get("ten_x_text")
+    text = fit.derived.ten_x_text
     if not text:
         return None
     if "95% CI" in text:  # written by a `fit` that states the interval itself
         text += ", from the power form alone"
     else:
-        interval = _b_interval((fit.get("params") or {}).get("b") or {})
+        b = fit.params.get("b")
+        interval = _b_interval(b.value, b.se, b.ci_low, b.ci_high) if b else None
         if interval is None:
             text += " (no interval: fit.json gives none for b, so treat it as a guess)"
         else:
@@ -198,12 +200,13 @@ def ten_x_text(fit: dict, prediction: dict | None = None) -> str | None:
     return text
 
 
-def _b_interval(b: dict) -> tuple[float, float, str] | None:
+def _b_interval(value: float | None, se: float | None, lo: float | None,
+                hi: float | None) -> tuple[float, float, str] | None:
     """b's 95% CI, else b +- 1.96 s.e., else None."""
-    if b.get("ci_low") is not None and b.get("ci_high") is not None:
-        return b["ci_low"], b["ci_high"], "b's 95% CI"
-    if b.get("value") is not None and b.get("se") is not None:
-        return b["value"] - 1.96 * b["se"], b["value"] + 1.96 * b["se"], "b +- 1.96 s.e."
+    if lo is not None and hi is not None:
+        return lo, hi, "b's 95% CI"
+    if value is not None and se is not None:
+        return value - 1.96 * se, value + 1.96 * se, "b +- 1.96 s.e."
     return None
 
 
@@ -217,23 +220,22 @@ def _changes(low: float, high: float) -> str:
     return f"{-c1:.1f}% lower to {c2:.1f}% higher"
 
 
-def _y_name(fit: dict) -> str:
-    return {"val_ppl": "perplexity", "val_loss": "loss"}.get(fit.get("y") or "", "y")
+def _y_name(fit: LawFit) -> str:
+    return {"val_ppl": "perplexity", "val_loss": "loss"}.get(fit.y or "", "y")
 
 
-def _headline(prediction: dict | None) -> str | None:
+def _headline(prediction: PredictionBlock | None) -> str | None:
     """The combined prediction at the point `fit` chose by default (else its first)."""
-    points = [p for p in (prediction or {}).get("points") or [] if p.get("combined")]
-    if not points:
+    points = [p for p in (prediction.points if prediction else []) if p.combined]
+    if not prediction or not points:
         return None
-    point = next((p for p in points if p.get("source") == "default"), points[0])
-    c = point["combined"]
-    y = (prediction or {}).get("y") or "val_loss"
-    forms = " + ".join(c.get("forms") or [])
-    text = (f"the combined prediction ({forms}) at N = {fmt(point.get('x'), 'n')}: {y} "
-            f"{fmt(c.get('y'), 'f3')} {interval_text(c.get('low'), c.get('high'), _f3)}")
-    if y == "val_loss" and None not in (c.get("y"), c.get("low"), c.get("high")):
-        text += (f", perplexity {_exp(c['y'])} [{_exp(c['low'])}, {_exp(c['high'])}]")
+    point = next((p for p in points if p.source == "default"), points[0])
+    c = point.combined
+    y = prediction.y or "val_loss"
+    text = (f"the combined prediction ({' + '.join(c.forms)}) at N = {fmt(point.x, 'n')}: {y} "
+            f"{fmt(c.value, 'f3')} {interval_text(c.ci_low, c.ci_high, _f3)}")
+    if y == "val_loss" and None not in (c.value, c.ci_low, c.ci_high):
+        text += (f", perplexity {_exp(c.value)} [{_exp(c.ci_low)}, {_exp(c.ci_high)}]")
     return text
 
 
@@ -265,16 +267,15 @@ class Check:
     intervals: tuple[Interval, ...]
 
 
-def validation_checks(fit: dict | None, x_col: str, y_col: str,
+def validation_checks(fit: FitDoc | None, x_col: str, y_col: str,
                       rows: pd.DataFrame) -> tuple[list[Check], str | None]:
     """fit.json's validation runs at the figure's x and y, and a note when some cannot be
     drawn. Loss intervals become perplexity ones by exp (monotone, so the interval holds);
     another y column has no intervals to show."""
-    validation = (fit or {}).get("validation") or {}
-    runs = validation.get("runs") or []
-    if not runs:
+    validation = fit.validation if fit else None
+    if validation is None or not validation.runs:
         return [], None
-    v_y = validation.get("y") or "val_loss"
+    v_y = validation.y or "val_loss"
     if y_col == v_y:
         to_y = float
     elif (v_y, y_col) == ("val_loss", "val_ppl"):
@@ -284,21 +285,19 @@ def validation_checks(fit: dict | None, x_col: str, y_col: str,
         return [], f"The validation runs are scored in {v_y}, so they are not drawn in {y_col}."
     by_id = rows.set_index(rows["run_id"].astype(str)) if "run_id" in rows.columns else None
     checks, missing = [], 0
-    for run in runs:
-        x = run.get("x") if (validation.get("x") or x_col) == x_col else None
+    for run in validation.runs:
+        x = run.x if (validation.x or x_col) == x_col else None
         if x is None and by_id is not None and x_col in by_id.columns:
-            found = by_id[x_col].get(str(run.get("run_id")))
+            found = by_id[x_col].get(str(run.run_id))
             x = None if found is None or isinstance(found, pd.Series) else found
-        if x is None or run.get("observed") is None or pd.isna(x):
+        if x is None or run.observed is None or pd.isna(x):
             missing += 1
             continue
         intervals = tuple(
-            Interval(str(s.get("form")), to_y(s["predicted"]), to_y(s["low"]), to_y(s["high"]),
-                     s.get("inside"))
-            for s in run.get("scores") or []
-            if None not in (s.get("predicted"), s.get("low"), s.get("high")))
-        checks.append(Check(float(x), to_y(run["observed"]),
-                            str(run.get("model") or run.get("run_id") or ""), intervals))
+            Interval(s.form, to_y(s.predicted), to_y(s.low), to_y(s.high), s.inside)
+            for s in run.scores if None not in (s.predicted, s.low, s.high))
+        checks.append(Check(float(x), to_y(run.observed), str(run.model or run.run_id or ""),
+                            intervals))
     note = (f"{missing} validation run(s) have no {x_col} in fit.json or results.csv, so they "
             "are not drawn." if missing else None)
     return checks, note

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scalecli.fit.schema import LawFit
 from scalecli.report.data import predict, seed_bars
 from scalecli.report.prediction import Check, validation_checks
 from scalecli.report.style import FIG_H, Figure, label, log_ticks, save, size_colours
@@ -18,8 +19,8 @@ from scalecli.report.style import FIG_H, Figure, label, log_ticks, save, size_co
 # (a) -----------------------------------------------------------------------------------
 def scaling_figure(report, folder: Path) -> Figure:
     fit = report.primary_fit()
-    x_col = (fit or {}).get("x") or "params_non_embedding"
-    y_col = (fit or {}).get("y") or "val_ppl"
+    x_col = (fit.x if fit else None) or "params_non_embedding"
+    y_col = (fit.y if fit else None) or "val_ppl"
     figure = Figure("scaling", f"{label(y_col).capitalize()} against {label(x_col)}",
                     "Each point is a finished run; the line is the fitted law, the shaded band "
                     "its 95% bootstrap interval, dashed one decade beyond the largest model.")
@@ -38,17 +39,17 @@ def scaling_figure(report, folder: Path) -> Figure:
     ax.set_yscale("log")
     xmax = pts[x_col].max()
     if fit is not None:
-        band = fit.get("band") or {}
+        band = fit.band
         try:
-            bx = np.asarray(band.get("x") or [], dtype=float)
-            by = np.asarray(band.get("y") or [], dtype=float)
+            bx = np.asarray(band.x if band else [], dtype=float)
+            by = np.asarray(band.y if band else [], dtype=float)
         except (TypeError, ValueError):
             bx = by = np.asarray([])
         if bx.size < 2 or by.size != bx.size:
             bx = np.geomspace(pts[x_col].min(), 10 * xmax, 100)
             by = predict(fit, bx)
             figure.note = "fit.json has no bootstrap band, so none is shaded."
-        low, high = band.get("low"), band.get("high")
+        low, high = (band.low, band.high) if band else (None, None)
         if low and high and len(low) == bx.size and len(high) == bx.size:
             lo = np.asarray([np.nan if v is None else v for v in low], dtype=float)
             hi = np.asarray([np.nan if v is None else v for v in high], dtype=float)
@@ -60,8 +61,8 @@ def scaling_figure(report, folder: Path) -> Figure:
         if beyond.sum() >= 2:
             ax.plot(bx[beyond], by[beyond], color="C0", lw=2, ls="--",
                     label="extrapolation (to 10x the largest)")
-        ext = fit.get("extrapolation") or {}
-        ex, ep = ext.get("x") or [], ext.get("predicted") or []
+        ext = fit.extrapolation
+        ex, ep = (ext.x, ext.predicted) if ext else ([], [])
         pairs = [(a, b) for a, b in zip(ex, ep, strict=False) if a and b]
         if pairs:
             ax.scatter(*zip(*pairs, strict=True), marker="D", s=50, facecolors="none",
@@ -125,14 +126,14 @@ def draw_checks(ax, checks: list[Check]) -> None:
                label="validation run (not fitted)")
 
 
-def fit_label(fit: dict) -> str:
-    p = {k: (v or {}).get("value") for k, v in (fit.get("params") or {}).items()}
-    y = fit.get("y") or "y"
+def fit_label(fit: LawFit) -> str:
+    p = {k: v.value for k, v in fit.params.items()}
+    y = fit.y or "y"
     try:
-        if fit.get("form") == "power":
+        if fit.form == "power":
             return f"fit: {y} = {p['a']:.3g} N^{p['b']:.3f}"
-        if fit.get("form") == "saturating":
+        if fit.form == "saturating":
             return f"fit: {y} = {p['E']:.3g} + {p['A']:.3g} N^-{p['alpha']:.3f}"
     except (KeyError, TypeError):
         pass
-    return f"fit ({fit.get('form')})"
+    return f"fit ({fit.form})"

@@ -65,8 +65,8 @@ def terminal_plot(report: ReportData, console) -> None:
     import numpy as np
 
     fit = report.primary_fit()
-    x_col = (fit or {}).get("x") or "params_non_embedding"
-    y_col = (fit or {}).get("y") or "val_ppl"
+    x_col = (fit.x if fit else None) or "params_non_embedding"
+    y_col = (fit.y if fit else None) or "val_ppl"
     if x_col not in report.ladder.columns or y_col not in report.ladder.columns:
         return
     pts = report.ladder[[x_col, y_col]].dropna()
@@ -89,7 +89,7 @@ def terminal_plot(report: ReportData, console) -> None:
         plt.yscale("log")
         plt.scatter(pts[x_col].tolist(), pts[y_col].tolist(), label="runs", marker="dot")
         if xs is not None:
-            plt.plot(xs.tolist(), ys.tolist(), label=f"{fit.get('form')} fit")
+            plt.plot(xs.tolist(), ys.tolist(), label=f"{fit.form} fit")
         plt.title(title_text)
         plt.xlabel(x_col)
         plt.ylabel(y_col)
@@ -103,7 +103,7 @@ def terminal_plot(report: ReportData, console) -> None:
         figure.ruler("y").scale("log")
         if xs is not None:
             line = figure.signal(xs.tolist(), ys.tolist(), marker=".")
-            line.label(f"{fit.get('form')} fit")
+            line.label(f"{fit.form} fit")
             figure.draw(line)
         points = figure.signal(pts[x_col].tolist(), pts[y_col].tolist(), marker="o")
         points.label("runs")

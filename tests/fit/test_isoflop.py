@@ -195,11 +195,12 @@ def test_fit_compute_prints_the_approaches_and_predicts_a_budget(tmp_path: Path)
 
 
 def test_the_report_draws_the_isoflop_fit(tmp_path: Path):
+    from scalecli.fit.schema import read as read_fit
     from scalecli.report.optimum_plot import optimum_figure
 
     path = write_csv(tmp_path, synthetic(offsets={0: STEP ** 5}))
     CliRunner().invoke(app, ["fit", str(path), "--form", "isoflop", "--bootstrap", "20"])
-    report = type("Report", (), {"fit": json.loads((tmp_path / "fit.json").read_text())})
+    report = type("Report", (), {"fit": read_fit(tmp_path / "fit.json")})
     figure = optimum_figure(report, tmp_path)
     assert figure.path == tmp_path / "isoflop_fit.png" and figure.width > 0
     empty = optimum_figure(type("Report", (), {"fit": None}), tmp_path)

@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from scalecli.cli import app
+from scalecli.fit import schema
 from scalecli.report.data import load
 from scalecli.report.html_page import to_html
 from scalecli.report.markdown_page import to_markdown
@@ -35,14 +36,33 @@ def table(a: float) -> list[dict]:
             approach("3: parametric", "chinchilla", a - 0.01, estimate(2.33, 2.31, 2.35))]
 
 
+def fits_of(rows: list[dict]) -> dict:
+    """The fits that hold an approaches table's numbers (fit.json stores them there once)."""
+    out = {}
+    for r in rows:
+        derived = {"tokens_per_param": r["tokens_per_param"]}
+        if r["form"] == "chinchilla":
+            derived.update(intervals={"a_opt": r["a_opt"], "b_opt": r["b_opt"]},
+                           compute_optimal=r["predictions"])
+            out["chinchilla"] = {"form": "chinchilla", "x": "params", "y": "val_loss",
+                                 "d": "tokens", "c": "flops", "converged": True,
+                                 "derived": derived}
+        else:
+            out[r["form"]] = {"form": r["form"], "x": "params", "y": "val_loss", "c": "flops",
+                              "converged": True, "params": {"a_opt": r["a_opt"],
+                                                            "b_opt": r["b_opt"]},
+                              "derived": {**derived, "predictions": r["predictions"]}}
+    return out
+
+
 def hand_made(folder: Path) -> None:
     """The hand-made sweep of test_report with a compute fit's tables added to fit.json."""
     fit = write_fit(folder, write_results(folder))
-    fit["fits"]["isoflop"] = {"form": "isoflop", "x": "params", "c": "flops", "params": {}}
+    fit["fits"].update(fits_of(table(0.4531)))
     fit["approaches"] = table(0.4531)
     fit["conventions"] = {"params": table(0.4531), "params_non_embedding": table(0.6048)}
     fit["conventions_skipped"] = {"params_matmul": "results.csv has no column 'params_matmul'"}
-    (folder / "fit.json").write_text(json.dumps(fit))
+    (folder / "fit.json").write_text(schema.to_json(schema.build(fit)))
 
 
 def test_html_and_markdown_show_the_approaches_and_the_conventions(tmp_path: Path):
@@ -94,7 +114,7 @@ def test_the_exponents_table_and_what_the_design_lacks_reach_every_page(tmp_path
          "exponent": estimate(-0.1204, -0.1408, -0.0944), "n_points": 5, "r2_log": 0.9909},
         {"scale": "D", "x": "tokens", "y": "val_ppl", "at": "fixed N", "exponent": None,
          "reason": "no size was trained on 3 token budgets; give budget.tokens a grid"}]
-    (tmp_path / "fit.json").write_text(json.dumps(fit))
+    (tmp_path / "fit.json").write_text(schema.to_json(schema.build(fit)))
     report = load(tmp_path, "t")
     html, md = to_html(report), to_markdown(report)
     for page in (html, md):

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from typer.testing import CliRunner
 
 from scalecli.cli import app
+from scalecli.fit import schema
 from scalecli.report.data import fit_rows, read_results
 from scalecli.report.document import fit_summary
 from scalecli.report.driver import ReportOptions, run_report
@@ -86,7 +87,7 @@ def hand_made(folder: Path, validation: bool = True, prediction: bool = True) ->
         for s in fit["validation"]["runs"][0]["scores"]:
             into = point["combined"] if s["form"] == "combined" else point["forms"][s["form"]]
             into.update(y=s["predicted"], low=s["low"], high=s["high"])
-    (folder / "fit.json").write_text(json.dumps(fit))
+    (folder / "fit.json").write_text(schema.to_json(schema.build(fit)))
     return fit
 
 
@@ -193,12 +194,12 @@ def test_role_column_blank_or_missing_means_ladder(tmp_path):
     add_validation_row(tmp_path, rows)
     table = read_results(tmp_path / "results.csv")
     assert list(table["role"]) == ["ladder"] * 4 + ["validation"]
-    used = fit_rows(table, {"filter": ["status=ok"]})
+    used = fit_rows(table, schema.FitDoc(filter=["status=ok"]))
     assert "d96" not in set(used["model"]) and len(used) == 4
 
 
 def test_validation_checks_in_loss_and_none_in_another_column():
-    fit = {"validation": validation_block()}
+    fit = schema.build({"validation": validation_block()})
     table = pd.DataFrame({"run_id": ["d96-val"], "params": [N_VAL + 28800.0]})
     (check,), note = validation_checks(fit, "params_non_embedding", "val_loss", table)
     assert note is None and check.observed == OBSERVED
@@ -218,23 +219,28 @@ def test_ten_x_line_carries_bs_interval_and_the_combined_prediction():
                       "b": {"value": b, "se": 0.01, "ci_low": -0.12, "ci_high": -0.08}},
            "derived": {"ten_x_factor": 10**b, "ten_x_text": "10x params -> 20.6% lower "
                                                             "perplexity"}}
-    pairs = dict(next(x for x in fit_summary(fit) if x.kind == "kv").rows)
+    def summary(fit: dict, prediction: dict | None = None) -> list:
+        doc = schema.build({"fits": {"power": fit},
+                            **({"prediction": prediction} if prediction else {})})
+        return fit_summary(doc.fits["power"], doc.prediction)
+
+    pairs = dict(next(x for x in summary(fit) if x.kind == "kv").rows)
     line = pairs["10x buys"]
     assert line.startswith("10x params -> 20.6% lower perplexity (95% CI: 10^b in [")
     assert f"[{10**-0.12:.3f}, {10**-0.08:.3f}]" in line
     assert f"{100 * (1 - 10**-0.08):.1f}% to {100 * (1 - 10**-0.12):.1f}% lower perplexity" \
         in line
-    with_prediction = dict(next(x for x in fit_summary(fit, prediction_block(1e6, "default"))
+    with_prediction = dict(next(x for x in summary(fit, prediction_block(1e6, "default"))
                                 if x.kind == "kv").rows)["10x buys"]
     assert "combined prediction (power + saturating) at N = 1M: val_loss 3.650 " \
            "[3.550, 3.820]" in with_prediction
     assert f"perplexity {math.exp(3.65):.2f}" in with_prediction
     fit["params"]["b"] = {"value": b, "se": None, "ci_low": None, "ci_high": None}
-    alone = dict(next(x for x in fit_summary(fit) if x.kind == "kv").rows)["10x buys"]
+    alone = dict(next(x for x in summary(fit) if x.kind == "kv").rows)["10x buys"]
     assert "no interval" in alone
     # a fit.json whose text states the interval already: said once, not twice
     fit["derived"]["ten_x_text"] = "10x params -> 20.6% lower perplexity (95% CI 16.8-24.1%)"
-    once = dict(next(x for x in fit_summary(fit) if x.kind == "kv").rows)["10x buys"]
+    once = dict(next(x for x in summary(fit) if x.kind == "kv").rows)["10x buys"]
     assert once.count("95% CI") == 1 and once.endswith("from the power form alone")
 
 
@@ -243,7 +249,7 @@ def test_chinchilla_contours_draw_runs_at_the_n_the_law_was_fitted_on(tmp_path, 
     rows = write_results(tmp_path, budgets=(5e4, 1e5))
     fit = write_fit(tmp_path, rows, chinchilla=True)
     fit["fits"]["chinchilla"]["x"] = "params"  # the default: every parameter
-    (tmp_path / "fit.json").write_text(json.dumps(fit))
+    (tmp_path / "fit.json").write_text(schema.to_json(schema.build(fit)))
     scatters = spy(monkeypatch, "scatter")
     report(tmp_path)
     (runs,) = [c for c in scatters if c.get("label") == "runs"]
@@ -269,7 +275,7 @@ def test_validation_budgets_are_scored_per_run_and_per_approach():
            "validation": {"x": "params_non_embedding", "y": "val_loss", "runs": [],
                           "best_form": None, "ruled_out": [], "misses": 0,
                           "compute": compute}}
-    section = prediction_section(fit)
+    section = prediction_section(schema.build(fit))
     text = " ".join(b.text for b in section.blocks)
     assert HOW_TO_VALIDATE not in text and "Best form" not in text
     run_table, approach_table = [b for b in section.blocks if b.kind == "table"][1:]

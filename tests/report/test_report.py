@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalecli.cli import app
+from scalecli.fit import schema
 from scalecli.errors import ScaleError
 from scalecli.report.driver import ReportOptions, run_report
 from scalecli.results import COLUMNS
@@ -164,7 +165,7 @@ def write_fit(folder: Path, rows: list[dict], chinchilla: bool = False) -> dict:
            "rows_total": len(rows), "rows_used": len(ok),
            "rows_excluded": {"diverged": len(rows) - len(ok)} if len(rows) > len(ok) else {},
            "fits": fits}
-    (folder / "fit.json").write_text(json.dumps(fit))
+    (folder / "fit.json").write_text(schema.to_json(schema.build(fit)))
     return fit
 
 
@@ -272,15 +273,8 @@ def test_report_from_csv_and_fit_only(tmp_path):
     assert "No runs/ folder next to results.csv" in md and "![" in md
 
 
-def test_report_without_a_fit(tmp_path, monkeypatch):
-    write_results(tmp_path)
-    import scalecli.report.data as report
-
-    def no_fit(out_dir, csv_path, notes):
-        notes.append("No fit: test")
-        return None
-
-    monkeypatch.setattr(report, "load_fit", no_fit)
+def test_report_without_a_fit(tmp_path):
+    write_results(tmp_path)  # no fit.json, and no fit maker passed in
     run_report(ReportOptions(out_dir=tmp_path, prompt=None, terminal=False, sample_tokens=5,
                              command="t"))
     page = parse(tmp_path / "report" / "report.html")
@@ -325,7 +319,8 @@ def test_saturating_exponent_interval_is_the_negated_alpha_interval():
     fit = {"form": "saturating", "x": "N", "y": "val_loss", "d": None, "exponent": -0.05,
            "params": {"E": {"value": 2.0}, "A": {"value": 4.0},
                       "alpha": {"value": 0.05, "se": 0.01, "ci_low": 0.03, "ci_high": 0.12}}}
-    pairs = dict(next(b for b in fit_summary(fit) if b.kind == "kv").rows)
+    pairs = dict(next(b for b in fit_summary(schema.build({"fits": {"saturating": fit}})
+                                              .fits["saturating"]) if b.kind == "kv").rows)
     assert pairs["exponent"].startswith("-0.05  (95% CI [-0.12, -0.03]")
 
 
@@ -337,12 +332,36 @@ def test_a_fit_older_than_its_results_or_made_for_the_report_is_said(tmp_path):
     write_fit(tmp_path, rows)
     csv_path, fit_path = tmp_path / "results.csv", tmp_path / "fit.json"
     notes: list[str] = []
-    assert load_fit(tmp_path, csv_path, notes) is not None and notes == []
+    fit, line = load_fit(tmp_path, csv_path, notes)
+    assert fit is not None and line is None and notes == []
     later = fit_path.stat().st_mtime + 60  # a run finished after the fit
     os.utime(csv_path, (later, later))
-    assert load_fit(tmp_path, csv_path, notes) is not None
-    assert len(notes) == 1 and "older than results.csv" in notes[0]
+    fit, line = load_fit(tmp_path, csv_path, notes)
+    assert fit is not None and "older than results.csv" in line and notes == [line]
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])  # and on the terminal
+    assert result.exit_code == 0 and "older than results.csv" in result.output
     fit_path.unlink()
     notes.clear()
-    assert load_fit(tmp_path, csv_path, notes) is not None and fit_path.is_file()
-    assert len(notes) == 1 and "the default fit ran first" in notes[0]
+    assert load_fit(tmp_path, csv_path, notes) == (None, None)  # no fit maker: no fit
+    assert "run `scalecli fit" in notes[0] and not fit_path.exists()
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])  # the CLI fits, and says so
+    assert result.exit_code == 0, result.output
+    assert "the default fit ran first" in result.output and fit_path.is_file()
+    assert json.loads(fit_path.read_text())["schema_version"] == schema.SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("version", [None, 0, 99])
+def test_a_fit_json_of_another_schema_version_is_one_line_with_how_to_refit(tmp_path,
+                                                                           version):
+    rows = write_results(tmp_path)
+    fit = write_fit(tmp_path, rows)  # the layout before schema_version
+    if version is not None:
+        fit["schema_version"] = version
+    (tmp_path / "fit.json").write_text(json.dumps(fit))
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert f"scalecli fit {tmp_path}" in result.output
+    assert ("no schema_version" if version is None else f"schema_version {version}") \
+        in result.output
+    assert not (tmp_path / "report").exists()

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from typer.testing import CliRunner
 
 from scalecli.cli import app
+from scalecli.fit.schema import FitDoc
 from scalecli.report.data import seed_bars
 
 HEADER = "run_id,model,params_non_embedding,tokens,lr,seed,val_loss,val_ppl,status"
@@ -73,6 +74,7 @@ def test_seed_bars_in_loss_and_perplexity_and_none_for_another_column():
     fit = {"seed_noise": {"column": "val_loss", "points": [
         {"x": 1.0, "mean": 4.0, "sd": 0.1, "n_seeds": 2},
         {"x": 2.0, "mean": 3.9, "sd": None, "n_seeds": 1}]}}
+    fit = FitDoc.from_dict(fit)
     (loss,) = seed_bars(fit, "val_loss")
     assert (loss.x, loss.y, loss.low, loss.high, loss.n_seeds) == (1.0, 4.0, 3.9, 4.1, 2)
     (ppl,) = seed_bars(fit, "val_ppl")

@@ -112,6 +112,8 @@ def v0_to_v1(doc: dict) -> dict:
     out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     approaches = doc.get("approaches")
     for key, value in doc.items():
+        if key == "schema_version":
+            continue
         if key == "fits":
             value = {name: _fit(fit) for name, fit in value.items()}
         elif key == "approaches":
