@@ -4,7 +4,8 @@
 - sweep-file.md: the sweep file's fields, from the docstring under each field of the
   dataclasses in scalecli/sweep/settings.py, and the named sizes;
 - results-csv.md: results.csv's columns (scalecli.results.COLUMNS and COLUMN_DOCS);
-- diagnostics.md: fit's diagnostic codes (scalecli.fit.codes).
+- diagnostics.md: fit's diagnostic codes (scalecli.fit.codes);
+- fit-json-schema.md: fit.json's records and JSON Schema (scalecli.fit.schema).
 
 Run `python docs/gen_reference.py` after changing any of them; tests/test_docs.py fails
 while the committed pages differ from what this script writes.
@@ -261,10 +262,55 @@ def diagnostics_page() -> str:
     ])
 
 
+def fit_schema_page() -> str:
+    """fit.json's records, one table each, and the JSON Schema, from scalecli.fit.schema."""
+    import json
+
+    from scalecli.fit import schema
+
+    generated = schema.schema()
+    parts = [HEADER, "# fit.json schema\n\n",
+             f"The JSON Schema of fit.json (`schema_version` {schema.SCHEMA_VERSION}), "
+             "generated from the records in `scalecli/fit/schema/`. No record allows a field "
+             "it does not name; a field marked *optional* is left out where it does not apply, "
+             "every other field is always written (null where there is no number). "
+             "`scalecli report` refuses a fit.json of another `schema_version`, or one "
+             "without it, with one line that says how to refit.\n\n",
+             "## FitDoc (the file)\n\n", _record_table(generated)]
+    for name, body in generated["$defs"].items():
+        parts += [f"\n## {name}\n\n", _record_table(body)]
+    parts += ["\n## The JSON Schema\n\n```json\n", json.dumps(generated, indent=1),
+              "\n```\n"]
+    return "".join(parts)
+
+
+def _type_text(prop: dict) -> str:
+    if "$ref" in prop:
+        name = prop["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "anyOf" in prop:
+        return " or ".join(_type_text(p) for p in prop["anyOf"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_text(prop['items'])}"
+    if kind == "object" and "additionalProperties" in prop:
+        return f"{{name: {_type_text(prop['additionalProperties'])}}}"
+    return kind
+
+
+def _record_table(body: dict) -> str:
+    required = set(body["required"])
+    rows = [[f"`{name}`", _type_text(prop),
+             ("" if name in required else "*optional*: ") + prop.get("description", "")]
+            for name, prop in body["properties"].items()]
+    return body["description"] + "\n\n" + table(["field", "type", "notes"], rows)
+
+
 def pages() -> dict[str, str]:
     """{file name under docs/reference/: its Markdown}."""
     return {"cli.md": cli_page(), "sweep-file.md": sweep_page(),
-            "results-csv.md": results_page(), "diagnostics.md": diagnostics_page()}
+            "results-csv.md": results_page(), "diagnostics.md": diagnostics_page(),
+            "fit-json-schema.md": fit_schema_page()}
 
 
 def main() -> int:
