@@ -74,13 +74,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scalecli.sweep.batches import Batches
 from scalecli.sweep.data import TokenData, prepare, random_tokens, vocab_size_of
 from scalecli.sweep.hardware import Runtime, apply_runtime, matmul_peak, resolve_runtime
 from scalecli.sweep.lr_search import LR_START
 from scalecli.sweep.model import build_model, closed_form_counts, gpt2_config
 from scalecli.sweep.parse import load_spec
 from scalecli.sweep.spec import ModelSpec, RunSpec, SweepSpec, expand
-from scalecli.sweep.train import Batches, short_run, train_run
+from scalecli.sweep.train import RunOptions, short_run, train_run
 
 VARIANTS = ("scalecli", "trainer_same", "trainer_stock", "nanogpt")
 # scalecli's tokens/s over each other variant's, per shape: (ratio name, variant).
@@ -213,7 +214,8 @@ class Case:
 def bench_scalecli(case: Case) -> tuple[float, dict[str, Any]]:
     """`train_run` itself; the timed window is read from its own curve (every step logged)."""
     with tempfile.TemporaryDirectory() as folder:
-        result = train_run(case.run, case.data, Path(folder), case.rt, compile_model=case.compile)
+        result = train_run(case.run, case.data, Path(folder), case.rt,
+                           RunOptions(compile_model=case.compile))
     if result.status != "ok":
         raise RuntimeError(f"scalecli run {result.status}: {result.error}")
     at = {p["step"]: p["elapsed_s"] for p in result.curve}
@@ -597,7 +599,8 @@ def compile_check(case: Case, steps: int) -> None:
                                   train=dataclasses.replace(case.run.train, eval_points=4))
         with tempfile.TemporaryDirectory() as folder:
             t0 = time.perf_counter()
-            result = train_run(run, case.data, Path(folder), case.rt, compile_model=flag)
+            result = train_run(run, case.data, Path(folder), case.rt,
+                               RunOptions(compile_model=flag))
             wall = time.perf_counter() - t0
         at = {p["step"]: p["elapsed_s"] for p in result.curve}
         late = [s for s in sorted(at) if s >= steps // 2]

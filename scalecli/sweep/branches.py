@@ -16,15 +16,17 @@ with a checkpoint of its own, or whose branch point is saved, needs no stable ph
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalecli.results import write_json
 from scalecli.sweep import checkpoint
-from scalecli.sweep.spec import RunSpec
+from scalecli.sweep.spec import RunSpec, family_key
+
+if TYPE_CHECKING:
+    from scalecli.sweep.train import RunOptions
 
 
 def stable_run(run: RunSpec) -> RunSpec:
@@ -49,13 +51,16 @@ def needed_points(runs_dir: Path, todo: Iterable[tuple[RunSpec, str]],
 
 
 def train_stable(todo: list[tuple[RunSpec, str]], runs_dir: Path, data: Any, rt: Any,
-                 train: Callable[..., Any], **options: Any) -> Any:
+                 options: RunOptions) -> Any:
     """Train the stable phase of the family of `todo` (its branches not yet recorded) as
     far as their missing branch points, saving each. Returns the stable phase's result
     (status ok or diverged), or None when nothing had to be trained.
 
-    `train` is train.train_run (passed in, so that planning never imports torch).
+    `options` (compile, Ctrl-C, progress) are the caller's; this adds where to stop and
+    which branch points to save.
     """
+    from scalecli.sweep.train import train_run  # here: planning never imports torch
+
     fingerprint = data.fingerprint
     need = needed_points(runs_dir, todo, fingerprint)
     if not need:
@@ -66,17 +71,13 @@ def train_stable(todo: list[tuple[RunSpec, str]], runs_dir: Path, data: Any, rt:
     write_json(folder / "family.json", {"parent_run_id": folder.name, "warmup_steps": run.warmup,
                                         "branch_steps": sorted(need), "steps": run.steps})
     found = checkpoint.find(folder)
-    if found is not None and _step_of(found) >= min(need):
+    if found is not None and checkpoint.step_of(found) >= min(need):
         # Past a branch point that is missing (deleted by hand): only a fresh start has it.
         checkpoint.remove(folder)
     points = {step: branch_point(runs_dir, r, fingerprint)
               for r, _ in todo for step in [r.branch_step] if step in need}
-    return train(run, data, folder, rt, stop_at=max(need), snapshots=points, **options)
-
-
-def _step_of(folder: Path) -> int:
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-    return int(state["loop"]["step"])
+    return train_run(run, data, folder, rt, dataclasses.replace(
+        options, stop_at=max(need), snapshots=points))
 
 
 def clean_up(runs_dir: Path, run: RunSpec, fingerprint: str, family_done: bool) -> None:
@@ -105,7 +106,7 @@ def by_family(todo: list[tuple[RunSpec, str]], fingerprint: str
     first: dict[str, int] = {}
     keys = []
     for index, (run, _) in enumerate(todo):
-        key = run.family_id(fingerprint) if run.is_branch else f"#{index}"
+        key = run.family_id(fingerprint) if run.kind == "branch" else f"#{index}"
         first.setdefault(key, index)
         keys.append((first[key], run.steps, index))
     return [todo[k[2]] for k in sorted(keys)]
@@ -117,15 +118,10 @@ def trained_steps(runs: list[RunSpec]) -> dict[int, int]:
     Keys are indices into `runs`; cosine runs cost their own steps."""
     longest: dict[tuple[Any, ...], int] = {}
     for index, run in enumerate(runs):
-        if run.is_branch:
-            key = _family_key(run)
+        if run.kind == "branch":
+            key = family_key(run)
             if key not in longest or run.steps > runs[longest[key]].steps:
                 longest[key] = index
     charged = set(longest.values())
-    return {index: run.steps if not run.is_branch or index in charged
+    return {index: run.steps if run.kind != "branch" or index in charged
             else run.steps - run.branch_step for index, run in enumerate(runs)}
-
-
-def _family_key(run: RunSpec) -> tuple[Any, ...]:
-    # Within one sweep, a family is a size, an lr and a seed (spec._families).
-    return (run.model, run.lr, run.seed)

@@ -1,9 +1,11 @@
-"""Mid-run checkpoints: tensors in safetensors, everything else in JSON, never pickle.
+"""Mid-run checkpoints: a LoopState on disk, tensors in safetensors, the rest in JSON, never
+pickle. This module is the only reader and writer of a checkpoint's files.
 
 A checkpoint is a folder written under a temporary name, fsynced, then renamed into
 place, so a kill at any moment leaves either the previous checkpoint or the new one.
-It holds the model, the optimizer state, the step and the loop's own state. The data
-position needs no saving: the batch at step s is a pure function of (seed, s).
+It holds the whole LoopState (scalecli/sweep/loop_state.py): model.safetensors,
+optimizer.safetensors (each parameter's moments, by index) and state.json (the
+optimizer's parameter groups, and the loop's counters and curve under `loop`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from scalecli.errors import ScaleError
 from scalecli.faults import pause_point
+from scalecli.sweep.loop_state import LoopState
 
 NAME = "checkpoint"
 FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
@@ -45,20 +48,20 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, state["param_groups"]
 
 
-def save(run_dir: Path, model: Any, optimizer: torch.optim.Optimizer,
-         loop_state: dict[str, Any]) -> None:
-    """Write the checkpoint of a run atomically (replacing any earlier one)."""
+def save(run_dir: Path, state: LoopState) -> None:
+    """Write `state` as the checkpoint of the run in `run_dir`, atomically (replacing any
+    earlier one)."""
     final = run_dir / NAME
     tmp = run_dir / f".{NAME}.tmp"
     old = run_dir / f".{NAME}.old"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        save_model(model, str(tmp / "model.safetensors"))
-        tensors, groups = _optimizer_tensors(optimizer)
+        save_model(state.model, str(tmp / "model.safetensors"))
+        tensors, groups = _optimizer_tensors(state.optimizer)
         save_file(tensors, str(tmp / "optimizer.safetensors"))
-        state = {"param_groups": groups, "loop": loop_state}
-        (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+        text = json.dumps({"param_groups": groups, "loop": state.counters()})
+        (tmp / "state.json").write_text(text, encoding="utf-8")
         _fsync_tree(tmp)
         # Two renames: at every instant one complete checkpoint exists under a known name.
         if final.exists():
@@ -82,17 +85,49 @@ def find(run_dir: Path) -> Path | None:
     return None
 
 
-def load(folder: Path, model: Any, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore model and optimizer in place; return the loop state."""
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+def load(folder: Path, model: Any, optimizer: torch.optim.Optimizer) -> LoopState:
+    """The LoopState saved in `folder` (found by `find`): `model` and `optimizer`, built for
+    the same run, restored in place, with the saved counters and curve."""
+    state = _read_state(folder)
     load_model(model, str(folder / "model.safetensors"))
     tensors = load_file(str(folder / "optimizer.safetensors"))
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for key, tensor in tensors.items():
         index, name = key.split(".", 1)
         per_param.setdefault(int(index), {})[name] = tensor
-    optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
-    return state["loop"]
+    groups = state["param_groups"]
+    for saved, built in zip(groups, optimizer.param_groups, strict=True):
+        for key, value in built.items():  # JSON made the tuples (betas) lists: back as built
+            if isinstance(value, tuple) and isinstance(saved.get(key), list):
+                saved[key] = tuple(saved[key])
+    optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    return LoopState.from_counters(model, optimizer, state["loop"])
+
+
+def step_of(folder: Path) -> int:
+    """The step a checkpoint was saved at, without loading its tensors."""
+    return int(_read_state(folder)["loop"]["step"])
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "state.json").read_text(encoding="utf-8"))
+
+
+def pack(run_dir: Path) -> dict[str, bytes] | None:
+    """The files of a run's checkpoint by name, to send to another machine (Ray); None
+    when it has none."""
+    found = find(run_dir)
+    return None if found is None else {f: (found / f).read_bytes() for f in FILES}
+
+
+def unpack(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Place a checkpoint that `pack` sent from another machine as the one of `run_dir`."""
+    remove(run_dir)  # any earlier checkpoint, and a half-written one
+    tmp = run_dir / f".{NAME}.tmp"
+    tmp.mkdir(parents=True)
+    for name in FILES:
+        (tmp / name).write_bytes(files[name])
+    os.replace(tmp, run_dir / NAME)
 
 
 def remove(run_dir: Path) -> None:

@@ -1,79 +1,106 @@
 """The local executor: the sweep's runs one after another in this process, a progress bar each.
 
-WSD branches (scalecli/sweep/branches.py) come family by family: the first branch of a
-family that needs it trains the family's stable phase, then each branch starts from its
-branch point.
+Each run goes to the function of its kind (`RUN_KINDS`, keyed by `RunSpec.kind`). WSD
+branches (scalecli/sweep/branches.py) come family by family: the first branch of a family
+that needs it trains the family's stable phase, then each branch starts from its branch
+point.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
 from scalecli.errors import Interrupted, ScaleError, describe
 from scalecli.faults import pause_point
-from scalecli.sweep.interrupt import StopFlag
-from scalecli.sweep.spec import RunSpec, SweepSpec
+from scalecli.sweep import branches
+from scalecli.sweep.hardware import Runtime, resolve_runtime, should_compile
+from scalecli.sweep.spec import RunSpec
+from scalecli.sweep.sweep_run import SweepRun, Todo
+from scalecli.sweep.train import RunOptions, train_run
 
 
-def run_here(spec: SweepSpec, data: Any, todo: list[tuple[RunSpec, str]], counts: dict,
-              start: Callable[[RunSpec, str], Path], record: Callable[..., None],
-              record_failure: Callable[..., None], flag: StopFlag, progress: Progress) -> None:
-    """The local executor: one run after another in this process, a progress bar each."""
-    from scalecli.sweep import branches
-    from scalecli.sweep.hardware import resolve_runtime, should_compile
-    from scalecli.sweep.train import train_run
+@dataclass
+class Here:
+    """The local executor's state over one batch of runs."""
 
-    rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
-    todo = branches.by_family(todo, data.fingerprint)
-    stable: dict[str, Any] = {}  # family -> its stable phase's result, once trained here
-    for index, (run, rid) in enumerate(todo):
+    sweep: SweepRun
+    rt: Runtime
+    todo: list[Todo]  # family by family (branches.by_family)
+    label: str = ""  # the bar of the run in hand: "s2 (3/8)"
+    stable: dict[str, Any] = field(default_factory=dict)
+    """A family's stable phase's result, once trained here (None: nothing was left to train)."""
+
+    def options(self, run: RunSpec, rid: str, **more: Any) -> RunOptions:
+        """Compile by the run's size (`compile: auto`), stop on Ctrl-C."""
+        compile_model = should_compile(self.sweep.spec.runtime.compile, self.rt,
+                                       self.sweep.flops_of(run, rid))
+        return RunOptions(compile_model=compile_model, should_stop=self.sweep.flag, **more)
+
+
+def run_here(sweep: SweepRun, todo: list[Todo]) -> None:
+    """Train `todo` here, one run after another, each recorded as it finishes."""
+    runtime = sweep.spec.runtime
+    rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads)
+    here = Here(sweep, rt, branches.by_family(todo, sweep.data.fingerprint))
+    for index, (run, rid) in enumerate(here.todo):
         pause_point("before-run")  # test-only (scalecli/faults.py)
-        if flag():  # Ctrl-C during the last run's final evaluation: stop here
+        if sweep.flag():  # Ctrl-C during the last run's final evaluation: stop here
             raise Interrupted("stopped between runs; run the same command again to resume")
-        run_dir = start(run, rid)
-        compile_model = should_compile(spec.runtime.compile, rt,
-                                       counts[rid].flops_per_token * run.tokens)
-        start_from = None
-        if run.is_branch:
-            family = run.family_id(data.fingerprint)
-            if family not in stable:
-                kin = [(r, i) for r, i in todo if r.is_branch
-                       and r.family_id(data.fingerprint) == family]
-                task = progress.add_task(f"{run.model.name} stable phase", total=None, info="")
-                stable[family] = branches.train_stable(
-                    kin, run_dir.parent, data, rt, train_run, should_stop=flag,
-                    compile_model=compile_model,
-                    on_step=lambda step, loss, lr, task=task: progress.update(
-                        task, completed=step, info=f"loss {loss:.3f}  lr {lr:.2e}"))
-                progress.update(task, visible=False)
-            result = stable[family]
-            if result is not None and result.status != "ok":  # it diverged: so does each branch
-                record(run, rid, result)
-                continue
-            start_from = branches.branch_point(run_dir.parent, run, data.fingerprint)
-        task = progress.add_task(f"{run.model.name} ({index + 1}/{len(todo)})",
-                                 total=run.steps, info="")
-        started = time.perf_counter()
+        here.label = f"{run.model.name} ({index + 1}/{len(here.todo)})"
+        RUN_KINDS[run.kind](here, run, rid, sweep.start(run, rid))
 
-        def on_step(step: int, loss: float, lr: float, task: int = task,
-                    started: float = started, run: RunSpec = run) -> None:
-            rate = step * run.train.batch_tokens / max(1e-9, time.perf_counter() - started)
-            progress.update(task, completed=step,
-                            info=f"loss {loss:.3f}  {rate:,.0f} tok/s  lr {lr:.2e}")
 
-        try:
-            result = train_run(run, data, run_dir, rt, should_stop=flag, on_step=on_step,
-                               compile_model=compile_model, start_from=start_from)
-        except (Interrupted, ScaleError):
-            raise
-        except Exception as error:  # an OOM or a bug in one run must not end the sweep
-            progress.update(task, visible=False)
-            record_failure(run, rid, describe(error), str(rt.device), rt.dtype_name)
-            continue
-        progress.update(task, visible=False)
-        record(run, rid, result)
+def train_one(here: Here, run: RunSpec, rid: str, run_dir: Path,
+              start_from: Path | None = None) -> None:
+    """Train one run (from `start_from`, a branch point, if given) and record it. A run
+    that raises is recorded as failed and the sweep goes on."""
+    sweep, rt = here.sweep, here.rt
+    assert sweep.bars is not None
+    task, on_step = sweep.bars.follow(here.label, run.steps, run)
+    options = here.options(run, rid, on_step=on_step, start_from=start_from)
+    try:
+        result = train_run(run, sweep.data, run_dir, rt, options)
+    except (Interrupted, ScaleError):
+        raise
+    except Exception as error:  # an OOM or a bug in one run must not end the sweep
+        sweep.bars.hide(task)
+        sweep.record_failure(run, rid, describe(error), (str(rt.device), rt.dtype_name))
+        return
+    sweep.bars.hide(task)
+    sweep.record(run, rid, result)
+
+
+def train_branch(here: Here, run: RunSpec, rid: str, run_dir: Path) -> None:
+    """A WSD branch: its family's stable phase first (once), then its own cooldown from
+    its branch point. A stable phase that diverged is every branch's result."""
+    stable = _stable_phase(here, run, rid, run_dir.parent)
+    if stable is not None and stable.status != "ok":
+        here.sweep.record(run, rid, stable)
+        return
+    fingerprint = here.sweep.data.fingerprint
+    train_one(here, run, rid, run_dir, branches.branch_point(run_dir.parent, run, fingerprint))
+
+
+def _stable_phase(here: Here, run: RunSpec, rid: str, runs_dir: Path) -> Any:
+    """The stable phase of `run`'s family, trained by the first of its branches to come."""
+    fingerprint = here.sweep.data.fingerprint
+    family = run.family_id(fingerprint)
+    if family not in here.stable:
+        kin = [(r, i) for r, i in here.todo
+               if r.kind == "branch" and r.family_id(fingerprint) == family]
+        assert here.sweep.bars is not None
+        task, on_step = here.sweep.bars.follow(f"{run.model.name} stable phase", None)
+        here.stable[family] = branches.train_stable(
+            kin, runs_dir, here.sweep.data, here.rt, here.options(run, rid, on_step=on_step))
+        here.sweep.bars.hide(task)
+    return here.stable[family]
+
+
+# A run's kind (RunSpec.kind) -> how this executor runs it, given (state, run, run_id, folder).
+RUN_KINDS: dict[str, Callable[[Here, RunSpec, str, Path], None]] = {
+    "train": train_one,
+    "branch": train_branch,
+}

@@ -20,12 +20,12 @@ trained there), so the choice can be audited there.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from scalecli.errors import ScaleError
+from scalecli.finite import finite
 from scalecli.sweep.spec import RunSpec, SweepSpec, design, expand, narrowest, one_budget
 
 # The first probes: LR_START / LR_FACTOR, LR_START, LR_START * LR_FACTOR at the base width.
@@ -77,18 +77,23 @@ def next_lrs(losses: Mapping[float, float]) -> list[float]:
 
 def lowest(losses: Mapping[float, float]) -> float | None:
     """The lr of the lowest finite loss; None when every probe diverged."""
-    finite = {lr: loss for lr, loss in losses.items() if math.isfinite(loss)}
-    return min(finite, key=finite.__getitem__) if finite else None
+    measured = _measured(losses)
+    return min(measured, key=measured.__getitem__) if measured else None
 
 
 def choose(losses: Mapping[float, float]) -> float | None:
     """The smallest lr within LR_TOLERANCE of the lowest final loss; None when every probe
     diverged."""
-    finite = {lr: loss for lr, loss in losses.items() if math.isfinite(loss)}
-    if not finite:
+    measured = _measured(losses)
+    if not measured:
         return None
-    best = min(finite.values())
-    return min(lr for lr, loss in finite.items() if loss <= best + LR_TOLERANCE)
+    best = min(measured.values())
+    return min(lr for lr, loss in measured.items() if loss <= best + LR_TOLERANCE)
+
+
+def _measured(losses: Mapping[float, float]) -> dict[float, float]:
+    """The probes with a finite final loss (a diverged or failed probe has none)."""
+    return {lr: loss for lr, loss in losses.items() if finite(loss) is not None}
 
 
 def bracketed(losses: Mapping[float, float]) -> bool:

@@ -13,7 +13,14 @@ from scalecli.console import print_finding
 from scalecli.epochs import epochs, epochs_note
 from scalecli.errors import ScaleError
 from scalecli.sweep import beyond
-from scalecli.sweep.spec import MIN_BUDGET_STEPS, RunSpec, SweepSpec, design, expand
+from scalecli.sweep.spec import (
+    MIN_BUDGET_STEPS,
+    RunSpec,
+    SweepSpec,
+    design,
+    expand,
+    family_key,
+)
 from scalecli.sweep.units import duration, si
 
 
@@ -138,7 +145,7 @@ def say_branches(runs: list[RunSpec], vocab: int, rate_of: Callable[[float], flo
         if rate_of:
             separate_s += run_seconds(run, fpt, rate_of)
             branched_s += run_seconds(own, fpt, rate_of)
-    families = len({(r.model, r.lr, r.seed) for r in runs})
+    families = len({family_key(r) for r in runs})
     times = (f", about {duration(branched_s)} against {duration(separate_s)}"
              if rate_of else "")
     noun = "family" if families == 1 else "families"
@@ -217,7 +224,7 @@ def _estimated_rate(runs: list[RunSpec], vocab: int, rt: Any, console: Console
     Else the estimate is 40% of the measured matmul peak.
     """
     from scalecli.sweep.hardware import assumed_rate
-    from scalecli.sweep.train import probe_tokens_per_s
+    from scalecli.sweep.speed_probe import probe_tokens_per_s
 
     guess = assumed_rate(rt)
     by_cost = sorted(runs, key=lambda r: r.counts(vocab).flops_per_token)

@@ -32,12 +32,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
 
 from scalecli.errors import Interrupted, ScaleError, describe, first_line
 from scalecli.sweep import branches
 from scalecli.sweep.data import TokenData
 from scalecli.sweep.spec import RunSpec, RuntimeSpec
+
+if TYPE_CHECKING:
+    from scalecli.sweep.sweep_run import SweepRun, Todo
 
 TOKEN_FILE = ".ray-token"
 
@@ -59,6 +64,24 @@ class Outcome:
     error: str = ""
 
 
+def sweep_on_ray(sweep: SweepRun, todo: list[Todo]) -> None:
+    """The Ray executor: every run a Ray task, recorded here as each one finishes."""
+
+    def on_done(outcome: Outcome) -> None:
+        job = outcome.job
+        if outcome.result is None:  # the worker's device and dtype are unknown here
+            sweep.record_failure(job.run, job.run_id, outcome.error)
+        else:
+            sweep.record(job.run, job.run_id, outcome.result)
+
+    jobs = [Job(run, rid, sweep.start(run, rid), sweep.flops_of(run, rid)) for run, rid in todo]
+    if jobs:
+        sweep.console.print(f"submitting {len(jobs)} runs to Ray")
+        run_on_ray(jobs, sweep.data, sweep.out_dir, sweep.spec.runtime, on_done=on_done,
+                   should_stop=sweep.flag,
+                   status=lambda m: sweep.console.print(f"[dim]{escape(m)}[/]"))
+
+
 def resources(runtime: RuntimeSpec) -> dict[str, float]:
     """What Ray reserves for each run."""
     gpus = runtime.gpus_per_run
@@ -74,14 +97,15 @@ def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
     Returns the run's result and, when the worker cannot see the driver's folder, the
     final files to write there (empty when it trained in place).
     """
-    from scalecli.sweep.train import train_run
+    from scalecli.sweep.train import RunOptions, train_run
 
     rt, compile_model = _runtime(job)
+    options = RunOptions(compile_model=compile_model)
     if _sees(token_path, token):
         job.run_dir.mkdir(parents=True, exist_ok=True)
-        return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model), {}
+        return train_run(job.run, data, job.run_dir, rt, options), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
-        result = train_run(job.run, data, Path(folder), rt, compile_model=compile_model)
+        result = train_run(job.run, data, Path(folder), rt, options)
         return result, _files(Path(folder))
 
 
@@ -95,22 +119,21 @@ def stable_on_worker(jobs: list[Job], data: TokenData, token_path: str, token: s
     """The body of a stable-phase task: train the family of `jobs` (its unrecorded
     branches) to every branch point they still need."""
     from scalecli.sweep import checkpoint
-    from scalecli.sweep.train import train_run
+    from scalecli.sweep.train import RunOptions
 
     rt, compile_model = _runtime(max(jobs, key=lambda job: job.run.steps))
+    options = RunOptions(compile_model=compile_model)
     todo = [(job.run, job.run_id) for job in jobs]
     if _sees(token_path, token):
         runs_dir = jobs[0].run_dir.parent
-        return branches.train_stable(todo, runs_dir, data, rt, train_run,
-                                     compile_model=compile_model), {}
+        return branches.train_stable(todo, runs_dir, data, rt, options), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
-        result = branches.train_stable(todo, Path(folder), data, rt, train_run,
-                                       compile_model=compile_model)
+        result = branches.train_stable(todo, Path(folder), data, rt, options)
         points = {}
         for run, _ in todo:
-            found = checkpoint.find(branches.branch_point(Path(folder), run, data.fingerprint))
-            if found is not None:
-                points[run.branch_step] = _files(found)
+            files = checkpoint.pack(branches.branch_point(Path(folder), run, data.fingerprint))
+            if files is not None:
+                points[run.branch_step] = files
     return result, points
 
 
@@ -119,7 +142,7 @@ def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
     """The body of a branch task: cool down from the branch point and evaluate. A stable
     phase that diverged is every branch's result, as in a local sweep."""
     from scalecli.sweep import checkpoint
-    from scalecli.sweep.train import train_run
+    from scalecli.sweep.train import RunOptions, train_run
 
     result, points = stable
     if result is not None and result.status != "ok":
@@ -128,18 +151,15 @@ def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
     if _sees(token_path, token):
         job.run_dir.mkdir(parents=True, exist_ok=True)
         start = branches.branch_point(job.run_dir.parent, job.run, data.fingerprint)
-        return train_run(job.run, data, job.run_dir, rt, compile_model=compile_model,
-                         start_from=start), {}
+        options = RunOptions(compile_model=compile_model, start_from=start)
+        return train_run(job.run, data, job.run_dir, rt, options), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
         start, run_dir = Path(folder) / "branch-point", Path(folder) / "run"
-        saved = start / checkpoint.NAME
-        saved.mkdir(parents=True)
         run_dir.mkdir()
-        for name, blob in points.get(job.run.branch_step, {}).items():
-            (saved / name).write_bytes(blob)
-        result = train_run(job.run, data, run_dir, rt, compile_model=compile_model,
-                           start_from=start)
-        return result, _files(run_dir)
+        if job.run.branch_step in points:
+            checkpoint.unpack(start, points[job.run.branch_step])
+        options = RunOptions(compile_model=compile_model, start_from=start)
+        return train_run(job.run, data, run_dir, rt, options), _files(run_dir)
 
 
 def _runtime(job: Job) -> tuple[Any, bool]:
@@ -156,7 +176,7 @@ def families(jobs: list[Job], fingerprint: str) -> tuple[list[Job], dict[str, li
     alone: list[Job] = []
     grouped: dict[str, list[Job]] = {}
     for job in jobs:
-        if job.run.is_branch:
+        if job.run.kind == "branch":
             grouped.setdefault(job.run.family_id(fingerprint), []).append(job)
         else:
             alone.append(job)
@@ -227,8 +247,8 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
     task = ray.remote(train_on_worker).options(**resources(runtime))
     data_ref = ray.put(data)
     where = (str(token_path.resolve()), token)
-    alone, grouped = (families(jobs, data.fingerprint) if any(j.run.is_branch for j in jobs)
-                      else (jobs, {}))
+    alone, grouped = (families(jobs, data.fingerprint)
+                      if any(j.run.kind == "branch" for j in jobs) else (jobs, {}))
     pending = {task.remote(job, data_ref, *where): job for job in alone}
     stable_task = ray.remote(stable_on_worker).options(**resources(runtime))
     branch_task = ray.remote(branch_on_worker).options(**resources(runtime))

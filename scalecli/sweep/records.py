@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalecli import __version__
+from scalecli.finite import finite
 from scalecli.results import atomic_write_text, read_rows, role_of
 from scalecli.sweep.model import DEFAULT_ACTIVATION
 from scalecli.sweep.spec import RunSpec
@@ -33,8 +33,8 @@ def row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[
         "lr": run.lr, "batch_tokens": run.train.batch_tokens, "steps": run.steps,
         "seed": run.seed, "role": run.role, "schedule": run.train.schedule,
         # A WSD branch: its family's stable phase, and the step where it branched off it.
-        "parent_run_id": run.family_id(data.fingerprint) if run.is_branch else None,
-        "branch_step": run.branch_step if run.is_branch else None,
+        "parent_run_id": run.parent_run_id(data.fingerprint),
+        "branch_step": run.branch_step if run.kind == "branch" else None,
         "data_fingerprint": data.fingerprint, "tokenizer": run.data.tokenizer,
         "scalecli_version": __version__,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -89,11 +89,8 @@ def summary(console: Console, csv_path: Path, ids: list[str]) -> int:
         tally[r["status"]] = tally.get(r["status"], 0) + 1
 
         def num(key: str, fmt: str, r: dict[str, str] = r) -> str:
-            try:
-                value = float(r[key])
-            except (KeyError, ValueError):
-                return "-"
-            return "-" if math.isnan(value) else format(value, fmt)
+            value = finite(r.get(key))
+            return "-" if value is None else format(value, fmt)
 
         style = {"ok": "green", "diverged": "yellow"}.get(r["status"], "red")
         table.add_row(r["model"], *((role_of(r),) if roles else ()),

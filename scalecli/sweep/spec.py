@@ -55,12 +55,19 @@ class RunSpec:
     uses. Not identity: a run is what it trained, not how it is used."""
 
     @property
-    def is_branch(self) -> bool:  # a WSD run: it cools down off its family's stable phase
+    def is_wsd(self) -> bool:  # its lr schedule is warmup-stable-decay, not cosine
         return self.train.schedule == "wsd"
 
     @property
+    def kind(self) -> str:
+        """How an executor trains it (each executor maps a kind to a function): `train`, from
+        step 0 in one go, or `branch`, a WSD run, which has a parent (its family's stable
+        phase, `parent_run_id`) and starts from that parent's branch point."""
+        return "branch" if self.is_wsd else "train"
+
+    @property
     def warmup(self) -> int:  # the family's steps under wsd, this run's fraction under cosine
-        if self.is_branch and self.warmup_steps is not None:
+        if self.is_wsd and self.warmup_steps is not None:
             return self.warmup_steps
         return round(self.train.warmup_frac * self.steps)
 
@@ -73,7 +80,7 @@ class RunSpec:
         train = asdict(self.train)
         for key in ("lr", "seeds", "noise_seeds", "checkpoint_every_s", "eval_points"):
             train.pop(key)
-        if self.is_branch:
+        if self.is_wsd:
             # The warmup is the family's, in steps; its fraction of this run is not the point.
             train.pop("warmup_frac")
             train["warmup_steps"] = self.warmup
@@ -104,14 +111,26 @@ class RunSpec:
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.model.name}-t{_short(self.tokens)}-lr{self.lr:.3g}-s{self.seed}-{digest}"
 
+    def parent_run_id(self, fingerprint: str) -> str | None:
+        """A branch's parent, its family's stable phase (`family_id`); None for a run
+        trained in one go."""
+        return self.family_id(fingerprint) if self.kind == "branch" else None
+
     def family_id(self, fingerprint: str) -> str:
         """A WSD branch's stable phase (its results.csv parent_run_id): the identity without
-        the tokens, since up to any cooldown start the lr does not depend on the length."""
+        the tokens, since up to any cooldown start the lr does not depend on the length.
+        Within one sweep it names the same runs as `family_key`, which needs no data."""
         identity = self.identity(fingerprint)
         identity.pop("tokens")
         blob = json.dumps(identity, sort_keys=True, default=str)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.model.name}-wsd-lr{self.lr:.3g}-s{self.seed}-{digest}"
+
+
+def family_key(run: RunSpec) -> tuple[Any, ...]:
+    """A WSD family within one sweep: a size, an lr and a seed. Its runs differ only in
+    length, so they share a stable phase (`family_id` is the same family on disk)."""
+    return (run.model, run.lr, run.seed)
 
 
 def model_counts(model: ModelSpec, vocab_size: int, context: int) -> ParamCounts:
@@ -262,10 +281,10 @@ def _families(runs: list[RunSpec]) -> list[RunSpec]:
     family's branch lengths and its warmup, set by the shortest branch."""
     steps: dict[tuple[Any, ...], set[int]] = {}
     for run in runs:
-        steps.setdefault((run.model, run.lr, run.seed), set()).add(run.steps)
+        steps.setdefault(family_key(run), set()).add(run.steps)
     out = []
     for run in runs:
-        family = tuple(sorted(steps[(run.model, run.lr, run.seed)]))
+        family = tuple(sorted(steps[family_key(run)]))
         warmup = wsd_warmup_steps(run.train.warmup_frac, family[0])
         out.append(replace(run, warmup_steps=warmup, family=family))
     return out

@@ -1,16 +1,17 @@
 """The training loop of one run: a plain PyTorch loop, flat and readable top to bottom.
 
-Each step sets the learning rate (warmup, cosine, floor), runs the gradient-accumulation
-micro-steps, clips, steps AdamW and zeroes the gradients. Every so often it evaluates on
-the held-out tokens and writes a checkpoint. A plain loop is measurably faster than
-`transformers.Trainer` here, and easier to read.
+A run is a LoopState (scalecli/sweep/loop_state.py), advanced by `step`: set the lr by the
+run's schedule (warmup then cosine, or WSD's warmup, stable phase and cooldown), run the
+gradient-accumulation micro-steps, clip, step AdamW, zero the gradients. `train_steps`
+adds what happens between steps: the divergence test, the curve, the periodic
+evaluations and checkpoints, Ctrl-C. A fresh run, a resumed one, a WSD branch and a
+throughput probe differ only in the state they start from (`start_state`). A plain loop
+is measurably faster than `transformers.Trainer` here, and easier to read.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ import torch.nn.functional as F
 from scalecli.errors import Interrupted
 from scalecli.faults import pause_point
 from scalecli.sweep import checkpoint, mup
+from scalecli.sweep.batches import Batches
 from scalecli.sweep.data import TokenData
 from scalecli.sweep.evaluate import EvalResult, evaluate, val_tensors
 from scalecli.sweep.hardware import Runtime, apply_runtime, matmul_peak
+from scalecli.sweep.loop_state import LoopState
 from scalecli.sweep.model import (
     build_model,
     count_params,
@@ -42,60 +45,10 @@ lr_at = cosine_lr
 def lr_of(run: RunSpec, step: int) -> float:
     """The run's lr at `step`, by its schedule (scalecli/sweep/schedule.py)."""
     t = run.train
-    if run.is_branch:
+    if run.is_wsd:
         return wsd_lr(step, run.steps, run.lr, run.warmup, t.cooldown_frac, t.cooldown_shape,
                       t.min_lr_frac)
     return cosine_lr(step, run.steps, run.lr, t.warmup_frac, t.min_lr_frac)
-
-
-class Batches:
-    """The training batches: step s always gets the same sequences for a given seed.
-
-    The stream is cut into blocks of context + 1 tokens with stride context (inputs and
-    shifted targets), visited in a seeded random order per epoch. Batches are gathered
-    with one index tensor, no Python per-token work; since a batch depends only on
-    (seed, step), resuming needs no saved data position.
-    """
-
-    def __init__(self, tokens: Any, context: int, batch_seqs: int, seed: int) -> None:
-        self.tokens = torch.as_tensor(tokens)
-        self.context, self.batch_seqs, self.seed = context, batch_seqs, seed
-        self.starts = torch.arange(0, self.tokens.numel() - context, context)
-        self.offsets = torch.arange(context + 1)
-        self._perm: tuple[int, torch.Tensor] | None = None
-
-    def _order(self, epoch: int) -> torch.Tensor:
-        if self._perm is None or self._perm[0] != epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm = (epoch, torch.randperm(self.starts.numel(), generator=g))
-        return self._perm[1]
-
-    def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        n = self.starts.numel()
-        first = step * self.batch_seqs
-        index = torch.empty(self.batch_seqs, dtype=torch.long)
-        for i in range(self.batch_seqs):  # per sequence, not per token
-            epoch, pos = divmod(first + i, n)
-            index[i] = self._order(epoch)[pos]
-        block = self.tokens[self.starts[index][:, None] + self.offsets].long()  # (B, T+1)
-        return block[:, :-1], block[:, 1:]
-
-
-@dataclass
-class RunResult:
-    status: str  # ok | diverged
-    error: str = ""
-    train_loss: float = math.nan
-    val: EvalResult | None = None
-    steps_done: int = 0
-    tokens_per_s: float = math.nan
-    mfu: float = math.nan
-    non_compute_frac: float = math.nan
-    wall_s: float = 0.0
-    compiled: bool = False
-    dtype: str = "fp32"
-    device: str = "cpu"
-    curve: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _optimizer(model: Any, run: RunSpec, device: torch.device) -> torch.optim.Optimizer:
@@ -141,25 +94,101 @@ def _eval_steps(steps: int, points: int) -> set[int]:
     return {round(steps * i / (points + 1)) for i in range(1, points + 1)} - {0, steps}
 
 
-def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
-              should_stop: Callable[[], bool] = lambda: False,
-              on_step: Callable[[int, float, float], None] | None = None,
-              compile_model: bool = False, start_from: Path | None = None,
-              stop_at: int | None = None, snapshots: Mapping[int, Path] | None = None
-              ) -> RunResult:
-    """Train one run from scratch, or resume it from its checkpoint, and evaluate it.
+OnStep = Callable[[int, float, float], None]  # (step, training loss, lr) after each step
 
-    WSD branches (scalecli/sweep/branches.py): `start_from` is a branch point, the
-    checkpoint to start from when the run has none of its own. A stable phase trains only
-    to `stop_at`, saves a checkpoint into each folder of `snapshots` as it passes that
-    step, and returns without a final evaluation.
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one call of `train_run` trains its run, beyond what the RunSpec says."""
+
+    compile_model: bool = False
+    """torch.compile the model (`compile: auto` decides per run: hardware.should_compile)."""
+    should_stop: Callable[[], bool] = _never
+    """Asked after every step; True saves a checkpoint and raises Interrupted (Ctrl-C)."""
+    on_step: OnStep | None = None
+    """Told (step, loss, lr) after every step: a progress bar."""
+    start_from: Path | None = None
+    """A WSD branch: its branch point, the checkpoint to start from while the run has none
+    of its own (scalecli/sweep/branches.py)."""
+    stop_at: int | None = None
+    """A WSD stable phase: train to this step only, and return without a final evaluation."""
+    snapshots: Mapping[int, Path] = field(default_factory=dict)
+    """A WSD stable phase: the folders to save a branch point into, by step."""
+
+
+@dataclass
+class RunResult:
+    status: str  # ok | diverged
+    error: str = ""
+    train_loss: float = math.nan
+    val: EvalResult | None = None
+    steps_done: int = 0
+    tokens_per_s: float = math.nan
+    mfu: float = math.nan
+    non_compute_frac: float = math.nan
+    wall_s: float = 0.0
+    compiled: bool = False
+    dtype: str = "fp32"
+    device: str = "cpu"
+    curve: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What stays fixed over one run's steps (the LoopState is what changes)."""
+
+    run: RunSpec
+    rt: Runtime
+    forward: Any  # the model, or its torch.compile wrapper: what steps and evaluations call
+    batches: Batches
+    micro: int  # sequences per forward pass
+    accum: int  # forward passes per optimizer step
+    flops_per_token: int
+    val: tuple[torch.Tensor, torch.Tensor]  # the held-out inputs and targets, (k, T) each
+    eval_seqs: int  # held-out sequences per evaluation forward pass
+    end: int  # the step this call stops at: the run's last, or its stable phase's
+    branch_at: int  # curve.csv's phase under wsd: shared "stable" steps up to here
+
+
+def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime,
+              options: RunOptions = RunOptions()) -> RunResult:
+    """Train one run, evaluate it on the held-out tokens and save its final weights.
+
+    Its lr follows its schedule (`lr_of`: warmup then cosine, or WSD's warmup, stable
+    phase and cooldown). It starts where `start_state` says: its own checkpoint (a
+    resumed run), else `options.start_from` (a WSD branch), else step 0. With
+    `options.stop_at` it is a WSD stable phase: it trains to that step, saves a branch
+    point at each step of `options.snapshots`, and returns without a final evaluation.
     """
-    start_wall = time.perf_counter()
+    started = time.perf_counter()
     apply_runtime(rt)
-    device, context = rt.device, run.data.context
+    model, optimizer = build(run, data, rt.device)
+    state = start_state(model, optimizer, run_dir, options.start_from)
+    setup = prepare(run, data, rt, state, options)
+    error = train_steps(setup, state, run_dir, options)
+    result = RunResult(status="diverged" if error else "ok", error=error,
+                       train_loss=state.last_loss, steps_done=state.step, dtype=rt.dtype_name,
+                       device=str(rt.device), compiled=options.compile_model, curve=state.curve)
+    if options.stop_at is not None:  # a stable phase: its branches evaluate, it does not
+        return result
+    _measure_speed(result, setup, state)
+    if not error:
+        result.val = _final_eval(setup, state)
+        save_final(run_dir, model, data)
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
+def build(run: RunSpec, data: TokenData, device: torch.device) -> tuple[Any, Any]:
+    """The run's model at its seeded initialisation, on `device`, and its optimizer."""
     config = gpt2_config(n_layer=run.model.n_layer, n_embd=run.model.n_embd,
-                         n_head=run.model.n_head, vocab_size=data.vocab_size, n_ctx=context,
-                         eos_token_id=data.eos_id, extra=dict(run.model.extra))
+                         n_head=run.model.n_head, vocab_size=data.vocab_size,
+                         n_ctx=run.data.context, eos_token_id=data.eos_id,
+                         extra=dict(run.model.extra))
     model = build_model(config, run.seed)
     if run.train.parametrization == "mup":
         mup.apply(model, run.train.lr_ref_width)
@@ -167,138 +196,172 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime, *,
     if run.train.gradient_checkpointing:
         enable_activation_checkpointing(model)
     model.train()
-    counts = count_params(model)
-    optimizer = _optimizer(model, run, device)
+    return model, _optimizer(model, run, device)
 
-    loop: dict[str, Any] = {"step": 0, "min_loss": math.inf, "curve": [], "compute_s": 0.0,
-                            "train_s": 0.0, "eval_s": 0.0, "last_loss": math.nan}
-    found = checkpoint.find(run_dir)
-    if found is None and start_from is not None:
-        found = checkpoint.find(start_from)
-    if found is not None:
-        loop = checkpoint.load(found, model, optimizer)
 
-    forward = torch.compile(model) if compile_model else model
+def start_state(model: Any, optimizer: Any, run_dir: Path,
+                branch_point: Path | None = None) -> LoopState:
+    """Where a run starts: its own checkpoint when it has one (a resumed run, a branch
+    resumed), else the branch point it was given (a WSD branch), else step 0 (a fresh run,
+    a throughput probe). `model` and `optimizer` are fresh from `build`."""
+    for folder in (run_dir, branch_point):
+        found = None if folder is None else checkpoint.find(folder)
+        if found is not None:
+            return checkpoint.load(found, model, optimizer)
+    return LoopState(model, optimizer)
+
+
+def prepare(run: RunSpec, data: TokenData, rt: Runtime, state: LoopState,
+            options: RunOptions) -> Setup:
+    """The run's fixed parts, once its state is loaded (compiling after the load)."""
+    context = run.data.context
     batch_seqs = run.train.batch_tokens // context
-    micro = micro_batch_seqs(run, device, run.model.n_embd, data.vocab_size)
-    accum = batch_seqs // micro
-    batches = Batches(data.train, context, batch_seqs, run.seed)
-    val_x, val_y = val_tensors(data.val, context)
-    eval_seqs = max(1, run.eval.batch_tokens // context)
-    autocast = rt.autocast_dtype
+    micro = micro_batch_seqs(run, rt.device, run.model.n_embd, data.vocab_size)
+    end = run.steps if options.stop_at is None else options.stop_at
+    return Setup(
+        run=run, rt=rt,
+        forward=torch.compile(state.model) if options.compile_model else state.model,
+        batches=Batches(data.train, context, batch_seqs, run.seed), micro=micro,
+        accum=batch_seqs // micro, flops_per_token=count_params(state.model).flops_per_token,
+        val=val_tensors(data.val, context), eval_seqs=max(1, run.eval.batch_tokens // context),
+        end=end, branch_at=run.branch_step if run.is_wsd and options.stop_at is None else end)
+
+
+def step(setup: Setup, state: LoopState) -> tuple[float, float, str]:
+    """One optimizer step at the scheduled lr: state.step advances by one. Returns the lr,
+    the step's training loss, and why the run diverged there ("" when it did not)."""
+    run, device, autocast = setup.run, setup.rt.device, setup.rt.autocast_dtype
+    lr = lr_of(run, state.step)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr * group["lr_scale"]
+    x, y = setup.batches.get(state.step)
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # so that compute_s times this step alone
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    for m in range(setup.accum):
+        part = slice(m * setup.micro, (m + 1) * setup.micro)
+        xs, ys = x[part], y[part]
+        with torch.autocast(device.type, dtype=autocast or torch.float32,
+                            enabled=autocast is not None):
+            # use_cache=False: no KV cache to build and copy in training (same numbers).
+            logits = setup.forward(input_ids=xs, use_cache=False).logits
+        loss = F.cross_entropy(logits.float().flatten(0, 1), ys.flatten()) / setup.accum
+        loss.backward()
+        loss_sum += loss.detach()
+    if run.train.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), run.train.grad_clip,
+                                       foreach=True)
+    state.optimizer.step()
+    state.optimizer.zero_grad(set_to_none=True)
+    loss_value = loss_sum.item()  # the one host sync per step
+    state.compute_s += time.perf_counter() - t0
+    state.step += 1
+    error = _divergence(run, state, loss_value)
+    if not error:  # a diverged step is no minimum, and train_loss stays the last good one
+        state.min_loss = min(state.min_loss, loss_value)
+        state.last_loss = loss_value
+    return lr, loss_value, error
+
+
+def _divergence(run: RunSpec, state: LoopState, loss: float) -> str:
+    if not math.isfinite(loss):
+        return f"non-finite loss {loss} at step {state.step}"
+    if state.step > run.warmup and loss > run.train.diverge_factor * state.min_loss:
+        return (f"loss {loss:.4g} at step {state.step} exceeds {run.train.diverge_factor:g}"
+                f" x its running minimum {state.min_loss:.4g}")
+    return ""
+
+
+def train_steps(setup: Setup, state: LoopState, run_dir: Path, options: RunOptions) -> str:
+    """Step `state` to setup.end; returns why the run diverged ("" when it did not).
+
+    Between steps: the curve (every 1% of the run, at each evaluation, at the branch point
+    and the end), the mid-run evaluations, and what `_save_between` writes.
+    """
+    run = setup.run
     evals = _eval_steps(run.steps, run.train.eval_points)
-    warmup = run.warmup
-    end = run.steps if stop_at is None else stop_at
-    # curve.csv's phase under wsd: steps shared with the sibling branches, then this one's own.
-    branch_at = run.branch_step if run.is_branch and stop_at is None else end
     log_every = max(1, run.steps // 100)
-    last_ckpt = time.perf_counter()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def finish_eval(step: int) -> EvalResult:
-        t0 = time.perf_counter()
-        result = evaluate(forward, val_x, val_y, batch_seqs=eval_seqs, device=device)
-        loop["eval_s"] += time.perf_counter() - t0
-        return result
-
-    status, error = "ok", ""
-    train_t0 = time.perf_counter() - loop["train_s"]
-    window: list[float] = []
-    while loop["step"] < end:
-        step = loop["step"]
-        lr = lr_of(run, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_scale"]
-        x, y = batches.get(step)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        sync()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for m in range(accum):
-            xs, ys = x[m * micro : (m + 1) * micro], y[m * micro : (m + 1) * micro]
-            with torch.autocast(device.type, dtype=autocast or torch.float32,
-                                enabled=autocast is not None):
-                # use_cache=False: no KV cache to build and copy in training (same numbers).
-                logits = forward(input_ids=xs, use_cache=False).logits
-            loss = F.cross_entropy(logits.float().flatten(0, 1), ys.flatten()) / accum
-            loss.backward()
-            loss_sum += loss.detach()
-        if run.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), run.train.grad_clip, foreach=True)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = loss_sum.item()  # the one host sync per step
-        loop["compute_s"] += time.perf_counter() - t0
-        loop["step"] = step = step + 1
-        window.append(loss_value)
-
-        if not math.isfinite(loss_value):
-            status, error = "diverged", f"non-finite loss {loss_value} at step {step}"
-            break
-        if step > warmup and loss_value > run.train.diverge_factor * loop["min_loss"]:
-            status = "diverged"
-            error = (f"loss {loss_value:.4g} at step {step} exceeds {run.train.diverge_factor:g}"
-                     f" x its running minimum {loop['min_loss']:.4g}")
-            break
-        loop["min_loss"] = min(loop["min_loss"], loss_value)
-        loop["last_loss"] = loss_value
-
+    origin = time.perf_counter() - state.train_s  # a resumed run's clock goes on
+    last_save, window = time.perf_counter(), []
+    while state.step < setup.end:
+        lr, loss, error = step(setup, state)
+        state.train_s = time.perf_counter() - origin
+        if error:
+            return error
+        window.append(loss)
         val_loss = None
-        if step in evals:
-            val_loss = finish_eval(step).loss
-        if step % log_every == 0 or val_loss is not None or step in (end, branch_at):
-            loop["curve"].append({
-                "step": step, "tokens": step * run.train.batch_tokens,
-                "flops": step * run.train.batch_tokens * counts.flops_per_token, "lr": lr,
-                "train_loss": sum(window) / len(window), "val_loss": val_loss,
-                "elapsed_s": round(time.perf_counter() - train_t0, 3),
-                "phase": None if not run.is_branch else "stable" if step <= branch_at
-                else "cooldown",
-            })
+        if state.step in evals:
+            val_loss = _evaluate(setup, state).loss
+            state.train_s = time.perf_counter() - origin
+        if (state.step % log_every == 0 or val_loss is not None
+                or state.step in (setup.end, setup.branch_at)):
+            state.curve.append(_point(setup, state, lr, sum(window) / len(window), val_loss))
             window = []
-        if on_step is not None:
-            on_step(step, loss_value, lr)
-        pause_point(f"step:{step}")  # test-only (scalecli/faults.py)
-        if snapshots and step in snapshots:  # a WSD branch point, kept until its branch is done
-            loop["train_s"] = time.perf_counter() - train_t0
-            checkpoint.save(snapshots[step], model, optimizer, loop)
-        interval = run.train.checkpoint_every_s
-        stop = should_stop()
-        if step < end and (stop or (interval and time.perf_counter() - last_ckpt > interval)):
-            loop["train_s"] = time.perf_counter() - train_t0
-            checkpoint.save(run_dir, model, optimizer, loop)
-            last_ckpt = time.perf_counter()
-        if stop and step < end:
-            raise Interrupted(f"stopped at step {step} of {end}; checkpoint saved. "
-                              "Run the same command again to resume")
+        if options.on_step is not None:
+            options.on_step(state.step, loss, lr)
+        pause_point(f"step:{state.step}")  # test-only (scalecli/faults.py)
+        last_save = _save_between(setup, state, run_dir, options, last_save)
+    return ""
 
-    # Periodic evaluations are inside this window; the final one is not.
-    train_s = time.perf_counter() - train_t0
-    eval_s = loop["eval_s"]
-    result = RunResult(status=status, error=error, steps_done=loop["step"],
-                       dtype=rt.dtype_name, device=str(device), compiled=compile_model)
-    result.train_loss = loop["last_loss"]
-    if stop_at is not None:  # a stable phase: its branches evaluate, it does not
-        result.curve = loop["curve"]
-        return result
-    if status == "ok":
-        final = finish_eval(run.steps)
-        result.val = final
-        if loop["curve"] and loop["curve"][-1]["step"] == run.steps:
-            loop["curve"][-1]["val_loss"] = final.loss
-    # Throughput and utilisation of the training steps (evaluation excluded).
-    loop_s = max(1e-9, train_s - eval_s)
-    tokens_done = loop["step"] * run.train.batch_tokens
-    result.tokens_per_s = tokens_done / loop_s
-    peak = matmul_peak(device.type, rt.dtype_name, rt.threads)
-    result.mfu = result.tokens_per_s * counts.flops_per_token / peak
-    # Time outside forward, backward, optimizer and evaluation: data, logging, Python.
-    result.non_compute_frac = max(0.0, 1 - (loop["compute_s"] + eval_s) / max(train_s, 1e-9))
-    result.curve = loop["curve"]
-    if status == "ok":
-        save_final(run_dir, model, data)
-    result.wall_s = time.perf_counter() - start_wall
+
+def _point(setup: Setup, state: LoopState, lr: float, train_loss: float,
+           val_loss: float | None) -> dict[str, Any]:
+    """One point of curve.csv, at the step just taken."""
+    tokens = state.step * setup.run.train.batch_tokens
+    phase = ("stable" if state.step <= setup.branch_at else "cooldown") if setup.run.is_wsd \
+        else None
+    return {"step": state.step, "tokens": tokens, "flops": tokens * setup.flops_per_token,
+            "lr": lr, "train_loss": train_loss, "val_loss": val_loss,
+            "elapsed_s": round(state.train_s, 3), "phase": phase}
+
+
+def _save_between(setup: Setup, state: LoopState, run_dir: Path, options: RunOptions,
+                  last_save: float) -> float:
+    """What a step leaves on disk: a stable phase's branch point at its step, a checkpoint
+    every checkpoint_every_s and on Ctrl-C, which then stops the run. Returns the time of
+    the last checkpoint."""
+    if state.step in options.snapshots:  # a WSD branch point, kept until its branch is done
+        checkpoint.save(options.snapshots[state.step], state)
+    interval = setup.run.train.checkpoint_every_s
+    stop = options.should_stop()
+    if state.step < setup.end and (stop or (interval and time.perf_counter() - last_save
+                                            > interval)):
+        checkpoint.save(run_dir, state)
+        last_save = time.perf_counter()
+    if stop and state.step < setup.end:
+        raise Interrupted(f"stopped at step {state.step} of {setup.end}; checkpoint saved. "
+                          "Run the same command again to resume")
+    return last_save
+
+
+def _evaluate(setup: Setup, state: LoopState) -> EvalResult:
+    t0 = time.perf_counter()
+    result = evaluate(setup.forward, *setup.val, batch_seqs=setup.eval_seqs,
+                      device=setup.rt.device)
+    state.eval_s += time.perf_counter() - t0
     return result
+
+
+def _final_eval(setup: Setup, state: LoopState) -> EvalResult:
+    """The held-out loss at the run's end, also the curve's last val_loss."""
+    final = _evaluate(setup, state)
+    if state.curve and state.curve[-1]["step"] == setup.run.steps:
+        state.curve[-1]["val_loss"] = final.loss
+    return final
+
+
+def _measure_speed(result: RunResult, setup: Setup, state: LoopState) -> None:
+    """Throughput and utilisation of the training steps, evaluations excluded."""
+    rt = setup.rt
+    loop_s = max(1e-9, state.train_s - state.eval_s)
+    result.tokens_per_s = state.step * setup.run.train.batch_tokens / loop_s
+    peak = matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+    result.mfu = result.tokens_per_s * setup.flops_per_token / peak
+    # Time outside forward, backward, optimizer and evaluation: data, logging, Python.
+    result.non_compute_frac = max(0.0, 1 - (state.compute_s + state.eval_s)
+                                  / max(state.train_s, 1e-9))
 
 
 def save_final(run_dir: Path, model: Any, data: TokenData) -> None:
@@ -317,36 +380,3 @@ def short_run(run: RunSpec, steps: int, **train_changes: Any) -> RunSpec:
 
     train = dataclasses.replace(run.train, eval_points=0, checkpoint_every_s=0.0, **train_changes)
     return dataclasses.replace(run, steps=steps, tokens=steps * train.batch_tokens, train=train)
-
-
-def probe_tokens_per_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int = 4,
-                       min_s: float = 1.0, max_steps: int = 64) -> float:
-    """Training tokens/s of this run's shape and batch on this machine, from a few steps.
-
-    The real loop (`train_run`) on random tokens; the median step after the first, which
-    pays for allocation and warm-up. A few fast steps are too few to time: on a 2-core
-    CPU three steps of an 18K-parameter model take about 0.1 s, and with three steps the
-    dry run of sweeps/isoflop.yaml said 76 and 31 min on an idle machine, where the sweep
-    took 22; timed for about a second, it said 16.7-20.0 min in five tries. So when
-    `steps` take less than `min_s`, the probe runs again for about `min_s` (at most
-    `max_steps` steps).
-    `sweep --dry-run` uses it to estimate time from measured speed instead of an assumed
-    fraction of the matmul peak.
-    """
-    step_s = _median_step_s(run, vocab_size, rt, steps)
-    more = min(max_steps, math.ceil(min_s / max(step_s, 1e-9)) + 1)
-    if more > steps:
-        step_s = _median_step_s(run, vocab_size, rt, more)
-    return run.train.batch_tokens / max(1e-9, step_s)
-
-
-def _median_step_s(run: RunSpec, vocab_size: int, rt: Runtime, steps: int) -> float:
-    import tempfile
-
-    from scalecli.sweep.data import random_tokens
-
-    data = random_tokens(vocab_size, (steps + 1) * run.train.batch_tokens, run.data.context)
-    with tempfile.TemporaryDirectory(prefix="scalecli-probe-") as folder:
-        result = train_run(short_run(run, steps), data, Path(folder), rt)
-    at = sorted((p["step"], p["elapsed_s"]) for p in result.curve if p["step"] >= 1)
-    return statistics.median(b - a for (_, a), (_, b) in itertools.pairwise(at))

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from scalecli.sweep.batches import Batches
 from scalecli.sweep.model import (
     DEFAULT_ACTIVATION,
     build_model,
@@ -18,7 +19,7 @@ from scalecli.sweep.model import (
     enable_activation_checkpointing,
     gpt2_config,
 )
-from scalecli.sweep.train import Batches, lr_at
+from scalecli.sweep.train import lr_at
 
 VOCAB, CONTEXT = 97, 16
 

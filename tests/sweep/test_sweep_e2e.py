@@ -114,7 +114,7 @@ def test_dry_run_time_is_affine_in_flops_per_token_between_the_probes(monkeypatc
     from rich.console import Console
 
     from scalecli.sweep import plan as sweep
-    from scalecli.sweep import train
+    from scalecli.sweep import speed_probe
     from scalecli.sweep.hardware import resolve_runtime
     from scalecli.sweep.parse import parse_spec
     from scalecli.sweep.spec import expand
@@ -124,7 +124,7 @@ def test_dry_run_time_is_affine_in_flops_per_token_between_the_probes(monkeypatc
         (("a", 16), ("b", 32), ("c", 64))]}), 300)
     fpt = {r.model.name: r.counts(300).flops_per_token for r in runs}
     # A machine with 1 us of fixed cost per token and 1 GFLOP/s of compute.
-    monkeypatch.setattr(train, "probe_tokens_per_s", lambda run, vocab, rt: 1 / (
+    monkeypatch.setattr(speed_probe, "probe_tokens_per_s", lambda run, vocab, rt: 1 / (
         1e-6 + fpt[run.model.name] / 1e9))
     rate, how = sweep._estimated_rate(runs, 300, resolve_runtime("cpu", "fp32", 1),
                                       Console(quiet=True))
@@ -141,7 +141,7 @@ def test_dry_run_time_is_affine_in_flops_per_token_between_the_probes(monkeypatc
 def test_a_fast_speed_probe_runs_again_for_about_a_second(monkeypatch) -> None:
     # Three steps of a tiny model take ~0.1 s: too few to time, so the probe runs again
     # for about min_s; a slow step is timed from the first few steps alone.
-    from scalecli.sweep import train
+    from scalecli.sweep import speed_probe
     from scalecli.sweep.hardware import resolve_runtime
     from scalecli.sweep.parse import parse_spec
     from scalecli.sweep.spec import expand
@@ -155,19 +155,19 @@ def test_a_fast_speed_probe_runs_again_for_about_a_second(monkeypatch) -> None:
         def median(run, vocab, rt, steps, first=first, asked=asked):
             asked.append(steps)
             return first if len(asked) == 1 else 0.04
-        monkeypatch.setattr(train, "_median_step_s", median)
-        rate = train.probe_tokens_per_s(run, 300, rt)
+        monkeypatch.setattr(speed_probe, "_median_step_s", median)
+        rate = speed_probe.probe_tokens_per_s(run, 300, rt)
         assert asked == calls
         assert rate == pytest.approx(run.train.batch_tokens / step_s)
 
 
 def test_the_speed_probe_times_real_steps() -> None:
-    from scalecli.sweep import train
+    from scalecli.sweep import speed_probe
     from scalecli.sweep.hardware import resolve_runtime
     from scalecli.sweep.parse import parse_spec
     from scalecli.sweep.spec import expand
 
     run = expand(parse_spec(TINY), 300)[0]
-    rate = train.probe_tokens_per_s(run, 300, resolve_runtime("cpu", "fp32", 1), min_s=0.2,
+    rate = speed_probe.probe_tokens_per_s(run, 300, resolve_runtime("cpu", "fp32", 1), min_s=0.2,
                                     max_steps=12)
     assert math.isfinite(rate) and rate > 0

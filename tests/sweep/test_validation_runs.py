@@ -124,7 +124,7 @@ def test_wsd_validation_runs_are_a_family_of_their_own() -> None:
     spec = parse_spec(with_validate({"models": [BIG]}, train=train,
                                     budget={"tokens": [12288, 24576]}))
     runs, _ = beyond.model_runs(spec, VOCAB)
-    assert all(r.is_branch and r.family == (24, 48) for r in runs)
+    assert all(r.kind == "branch" and r.family == (24, 48) for r in runs)
     assert len({r.family_id("fp") for r in runs}) == 1
 
 
