@@ -10,7 +10,6 @@ counting N as total parameters must recover the true a, and the other counts mus
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalecli.cli import app
-from scalecli.fit import chinchilla
+from scalecli.fit import chinchilla, schema
 
 THETA = np.array([1.69, 406.4, 410.7, 0.34, 0.28])  # E, A, B, alpha, beta (total N)
 A_TRUE = 0.28 / 0.62
@@ -67,7 +66,14 @@ def write(folder: Path, table: list[dict[str, str]]) -> Path:
 def fit(path: Path, *args: str) -> tuple[dict, str]:
     result = CliRunner().invoke(app, ["fit", str(path), "--holdout", "0", *args])
     assert result.exit_code == 0, result.output
-    return json.loads((path.parent / "fit.json").read_text()), result.output
+    # fit.json stores the fitted N's table once, as references into `fits`: read it back
+    # through the schema, each convention's rows whole
+    doc = schema.read(path.parent / "fit.json")
+    flat = doc.to_dict()
+    flat["approaches"] = [r.to_dict() for r in doc.approach_rows()]
+    flat["conventions"] = {column: [r.to_dict() for r in table]
+                           for column, table in doc.convention_tables().items()}
+    return flat, result.output
 
 
 def a_of(doc: dict, column: str, form: str) -> float:

@@ -46,6 +46,7 @@ def test_fit_writes_fit_json_and_prints_b_with_ci(results: Path):
     assert result.exit_code == 0, result.output
     doc = json.loads((results.parent / "fit.json").read_text())
     assert set(doc) == {
+        "schema_version",
         "scalecli_version",
         "source",
         "filter",

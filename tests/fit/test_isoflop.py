@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalecli.cli import app
-from scalecli.fit import chinchilla, compute, isoflop
+from scalecli.fit import chinchilla, compute, isoflop, schema
 from scalecli.fit.envelope import analyse_envelope, frontier
 from scalecli.fit.isoflop import Budget, analyse_isoflop, fit_vertex, group_budgets
 
@@ -185,11 +185,12 @@ def test_fit_compute_prints_the_approaches_and_predicts_a_budget(tmp_path: Path)
     assert [b["accepted"] for b in iso["budgets"]] == [False, True, True, True, True]
     assert set(iso["params"]) == {"a_opt", "b_opt"}
     assert set(iso["params"]["a_opt"]) == {"value", "se", "ci_low", "ci_high"}
-    assert [r["form"] for r in doc["approaches"]] == ["envelope", "isoflop", "chinchilla"]
-    for row in doc["approaches"]:
-        (pred,) = row["predictions"]
-        assert pred["flops"] == 1e21 and pred["n_opt"]["value"] > 0
-        assert (pred["loss"] is not None) == (row["form"] == "chinchilla")
+    assert doc["approaches"] == [{"approach": a, "form": f} for a, f in (
+        ("1: envelope", "envelope"), ("2: isoFLOP", "isoflop"), ("3: parametric", "chinchilla"))]
+    for row in schema.read(tmp_path / "fit.json").approach_rows():  # their numbers: the fits'
+        (pred,) = row.predictions
+        assert pred.x == 1e21 and pred.n_opt.value > 0 and pred.n_opt.interval == "parameter"
+        assert (pred.y is not None) == (row.form == "chinchilla")
     codes = [d["code"] for d in doc["diagnostics"]]
     assert "isoflop_rejected" in codes
 

@@ -126,3 +126,14 @@ def test_the_exponents_table_and_what_the_design_lacks_reach_every_page(tmp_path
     console = Console(record=True, width=200)
     to_terminal(report, console)
     assert "-0.1204 [-0.1408, -0.0944]" in console.export_text()
+
+
+def test_each_approach_fit_shows_its_predictions_as_numbers(tmp_path: Path):
+    # fit.json had two shapes of `derived.predictions` (laws: {x, y}; approaches: {flops,
+    # n_opt, d_opt}), and the fit section read the first: "- | -" for isoflop and envelope
+    hand_made(tmp_path)
+    md = to_markdown(load(tmp_path, "t"))
+    for form in ("envelope", "isoflop"):
+        section = md.split(f"### {form}\n", 1)[1].split("\n### ", 1)[0]
+        row = next(line for line in section.splitlines() if line.startswith("| 1e+21 |"))
+        assert "| 2e+09 [1.3e+09, 2.2e+09] | 8.4e+10 [7.6e+10, 1.3e+11] | - |" in row, row

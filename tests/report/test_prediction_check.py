@@ -8,7 +8,6 @@ fit.json is written by hand here, to the contract the fit side writes (`fit/pred
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from scalecli.cli import app
-from scalecli.fit import schema
 from scalecli.errors import ScaleError
+from scalecli.fit import schema
 from scalecli.report.driver import ReportOptions, run_report
 from scalecli.results import COLUMNS
 
