@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scalecli.fit import analysis, ladder_forms, prediction
+from scalecli.fit.forms import registry
 
 SIZES = np.geomspace(22e3, 793e3, 5)
 FACTOR = 6.0
@@ -83,7 +84,7 @@ def one_ladder(law: str, rng: np.random.Generator, n_boot: int, seed: int):
     noise_rng = np.random.default_rng(seed + 1)
     forms = [d for d in (prediction.loss_form_draws(form, SIZES, loss, xs, draws_of, seed_sd,
                                                     noise_rng)
-                         for form in prediction.PREDICTION_FORMS) if d is not None]
+                         for form in registry.ladder_forms()) if d is not None]
     out = {}
     for d in forms:
         iv = d.interval()

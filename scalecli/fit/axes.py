@@ -22,6 +22,7 @@ import numpy as np
 
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
+from scalecli.fit.forms import registry
 from scalecli.fit.isoflop import REL_TOL, group_budgets
 
 COMPUTE_X = ("flops", "flops_6nd")
@@ -122,13 +123,9 @@ def by_size(form: str, x: np.ndarray, y: np.ndarray, labels: np.ndarray, n: np.n
 
 
 def exponent_interval(form: str, params: dict) -> tuple[float | None, float | None]:
-    """The 95% interval of a fit's exponent: b for power, -alpha (flipped) for saturating."""
-    if form == "saturating":
-        p = params.get("alpha") or {}
-        lo, hi = p.get("ci_low"), p.get("ci_high")
-        return (None if hi is None else -hi), (None if lo is None else -lo)
-    p = params.get("b") or {}
-    return p.get("ci_low"), p.get("ci_high")
+    """The 95% interval of a fit's exponent (`Form.exponent_interval`: b for power, -alpha
+    flipped for saturating)."""
+    return registry.get(form).exponent_interval(params)
 
 
 def pooled_caveat(entries: list[dict], x_col: str) -> str:

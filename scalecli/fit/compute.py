@@ -24,7 +24,7 @@ import numpy as np
 
 from scalecli.errors import ScaleError
 from scalecli.fit import seeds
-from scalecli.fit.findings import Diagnostic
+from scalecli.fit.diagnostics import Diagnostic
 from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.forms import ComputeForm, LawForm, registry
 from scalecli.fit.isoflop import Budget, group_budgets

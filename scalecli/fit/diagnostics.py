@@ -11,18 +11,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from scalecli.epochs import epochs_note
-from scalecli.fit.findings import Diagnostic, Evidence, listing, skipped
+from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.isoflop import parabola, window
 from scalecli.fit.laws import fit_power
 from scalecli.fit.seeds import MIN_SEEDS_OUTLIER, OUTLIER_Z, Z95, robust_z
 from scalecli.fit.slices import (
     FLOPS,
     NOISE_TEXT,
+    Evidence,
     Size,
     all_sizes,
     budget_of,
@@ -40,8 +42,6 @@ from scalecli.fit.slices import (
 # fallback of data_limited when the fit measured no optimum of its own (on the embedded
 # corpus the isoFLOP sweep measured about 50).
 OPTIMAL_TOKENS_PER_PARAM = 20.0
-# The fits that measure tokens per parameter at the compute optimum, most direct first.
-OPTIMUM_FORMS = ("isoflop", "chinchilla", "envelope")
 # Fewer than three learning rates cannot show an optimum inside the grid.
 MIN_LR_GRID = 3
 # Healthy sweeps here gave R^2 (log) 0.99-0.999, broken ones 0.87 and 0.53 (DESIGN.md,
@@ -55,6 +55,27 @@ MIN_SIZES_CURVE = 4
 FAR_FACTOR = 10.0
 # Leaving one of four sizes out still leaves a line with a degree of freedom.
 MIN_SIZES_LOO = 4
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A stable code to grep, `info` or `warning` (do not trust it as it stands), a message."""
+
+    code: str
+    severity: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "message": self.message}
+
+
+def skipped(rule: str, why: str) -> Diagnostic:
+    return Diagnostic("skipped", "info", f"{rule} skipped: {why}")
+
+
+def listing(code: str, found: list[str], head: str, advice: str) -> list[Diagnostic]:
+    """One warning that lists every instance found, or none."""
+    return [Diagnostic(code, "warning", f"{head}: {'; '.join(found)}. {advice}")] if found else []
 
 
 def non_monotone(ev: Evidence) -> list[Diagnostic]:
@@ -100,8 +121,9 @@ def multi_epoch(ev: Evidence) -> list[Diagnostic]:
 
 def optimal_tokens_per_param(fits: dict) -> tuple[float, str]:
     """D_opt / N_opt at the compute optimum and where that number comes from: this fit's
-    own measurement (OPTIMUM_FORMS, at the C it reports), else Hoffmann et al.'s ~20."""
-    for form in OPTIMUM_FORMS:
+    own measurement (the compute forms, most direct first: `registry.by_directness`, at
+    the C it reports), else Hoffmann et al.'s ~20."""
+    for form in (f.name for f in registry.by_directness()):
         fit = fits.get(form) or {}
         measured = (fit.get("derived") or {}).get("tokens_per_param") or {}
         if fit.get("converged") and (value := num(measured.get("value"))) and value > 0:
@@ -206,19 +228,22 @@ def bends(ev: Evidence, y_col: str) -> list[str]:
 
 def poor_fit(ev: Evidence) -> list[Diagnostic]:
     out = []
-    for form in ("power", "saturating"):
-        if not (fit := ev.fits.get(form) or {}).get("converged"):
+    ladder = registry.ladder_forms()
+    in_d = " or ".join([*(f.name for f in registry.law_forms() if f.reads_d), registry.COMPUTE])
+    for form in ladder:
+        if not (fit := ev.fits.get(form.name) or {}).get("converged"):
             continue
         r2 = fit.get("r2_log")
         reasons = [f"R^2 (log) {r2:.3f} < {MIN_R2:g}"] if r2 is not None and r2 < MIN_R2 else []
-        if form == "power":  # only a line should not bend; the saturating form does by design
+        if form.straight:  # only a line should not bend; a saturating law does by design
             reasons += bends(ev, fit.get("y") or ev.y_col)
+        bending = " or ".join(f.name for f in ladder if not f.straight)
         many_d = len({num(r.get("tokens")) for r in ev.rows} - {None}) > 1
-        out += listing("poor_fit", reasons, f"The {form} law fits poorly", (
+        out += listing("poor_fit", reasons, f"The {form.name} law fits poorly", (
             "Its runs differ in D as well as N, which a law in N alone cannot follow: fit one "
-            "budget (--where tokens=...), or use --form chinchilla or compute" if many_d else
+            f"budget (--where tokens=...), or use --form {in_d}" if many_d else
             "Add sizes, check each size's learning rate" + (
-                ", or try --form saturating" if form == "power" else "")) + ".")
+                f", or try --form {bending}" if form.straight and bending else "")) + ".")
     return out
 
 
@@ -281,11 +306,14 @@ def seed_outlier(ev: Evidence) -> list[Diagnostic]:
 def far_extrapolation(ev: Evidence) -> list[Diagnostic]:
     items, predict = runs(ev), [] if ev.predict is None else [float(p) for p in ev.predict]
     reach = {}  # the axis the --predict values are on -> its largest fitted value
-    if items and (not ev.fits or {"power", "saturating"} & set(ev.fits)):
+    forms = {name: registry.find(name) for name in ev.fits}
+    if items and (not ev.fits or any(f and f.ladder for f in forms.values())):
         reach[ev.x_col] = max(r.x for r in items)
-    if "chinchilla" in ev.fits:  # its --predict values are FLOPs, C = 6ND
-        d_col = ev.fits["chinchilla"].get("d") or "tokens"
-        n_col = ev.fits["chinchilla"].get("x") or ev.x_col  # under `all` N is not x_col
+    for name, form in forms.items():  # a law in N and D: its --predict values are FLOPs
+        if not (isinstance(form, LawForm) and form.compute):
+            continue
+        d_col = ev.fits[name].get("d") or "tokens"
+        n_col = ev.fits[name].get("x") or ev.x_col  # under `all` N is not x_col
         flops = [6 * n * d for r in items if (d := num(r.row.get(d_col))) is not None
                  and (n := num(r.row.get(n_col))) is not None]
         reach.update({"C = 6ND": max(flops)} if flops else {})
@@ -303,9 +331,15 @@ def unbounded_params(fits: dict) -> list[str]:
     run with --bootstrap 0 has no intervals by request: that is not instability."""
     return [f"{form} {name}" for form, fit in fits.items()
             if fit.get("converged")
-            and (form == "saturating" or (fit.get("bootstrap") or {}).get("n", 1) > 0)
+            and (_own_intervals(form) or (fit.get("bootstrap") or {}).get("n", 1) > 0)
             for name, p in (fit.get("params") or {}).items()
             if p.get("value") is not None and None in (p.get("ci_low"), p.get("ci_high"))]
+
+
+def _own_intervals(name: str) -> bool:
+    """Whether a form's parameter intervals come from elsewhere than its bootstrap."""
+    form = registry.find(name)
+    return isinstance(form, LawForm) and form.own_intervals
 
 
 def loo_shifts(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -317,12 +351,13 @@ def loo_shifts(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def unstable_fit(ev: Evidence) -> list[Diagnostic]:
     out = listing("unstable_fit", unbounded_params(ev.fits), "The data leave the 95% interval "
                   "open-ended for", "Those values are not measured; add sizes over a wider range.")
-    if not (power := ev.fits.get("power") or {}).get("converged"):
+    line = registry.default()  # the straight line whose slope leaving a size out moves
+    if not (power := ev.fits.get(line.name) or {}).get("converged"):
         return out
-    b = power["params"]["b"]
+    b = power["params"][line.exponent_param]
     if None in (b.get("ci_low"), b.get("ci_high")):
         return [*out, skipped("unstable_fit (leave one size out)",
-                              "the power law's b has no 95% interval to compare with")]
+                              f"the {line.name} law's b has no 95% interval to compare with")]
     half = (b["ci_high"] - b["ci_low"]) / 2.0
     for (kind, _), sizes in sizes_by_budget(ev).items():
         if kind == FLOPS:

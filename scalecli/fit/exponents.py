@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scalecli.fit import axes, seeds
+from scalecli.fit.forms import registry
 
 MIN_POINTS = 3  # the power form's two parameters and one point to check them
 POWER_SLOPE = "power slope"
@@ -186,11 +187,15 @@ def exponents(rows: list[dict[str, str]], header: list[str], lad: seeds.Ladder,
         c, nominal = column(c_col), column("budget_flops")
         c = None if c is None else c[ok]
         nominal = None if nominal is None else nominal[ok]
-        power = fits.get("power")
+        power = fits.get(registry.default().name)
         whole = power if power and power.get("y") == y_col else None
         out += along_n(n, d, y, n_col, y_col, d_col, fit_one, whole)
         out += along_d(n, d, y, labels, y_col, d_col, fit_one)
         out.append(along_c(n, d, c, y, c_col, y_col, fit_one, nominal))
-    out += compute_optimal(fits.get("isoflop"))
-    out += parametric(fits.get("chinchilla"))
+    # approach 2's a and b (`fit --form all` fits the most direct approach), and the
+    # reducible-loss exponents of a law in N and D
+    out += compute_optimal(fits.get(registry.by_directness()[0].name))
+    for form in registry.law_forms():
+        if form.reads_d:
+            out += parametric(fits.get(form.name))
     return out

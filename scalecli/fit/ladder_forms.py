@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from scalecli.fit import analysis, diagnostics, prediction, seeds
+from scalecli.fit.forms import registry
 from scalecli.fit.prediction import FormDraws, num
 
 X_COL = "params_non_embedding"  # Kaplan's N: the axis of the 1-D forms
@@ -40,7 +41,7 @@ def ladder_points(lad: seeds.Ladder, rows: list[dict[str, str]]
     y = np.array([float(np.mean(y_row[order][owner == p])) for p in range(len(lad.points))])
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     x, y = x[ok], y[ok]
-    if np.unique(x).size != x.size or x.size < analysis.min_points("power"):
+    if np.unique(x).size != x.size or x.size < registry.default().min_points:
         return None
     return x, y
 
@@ -53,13 +54,13 @@ def form_draws(x: np.ndarray, y: np.ndarray, xs: np.ndarray, n_boot: int, seed: 
             return analysis.fit_form(form, xa, ya), np.empty((0, 3))
         point, boots, _ = analysis.point_and_draws(
             form, xa, ya, n_boot=n_boot, seed=seed,
-            seed_level=power_level if form == "power" else None)
+            seed_level=power_level if form.seed_level else None)
         return point, boots
 
     rng = np.random.default_rng(seed + 1)
     out = []
-    for form in prediction.PREDICTION_FORMS:
-        if x.size < analysis.min_points(form):
+    for form in registry.ladder_forms():
+        if x.size < form.min_points:
             continue
         d = prediction.loss_form_draws(form, x, y, xs, draws_of, seed_sd, rng)
         if d is not None:
@@ -83,22 +84,23 @@ def rejected_forms(x: np.ndarray, y: np.ndarray, n_boot: int = 0, seed: int = 0,
     out = {}
     p = diagnostics.curvature_p(np.log(x), y)
     if p is not None and p < diagnostics.CURVE_ALPHA:
-        out["power"] = (f"the ladder bends away from the power law's straight line "
-                        f"(quadratic term p = {p:.3f}, poor_fit)")
+        for form in (f for f in registry.ladder_forms() if f.straight):
+            out[form.name] = (f"the ladder bends away from the {form.name} law's straight "
+                              f"line (quadratic term p = {p:.3f}, poor_fit)")
     if n_boot <= 0:
         return out
     top = float(y[np.argmax(x)])  # the largest size's loss: what the holdout refit predicts
-    for form in prediction.PREDICTION_FORMS:
-        if form in out or x.size <= analysis.min_points(form):
+    for form in registry.ladder_forms():
+        if form.name in out or x.size <= form.min_points:
             continue
-        # the power form lives on perplexity, whose log is the loss: its noise is seed_sd
-        ys, noise = (np.exp(y), seed_sd) if form == "power" else (y, seed_sd / top)
+        # a perplexity form lives on exp(loss), whose log is the loss: its noise is seed_sd
+        ys, noise = (np.exp(y), seed_sd) if form.perplexity else (y, seed_sd / top)
         check, _ = analysis.extrapolation_check(form, x, ys, None, 1, n_boot, seed, noise)
         if check and check["inside"] and check["inside"][-1] is False:
             pred, lo, hi = (check[k][-1] for k in ("predicted", "low", "high"))
-            if form == "power":
+            if form.perplexity:
                 pred, lo, hi = np.log(pred), np.log(lo), np.log(hi)
-            out[form] = (f"its refit without the largest size predicted it at {pred:.3f} "
+            out[form.name] = (f"its refit without the largest size predicted it at {pred:.3f} "
                          f"[{lo:.3f}, {hi:.3f}], observed {top:.3f} (holdout check)")
     return out
 

@@ -24,11 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalecli.fit.laws import saturating_predict
-
 LEVEL = 0.95
 # The 1-D forms along N that the combined prediction mixes, in the order they are shown.
-PREDICTION_FORMS = ("power", "saturating")
 DEFAULT_FACTOR = 10.0  # without --predict or validation runs: 10x the largest size
 # Measured by `python bench/prediction_coverage.py --reps 200` (200 synthetic five-size
 # ladders per law, a run 6x past the largest): the combined interval held it 93.5%
@@ -81,29 +78,27 @@ def with_noise(draws: np.ndarray, sd: float, rng: np.random.Generator) -> np.nda
     return draws + rng.normal(0.0, sd, size=draws.shape)
 
 
-def loss_form_draws(form: str, x: np.ndarray, loss: np.ndarray, xs: np.ndarray,
-                    draws_of: Callable[[str, np.ndarray, np.ndarray], tuple],
+def loss_form_draws(form, x: np.ndarray, loss: np.ndarray, xs: np.ndarray,
+                    draws_of: Callable[..., tuple],
                     seed_sd: float, rng: np.random.Generator) -> FormDraws | None:
-    """One 1-D form fitted on the ladder (x, loss), predicted in val_loss at xs.
+    """One ladder form (a `forms.LawForm`) fitted on the ladder (x, loss), predicted in
+    val_loss at xs.
 
     `draws_of(form, x, y)` returns (point FitResult, bootstrap thetas) as
-    `analysis.point_and_draws` does. The power form is fitted to perplexity, exp(loss),
-    as `fit` fits it (ppl = a N^b), and its predictions are taken back to val_loss by
-    ln: ln ppl = ln a + b ln N is a straight line of the loss against ln N."""
-    if form == "power":
-        point, boots = draws_of("power", x, np.exp(loss))
-        if not point.converged:
-            return None
-        y = np.log(point.theta[0]) + point.theta[1] * np.log(xs)
-        curves = np.log(boots[:, :1]) + boots[:, 1:2] * np.log(xs)[None, :]
+    `analysis.point_and_draws` does. A perplexity form (the power law) is fitted to
+    exp(loss), as `fit` fits it (ppl = a N^b), and its predictions are taken back to
+    val_loss by ln: ln ppl = ln a + b ln N is a straight line of the loss against ln N."""
+    point, boots = draws_of(form, x, np.exp(loss) if form.perplexity else loss)
+    if not point.converged:
+        return None
+    if form.perplexity:
+        y = form.log_predict(point.theta, xs)[0]
+        curves = form.log_predict(boots, xs) if boots.size else np.empty((0, xs.size))
     else:
-        point, boots = draws_of(form, x, loss)
-        if not point.converged:
-            return None
-        y = saturating_predict(point.theta, xs)
-        curves = np.array([saturating_predict(t, xs) for t in boots]).reshape(-1, xs.size)
+        y = form.predict(point.theta, xs)
+        curves = np.array([form.predict(t, xs) for t in boots]).reshape(-1, xs.size)
     curves = curves[np.all(np.isfinite(curves), axis=1)]
-    return FormDraws(form, y, with_noise(curves, seed_sd, rng))
+    return FormDraws(form.name, y, with_noise(curves, seed_sd, rng))
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: list[float]

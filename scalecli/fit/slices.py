@@ -13,8 +13,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalecli.fit.findings import Evidence
 from scalecli.fit.seeds import Z95, best_config, noise_gap, pooled_sd, searched_config
+
+
+@dataclass
+class Evidence:
+    """What the rules read (see the module docstring)."""
+
+    rows: list[dict[str, str]]  # after --where, before the best-lr choice: every lr and seed
+    header: list[str]
+    x_col: str
+    y_col: str
+    fits: dict  # fit.json's "fits"
+    predict: list[float] | None
+    data_summary: dict | None  # the sweep folder's data.json, None outside a sweep folder
+    # The run_ids of the lr search's chosen probes (lr_search.json, `seeds.searched_runs`):
+    # the lr that the fit keeps for the size the search probed.
+    searched: frozenset[str] = frozenset()
+    # The rows before the status filter (diverged and failed runs too), so that lr_edge can
+    # say what happened past the best lr; None: `rows` are all there is.
+    tried: list[dict[str, str]] | None = None
 
 FLOPS = "FLOPs"  # the kind of budget of an isoFLOP design; the other kind is "tokens"
 

@@ -17,12 +17,8 @@ from pathlib import Path
 
 from scalecli.errors import ScaleError
 from scalecli.fit.driver import compute_fit
+from scalecli.fit.forms import registry
 from scalecli.results import read_rows, role_of
-
-# Approach 2 first: it reads N_opt off each budget's measured parabola, with no assumed
-# form of L(N, D); approach 3 extrapolates a fitted surface; approach 1 only reads the
-# frontier of the sizes trained, so it is the coarsest.
-PREFERENCE = ("isoflop", "chinchilla", "envelope")
 
 
 def ladder_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -48,8 +44,10 @@ def optimal_params(csv_path: Path, flops: list[float]) -> list[tuple[float, str]
             writer.writeheader()
             writer.writerows(rows)
         table = _approaches(ladder_csv, flops)
-    for form in PREFERENCE:
-        row = table.get(form)
+    # the approach that reads N_opt most directly first (`Form.directness`): approach 2's
+    # measured parabolas, then approach 3's fitted surface, then approach 1's coarse frontier
+    for form in registry.by_directness():
+        row = table.get(form.name)
         if row is None or len(row.get("predictions") or []) != len(flops):
             continue
         values = [(p.get("n_opt") or {}).get("value") for p in row["predictions"]]
@@ -65,15 +63,16 @@ def _approaches(csv_path: Path, flops: list[float]) -> dict[str, dict]:
     where `compute` also fits approach 3's grid of starts (tens of seconds)."""
     # Point estimates only: the choice of a size needs no interval and no holdout.
     options = {"predict_flops": list(flops), "bootstrap": 0, "holdout": 0}
+    first = registry.by_directness()[0].name
     try:
-        doc = compute_fit(csv_path, form="isoflop", **options)
+        doc = compute_fit(csv_path, form=first, **options)
     except ScaleError:  # approach 2 fitted nothing: the other approaches may
         doc = {}
     table = {row["form"]: row for row in doc.get("approaches") or []}
-    if "isoflop" in table:
+    if first in table:
         return table
     try:
-        doc = compute_fit(csv_path, form="compute", **options)
+        doc = compute_fit(csv_path, form=registry.COMPUTE, **options)
     except ScaleError as error:
         raise ScaleError(f"validate.flops needs an isoFLOP design: the compute fit of the "
                          f"ladder's runs failed ({error})") from None

@@ -6,6 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from scalecli.fit.forms import ComputeForm, LawForm, registry
+
+
+def _solves_optimum(name: str) -> bool:
+    """A law form that gives N_opt too (its --predict values are FLOP budgets)."""
+    form = registry.find(name)
+    return isinstance(form, LawForm) and form.compute
+
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
@@ -38,7 +46,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     for name, fit in doc["fits"].items():
         boot = fit["bootstrap"]
         title = f"{name}: {fit['y']} vs {fit['x']}" + (f", {fit['d']}" if fit["d"] else "")
-        if name in ("isoflop", "envelope"):
+        if isinstance(registry.find(name), ComputeForm):
             print_optimum(console, name, fit)
             continue
         if not fit["converged"]:
@@ -64,7 +72,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             beside = ten_x_combined_text(doc.get("prediction"))
             if beside:
                 console.print(f"  {beside}", highlight=False)
-        if name == "chinchilla":
+        if _solves_optimum(name):
             console.print(
                 f"  compute-optimal: N_opt ~ C^{derived['a_opt']:.3f}, "
                 f"D_opt ~ C^{derived['b_opt']:.3f}, G = {_fmt(derived['G'])}"
@@ -80,7 +88,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                 if pred["ci_low"] is None
                 else (f" [{_fmt(pred['ci_low'])}, {_fmt(pred['ci_high'])}]")
             )
-            at = "C" if name == "chinchilla" else fit["x"]
+            at = "C" if _solves_optimum(name) else fit["x"]
             console.print(
                 f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {_fmt(pred['y'])}{ci}"
             )
@@ -122,12 +130,10 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
 
 def by_size_text(form: str, entry: dict) -> str:
     """'s2 (N 8.49e+04): -0.0712 [-0.08, -0.06]', or why a size has no fit."""
-    from scalecli.fit.axes import exponent_interval
-
     head = f"{entry['size']} (N {_fmt(entry.get('n'))})"
     if not entry.get("converged"):
         return f"{head}: no fit ({entry.get('message')})"
-    ci = interval_text(*exponent_interval(form, entry.get("params") or {}), _fmt)
+    ci = interval_text(*registry.get(form).exponent_interval(entry.get("params") or {}), _fmt)
     return f"{head}: {_fmt(entry['exponent'])}" + ("" if ci == "-" else f" {ci}")
 
 
@@ -259,7 +265,7 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
             out.add_row(*named, r["approach"], estimate_text(r["a_opt"]),
                         estimate_text(r["b_opt"]), estimate_text(r.get("tokens_per_param")))
     console.print(out)
-    if any(r["form"] == "chinchilla" for _, rows in groups for r in rows):
+    if any(_solves_optimum(r["form"]) for _, rows in groups for r in rows):
         console.print(f"  3: parametric: {SIX_ND}, with N counted as its row says; 1 and 2 "
                       "take C from the compute column", highlight=False)
     for r in table:

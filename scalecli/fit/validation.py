@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from scalecli.fit import ladder_forms, prediction, seeds
-from scalecli.fit.chinchilla import chinchilla_predict, compute_optimal, optimal_many
-from scalecli.fit.findings import Diagnostic
+from scalecli.fit.chinchilla import compute_optimal, optimal_many
+from scalecli.fit.diagnostics import Diagnostic
 from scalecli.fit.flops_per_token import FlopsPerToken
+from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.ladder_forms import (
     X_COL,
     Y_COL,
@@ -30,8 +31,12 @@ from scalecli.fit.ladder_forms import (
 from scalecli.fit.prediction import FormDraws, num
 
 N_TOTAL = "params"  # N as approach 3 and the compute approaches count it
-APPROACH_NAMES = {"envelope": "1: envelope", "isoflop": "2: isoFLOP",
-                  "chinchilla": "3: parametric"}
+
+
+def parametric() -> LawForm:
+    """Approach 3: the law in N and D that also gives N_opt (the chinchilla form), whose
+    loss at a size and at a budget the validation runs score."""
+    return next(f for f in registry.compute_forms() if isinstance(f, LawForm))
 
 
 def is_budget_run(row: dict[str, str], ladder_max_budget: float) -> bool:
@@ -57,10 +62,11 @@ def score(form: str, predicted: float, low: float | None, high: float | None,
 
 def chinchilla_draws(theta: np.ndarray, boots: np.ndarray, n: np.ndarray, d: np.ndarray,
                      seed_sd: float, rng: np.random.Generator) -> FormDraws:
-    y = chinchilla_predict(theta, n, d)
-    curves = np.array([chinchilla_predict(t, n, d) for t in boots]).reshape(-1, n.size)
+    form = parametric()
+    y = form.predict(theta, n, d)
+    curves = np.array([form.predict(t, n, d) for t in boots]).reshape(-1, n.size)
     curves = curves[np.all(np.isfinite(curves), axis=1)]
-    return FormDraws("chinchilla", y, prediction.with_noise(curves, seed_sd, rng))
+    return FormDraws(form.name, y, prediction.with_noise(curves, seed_sd, rng))
 
 
 def validation_runs(rows: list[dict[str, str]], header: list[str]
@@ -103,7 +109,7 @@ def score_runs(runs: list[dict], at: dict[float, int], forms: list[FormDraws],
                                 (iv[0][j], iv[1][j]), run["observed"]))
         if chinchilla is not None:
             iv = chinchilla.interval()
-            scores.append(score("chinchilla", chinchilla.y[k], *(None, None) if iv is None
+            scores.append(score(chinchilla.form, chinchilla.y[k], *(None, None) if iv is None
                                 else (iv[0][k], iv[1][k]), run["observed"]))
         if combined is not None and j is not None:
             scores.append(score("combined", combined[0][j], combined[1][j], combined[2][j],
@@ -149,7 +155,7 @@ def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: flo
                 d = chinchilla_draws(theta, boots, np.array([r["n"]]), np.array([r["tokens"]]),
                                      seed_sd, rng)
                 iv = d.interval()
-                s = score("chinchilla", d.y[0], *(None, None) if iv is None else
+                s = score(d.form, d.y[0], *(None, None) if iv is None else
                           (iv[0][0], iv[1][0]), r["observed"])
                 entry.update(predicted=s["predicted"], low=s["low"], high=s["high"],
                              inside=s["inside"])
@@ -157,8 +163,8 @@ def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: flo
         best = min(mine, key=lambda r: r["observed"])
         block = {"flops": num(c), "runs": entries, "best_trained_n": best["n"],
                  "observed_best": num(best["observed"]), "approaches": []}
-        for form, name in APPROACH_NAMES.items():
-            row = approach_at(form, name, fits, chin, c, best, seed_sd, rng, fpt)
+        for form in registry.compute_forms():
+            row = approach_at(form.name, form.approach, fits, chin, c, best, seed_sd, rng, fpt)
             if row is not None:
                 block["approaches"].append(row)
         out.append(block)
@@ -175,7 +181,8 @@ def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, 
         return None
     row = {"approach": name, "n_opt": None, "loss": None, "low": None, "high": None,
            "inside": None, "n_ratio": None}
-    if form == "chinchilla" and chin is not None:
+    law = isinstance(registry.find(form), LawForm)
+    if law and chin is not None:
         theta, boots = chin
         opt = compute_optimal(theta, np.array([c]), fpt)  # on the same C as the budget's
         samples = optimal_many(boots, np.array([c]), fpt)[2][:, 0]
@@ -186,7 +193,7 @@ def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, 
         if iv is not None:
             row.update(low=num(iv[0][0]), high=num(iv[1][0]),
                        inside=bool(iv[0][0] <= best["observed"] <= iv[1][0]))
-    elif form != "chinchilla":
+    elif not law:
         a = ((fit.get("params") or {}).get("a_opt") or {}).get("value")
         k_n = (fit.get("derived") or {}).get("k_n")
         if a is not None and k_n is not None:
@@ -216,7 +223,7 @@ def findings(block: dict | None) -> list[Diagnostic]:
         for a in entry["approaches"]:
             if a.get("inside") is False:
                 edge = a["high"] if entry["observed_best"] > a["high"] else a["low"]
-                missed.setdefault("chinchilla", []).append(
+                missed.setdefault(parametric().name, []).append(
                     f"at {entry['flops']:.3g} FLOPs its compute-optimal loss "
                     f"{a['loss']:.4g} [{a['low']:.4g}, {a['high']:.4g}] against the best run "
                     f"there, {entry['observed_best']:.4g} "
@@ -301,10 +308,11 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     if not runs:
         return pred_block, None, []
     rng = np.random.default_rng(seed + 2)
-    chin_fit = fits.get("chinchilla") or {}
+    name = parametric().name
+    chin_fit = fits.get(name) or {}
     chin = None
-    if chin_fit.get("converged") and chin_fit.get("y") == Y_COL and "chinchilla" in draws:
-        point, boots = draws["chinchilla"]
+    if chin_fit.get("converged") and chin_fit.get("y") == Y_COL and name in draws:
+        point, boots = draws[name]
         chin = (point.theta, boots)
     chin_draws = None
     if chin is not None and along_n:
@@ -321,6 +329,6 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     block = {"x": X_COL, "y": Y_COL, "runs": scored, **summarise(scored)}
     if budget_runs:
         # approach 3 on the budget's C as the compute column counts it (`flops_per_token`)
-        fpt = draws["chinchilla"][0].extra.get("fpt") if chin is not None else None
+        fpt = draws[name][0].extra.get("fpt") if chin is not None else None
         block["compute"] = compute_block(budget_runs, fits, chin, sd, rng, fpt)
     return pred_block, block, findings(block)

@@ -12,6 +12,7 @@ from scipy.optimize import approx_fprime
 
 from scalecli.fit import analysis as fit
 from scalecli.fit import chinchilla, laws
+from scalecli.fit.forms import registry
 
 NOISE = 0.01  # 1% lognormal multiplicative noise
 
@@ -297,12 +298,13 @@ def test_analyse_is_strict_json_with_the_contract_keys():
 
 def test_caveat_only_for_saturating_fits_to_few_sizes_or_a_narrow_range_or_no_floor():
     bounded = {"E": (1.5, 2.5), "A": (3.0, 5.0), "alpha": (0.05, 0.1)}
-    assert fit.caveat("power", FIVE_SIZES, {}) is None
-    assert "5 sizes over 37x" in fit.caveat("saturating", FIVE_SIZES, bounded)
-    assert "10 sizes over 50x" in fit.caveat("saturating", np.geomspace(1e4, 5e5, 10), bounded)
+    assert registry.get("power").caveat(FIVE_SIZES, {}) is None
+    assert "5 sizes over 37x" in registry.get("saturating").caveat(FIVE_SIZES, bounded)
+    ten = np.geomspace(1e4, 5e5, 10)
+    assert "10 sizes over 50x" in registry.get("saturating").caveat(ten, bounded)
     wide = np.geomspace(1e4, 1e7, 10)
-    assert fit.caveat("saturating", wide, bounded) is None
-    no_floor = fit.caveat("saturating", wide, {**bounded, "E": (0.0, 2.5)})
+    assert registry.get("saturating").caveat(wide, bounded) is None
+    no_floor = registry.get("saturating").caveat(wide, {**bounded, "E": (0.0, 2.5)})
     assert no_floor.startswith("E's 95% interval reaches 0")
 
 

@@ -50,6 +50,10 @@ class Form:
     """Gives the compute-optimal N_opt(C), D_opt(C): one of the approaches."""
     approach: str = ""
     """Its row in the approaches table ('2: isoFLOP'); the number orders the rows."""
+    directness: int = 0
+    """For a compute form: 1 reads N_opt most directly (approach 2's measured parabolas),
+    higher ones less (approach 3 extrapolates a fitted surface, approach 1 only reads the
+    sizes trained). Orders whose tokens per parameter or N_opt is trusted first."""
     in_all: bool = False
     """Fitted by `fit --form all` (a compute form there only when the runs have budgets)."""
     default: bool = False
@@ -114,6 +118,13 @@ class LawForm(Form):
     """At most this many bootstrap refits for the holdout check's interval (None: all)."""
     seed_level: bool = False
     """Whether its bootstrap draws the seed level of the noise (`seeds.seed_level`)."""
+    own_intervals: bool = False
+    """Whether its parameter intervals come from elsewhere than its bootstrap (so that
+    --bootstrap 0 still gives them)."""
+    perplexity: bool = False
+    """Fitted to perplexity, exp(loss): its predictions of the loss are ln of its curve."""
+    straight: bool = False
+    """A straight line in log-log: points that bend are evidence against it."""
 
     @property
     def min_points(self) -> int:
@@ -170,6 +181,10 @@ class LawForm(Form):
         y_hat = self.predict(point.theta, predict)
         samples = np.array([self.predict(t, predict) for t in boots])
         return y_hat, samples
+
+    def log_predict(self, thetas: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """ln y at x for (S, k) thetas -> (S, len(x)) (a perplexity form's loss)."""
+        return np.log(np.array([self.predict(t, x) for t in thetas]).reshape(-1, x.size))
 
     def method_suffix(self, fpt) -> str:
         """What fit.json's `method` adds for this form (how it solved its optimum)."""

@@ -41,6 +41,7 @@ class Chinchilla(LawForm):
     x = "params"  # every parameter, as C (the flops column) counts them
     reads_d = compute = in_all = True
     approach = "3: parametric"
+    directness = 2
     band = False
     # Each refit is an L-BFGS-B run, so the holdout check's interval costs at most this
     # many more (a 95% interval from 200 draws moves by a few percent of its width).

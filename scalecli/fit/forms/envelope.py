@@ -18,6 +18,7 @@ class Envelope(ComputeForm):
            "takes the envelope again (Hoffmann et al. 2022, approach 1).")
     param_names = ("a_opt", "b_opt")
     approach = "1: envelope"
+    directness = 3
     exponent_param = "a_opt"
     marker, colour = "v", "C3"
 

@@ -19,6 +19,7 @@ class IsoFlop(ComputeForm):
            "(Hoffmann et al. 2022, approach 2).")
     param_names = ("a_opt", "b_opt")
     approach = "2: isoFLOP"
+    directness = 1
     in_all = True
     exponent_param = "a_opt"
     marker, colour = "D", "C1"

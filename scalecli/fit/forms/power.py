@@ -47,7 +47,7 @@ class Power(LawForm):
            "et al.'s non-embedding N.")
     param_names = ("a", "b")
     y = "val_ppl"  # perplexity: the brief's law; the loss forms need a floor in nats
-    ladder = in_all = default = seed_level = True
+    ladder = in_all = default = seed_level = straight = perplexity = True
     exponent_param = "b"
     marker, colour = "o", "C0"
 
@@ -59,6 +59,11 @@ class Power(LawForm):
 
     def bootstrap(self, x, y, d, point, n_boot, rng, seed_level=None):
         return bootstrap_power(x, y, n_boot, rng, seed_level)
+
+    def log_predict(self, thetas: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """ln a + b ln x: ln ppl is a straight line of the loss against ln N."""
+        thetas = np.atleast_2d(thetas)
+        return np.log(thetas[:, :1]) + thetas[:, 1:2] * np.log(x)[None, :]
 
     def derived(self, point, boots, predict, reference=None, fpt=None) -> dict:
         factor = 10.0 ** point.theta[1]

@@ -113,6 +113,11 @@ def compute_forms() -> tuple[Form, ...]:
     return tuple(sorted((f for f in forms() if f.compute), key=lambda f: f.approach))
 
 
+def by_directness() -> tuple[Form, ...]:
+    """The compute forms, the one that reads N_opt most directly first (`Form.directness`)."""
+    return tuple(sorted(compute_forms(), key=lambda f: f.directness))
+
+
 def budget_forms() -> tuple[ComputeForm, ...]:
     """The compute forms fitted budget by budget (approaches 1 and 2)."""
     return tuple(f for f in compute_forms() if isinstance(f, ComputeForm))

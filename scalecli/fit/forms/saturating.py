@@ -25,7 +25,7 @@ class Saturating(LawForm):
            "intervals (the bootstrap's are too narrow with few sizes), the band and "
            "predictions a fixed-design bootstrap. The exponent is -alpha.")
     param_names = ("E", "A", "alpha")
-    ladder = in_all = True
+    ladder = in_all = own_intervals = True
     exponent_param, exponent_sign = "alpha", -1.0
     marker, colour = "s", "C2"
 
