@@ -10,6 +10,7 @@ saturating, chinchilla alone, or one written before they existed) shows neither.
 
 from __future__ import annotations
 
+from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.schema import ApproachRow, FitDoc
 from scalecli.fit.schema.text import (
     EXPONENT_HEADERS,
@@ -75,7 +76,7 @@ def approaches_blocks(fit: FitDoc | None) -> list[Block]:
     if skipped:
         blocks.append(Block("p", "Not counted: " + "; ".join(
             f"{_named(column)}, because {why}" for column, why in skipped.items()) + "."))
-    if any(r.form == "chinchilla" for r in table):
+    if any(isinstance(registry.find(r.form), LawForm) for r in table):  # approach 3
         blocks.append(Block("p", f"Approach 3 (parametric): {PARAMETRIC_C}, with N counted as its "
                                  "row says; approaches 1 and 2 take C from the compute "
                                  f"column ({_compute_column(fit)})."))

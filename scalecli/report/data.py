@@ -21,6 +21,7 @@ import yaml
 
 from scalecli import __version__
 from scalecli.errors import ScaleError
+from scalecli.fit.forms import registry
 from scalecli.fit.schema import FitDoc, LawFit, SchemaError, parse, version_problem
 from scalecli.results import ROLES, read_json
 
@@ -81,9 +82,10 @@ class ReportData:
         return ", ".join(str(v) for v in values) or "unknown"
 
     def primary_fit(self) -> LawFit | None:
-        """The fit that figure (a) and the residuals show: power, else saturating."""
-        for form in ("power", "saturating"):
-            fit = self.fit.law(form) if self.fit else None
+        """The fit that figure (a) and the residuals show: the first ladder form fitted
+        (power, else saturating)."""
+        for form in registry.ladder_forms():
+            fit = self.fit.law(form.name) if self.fit else None
             if fit is not None and fit.params:
                 return fit
         return None
@@ -263,18 +265,12 @@ def clean(value: Any) -> Any:
 
 
 def predict(fit: LawFit, x, d=None) -> np.ndarray:
-    """The fitted law at x (and D for chinchilla), from fit.json's parameter values."""
-    p = {k: v.value for k, v in fit.params.items()}
-    x = np.asarray(x, dtype=float)
-    form = fit.form
-    if form == "power":
-        return p["a"] * x ** p["b"]
-    if form == "saturating":
-        return p["E"] + p["A"] * x ** -p["alpha"]
-    if form == "chinchilla":
-        d = np.asarray(d, dtype=float)
-        return p["E"] + p["A"] / x ** p["alpha"] + p["B"] / d ** p["beta"]
-    raise ValueError(f"unknown fit form {form!r}")
+    """The fitted law at x (and D where the form reads it), from fit.json's parameter
+    values alone."""
+    form = registry.find(fit.form)
+    if form is None:
+        raise ValueError(f"unknown fit form {fit.form!r}")
+    return form.draw(fit, x, d)  # the form's own curve (`fit.forms`)
 
 
 @dataclass(frozen=True)

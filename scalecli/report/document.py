@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scalecli.fit.forms import registry
 from scalecli.fit.schema import ApproachFit, LawFit, PredictionBlock, PredictionRow, SeedNoise
 from scalecli.fit.schema.text import estimate_text, exponent_interval, interval_text
 from scalecli.report.approaches import approaches_blocks, exponents_blocks
@@ -189,21 +190,15 @@ def _params_table(fit: LawFit | ApproachFit) -> Block:
     return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
 
 
-FORMULAS = {
-    "power": "{y} = a * {x}^b",
-    "saturating": "{y} = E + A * {x}^(-alpha)",
-    "chinchilla": "{y} = E + A / N^alpha + B / D^beta   (N = {x}, D = {d})",
-}
-
-
 def fit_summary(fit: LawFit, prediction: PredictionBlock | None = None) -> list[Block]:
     """One form's formula, exponent, quality, parameters and checks; `prediction` (fit.json's
     block) gives the combined prediction that the 10x line is shown beside."""
     form = fit.form or "?"
-    blocks = [Block("p", FORMULAS.get(form, form).format(x=fit.x, y=fit.y, d=fit.d))]
+    known = registry.find(form)
+    blocks = [Block("p", known.formula_text(fit) if known else form)]
     pairs = []
     exp = fit.exponent
-    exp_name = {"power": "b", "saturating": "alpha"}.get(form)
+    exp_name = known.exponent_param if known else None
     if exp is not None:
         p = fit.params.get(exp_name or "")
         lo, hi = exponent_interval(form, fit.params)  # -alpha's interval flips
@@ -318,7 +313,7 @@ def fit_section(report: ReportData) -> Section:
     if fit.filter:
         used += f"; filter {' and '.join(fit.filter)}"
     blocks.append(Block("p", used + "."))
-    blocks.extend(seed_noise_blocks(fit.seed_noise, "power" in fit.fits))
+    blocks.extend(seed_noise_blocks(fit.seed_noise, registry.default().name in fit.fits))
     for form, one in fit.fits.items():
         blocks.append(Block("h3", form))
         blocks.extend(fit_summary(one, fit.prediction) if isinstance(one, LawFit)

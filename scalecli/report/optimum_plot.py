@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scalecli.fit.forms import registry
 from scalecli.report.style import FIG_H, Figure, label, save
 
 
@@ -21,7 +22,8 @@ def optimum_figure(report, folder: Path) -> Figure:
                     "its lowest point (solid) and its minimum (star); a rejected budget is "
                     "drawn hollow with its reason. Right: N_opt of the accepted budgets "
                     "against C, the fitted N_opt ~ C^a and, dotted, a = 0.5 (Chinchilla).")
-    fit = report.fit.approach("isoflop") if report.fit else None
+    # the approach with isoFLOP budgets, the one that reads N_opt most directly
+    fit = report.fit.approach(registry.by_directness()[0].name) if report.fit else None
     if not fit or not fit.budgets:
         return figure  # no isoflop fit: nothing to say (the iso-FLOP figure covers the runs)
     budgets = fit.budgets

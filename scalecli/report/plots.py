@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import ticker
 
+from scalecli.fit.forms import registry
 from scalecli.fit.schema import LawFit
 from scalecli.report.data import VALIDATION, fit_rows, one_run_per_size, predict
 from scalecli.report.optimum_plot import optimum_figure
@@ -127,18 +128,18 @@ def residuals_figure(report, folder: Path) -> Figure:
     fits = report.fit.fits if report.fit else {}
     rows = fit_rows(report.rows, report.fit)
     series = []
-    for form in ("power", "saturating", "chinchilla"):
-        fit = fits.get(form)
+    for form in registry.law_forms():
+        fit = fits.get(form.name)
         if not isinstance(fit, LawFit) or not fit.params:
             continue
         x_col, y_col, d_col = fit.x, fit.y, fit.d
-        need = [c for c in (x_col, y_col, d_col if form == "chinchilla" else None) if c]
+        need = [c for c in (x_col, y_col, d_col if form.reads_d else None) if c]
         if not all(c in rows.columns for c in need) or len(need) < 2:
             continue
         data = rows[need].dropna()
         data = data[(data > 0).all(axis=1)]
         try:
-            fitted = predict(fit, data[x_col], data[d_col] if form == "chinchilla" else None)
+            fitted = form.draw(fit, data[x_col], data[d_col] if form.reads_d else None)
         except (KeyError, TypeError, ValueError):
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,15 +152,14 @@ def residuals_figure(report, folder: Path) -> Figure:
                        if not fits else "No residual plot: no run matches the fit's columns.")
         return figure
     fig, ax = plt.subplots(figsize=(7, FIG_H * 0.85), layout="constrained")
-    markers = {"power": "o", "saturating": "s", "chinchilla": "^"}
     for i, (form, y_col, x, r) in enumerate(series):
         # Nudge each form sideways (2% in x) so equal residuals do not hide each other.
         x = x * 10 ** (0.01 * (i - (len(series) - 1) / 2))
-        ax.scatter(x, r, marker=markers[form], s=40, color=f"C{i}", edgecolors="black",
-                   linewidths=0.5, label=f"{form} ({y_col})", zorder=3)
+        ax.scatter(x, r, marker=form.marker, s=40, color=f"C{i}", edgecolors="black",
+                   linewidths=0.5, label=f"{form.name} ({y_col})", zorder=3)
     ax.axhline(0, color="black", lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel(label(fits[series[0][0]].x or "x"))
+    ax.set_xlabel(label(fits[series[0][0].name].x or "x"))
     ax.set_ylabel("ln(observed / fitted)")
     lim = max(abs(r).max() for *_, r in series) * 1.3 or 0.01
     ax.set_ylim(-lim, lim)
@@ -197,7 +197,9 @@ def isoflop_figure(report, folder: Path) -> Figure:
     # Iso-FLOP groups: runs within a quarter decade of compute, with 3+ distinct sizes.
     rows = rows.assign(Cbin=np.round(np.log10(rows["C"]) * 4) / 4)
     groups = [g for _, g in rows.groupby("Cbin") if g["params_non_embedding"].nunique() >= 3]
-    chin = report.fit.law("chinchilla") if report.fit else None
+    # a law in N and D (the chinchilla form): its loss over compute and N
+    chin = next((report.fit.law(f.name) for f in registry.law_forms()
+                 if f.reads_d and report.fit.law(f.name)), None) if report.fit else None
     chin = chin if chin and chin.params else None
     panels = 1 + bool(groups) + bool(chin)
     fig, axes = plt.subplots(1, panels, figsize=(max(8.0, 4.2 * panels + 2.0), FIG_H),

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scalecli.fit.forms import registry
 from scalecli.fit.schema import LawFit
 from scalecli.report.data import predict, seed_bars
 from scalecli.report.prediction import Check, validation_checks
@@ -104,7 +105,13 @@ def scaling_figure(report, folder: Path) -> Figure:
     return save(fig, folder, figure)
 
 
-FORM_COLOURS = {"power": "C0", "saturating": "C2", "chinchilla": "C4", "combined": "black"}
+COMBINED_COLOUR = "black"  # the combined prediction, beside each form's own colour
+
+
+def form_colour(name: str, fallback: str) -> str:
+    """A form's colour in every figure (`Form.colour`), black for the combined one."""
+    form = registry.find(name)
+    return form.colour if form else COMBINED_COLOUR if name == "combined" else fallback
 
 
 def draw_checks(ax, checks: list[Check]) -> None:
@@ -118,7 +125,7 @@ def draw_checks(ax, checks: list[Check]) -> None:
         ax.errorbar([x for x, _ in pts], [i.predicted for _, i in pts],
                     yerr=[[i.predicted - i.low for _, i in pts],
                           [i.high - i.predicted for _, i in pts]],
-                    fmt="o", ms=4, mfc="white", color=FORM_COLOURS.get(form, f"C{k + 4}"),
+                    fmt="o", ms=4, mfc="white", color=form_colour(form, f"C{k + 4}"),
                     elinewidth=1.6, capsize=3, zorder=6,
                     label=f"{form}: 95% prediction interval")
     ax.scatter([c.x for c in checks], [c.observed for c in checks], marker="*", s=200,
@@ -127,13 +134,5 @@ def draw_checks(ax, checks: list[Check]) -> None:
 
 
 def fit_label(fit: LawFit) -> str:
-    p = {k: v.value for k, v in fit.params.items()}
-    y = fit.y or "y"
-    try:
-        if fit.form == "power":
-            return f"fit: {y} = {p['a']:.3g} N^{p['b']:.3f}"
-        if fit.form == "saturating":
-            return f"fit: {y} = {p['E']:.3g} + {p['A']:.3g} N^-{p['alpha']:.3f}"
-    except (KeyError, TypeError):
-        pass
-    return f"fit ({fit.form})"
+    form = registry.find(fit.form)
+    return form.label(fit) if form else f"fit ({fit.form})"

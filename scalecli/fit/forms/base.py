@@ -22,6 +22,14 @@ import numpy as np
 from scalecli.fit.laws import FitResult
 
 
+def _field(record, name: str):
+    """A field of a fit.json entry: a dict (as `fit` builds it) or a typed record (as the
+    report reads it, `fit.schema`)."""
+    if isinstance(record, Mapping):
+        return record.get(name)
+    return getattr(record, name, None)
+
+
 class Form:
     """One scaling-law form. Subclasses set the class attributes and `curve`."""
 
@@ -72,21 +80,21 @@ class Form:
         """y at x (and D) from parameter values alone (fit.json's `value`s, `values`)."""
         raise NotImplementedError
 
-    def values(self, fit: Mapping) -> dict[str, float]:
+    def values(self, fit) -> dict[str, float]:
         """{parameter: value} of one fit.json entry, what `curve` takes."""
-        return {k: (v or {}).get("value") for k, v in (fit.get("params") or {}).items()}
+        return {k: _field(v, "value") if v is not None else None
+                for k, v in (_field(fit, "params") or {}).items()}
 
-    def draw(self, fit: Mapping, x, d=None) -> np.ndarray:
+    def draw(self, fit, x, d=None) -> np.ndarray:
         """`curve` at x (and D) with this fit.json entry's parameters."""
         return self.curve(self.values(fit), np.asarray(x, dtype=float),
                           None if d is None else np.asarray(d, dtype=float))
 
-    def formula_text(self, fit: Mapping) -> str:
+    def formula_text(self, fit) -> str:
         """The formula with the fit's columns in it."""
-        return self.formula.format(x=fit.get("x") or "x", y=fit.get("y") or "y",
-                                   d=fit.get("d") or "D")
+        return self.formula.format(x=_field(fit, "x"), y=_field(fit, "y"), d=_field(fit, "d"))
 
-    def label(self, fit: Mapping) -> str:
+    def label(self, fit) -> str:
         """A legend entry for the fitted curve, its numbers filled in."""
         return f"fit ({self.name})"
 
@@ -205,9 +213,10 @@ class ComputeForm(Form):
     compute = True
     x = "params"
 
-    def values(self, fit: Mapping) -> dict[str, float]:
-        derived = fit.get("derived") or {}
-        return {**super().values(fit), "k_n": derived.get("k_n"), "k_d": derived.get("k_d")}
+    def values(self, fit) -> dict[str, float]:
+        derived = _field(fit, "derived") or {}
+        return {**super().values(fit), "k_n": _field(derived, "k_n"),
+                "k_d": _field(derived, "k_d")}
 
     def curve(self, params: Mapping[str, float], x, d=None) -> np.ndarray:
         """N_opt at compute C = x."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalecli.fit.forms.base import LawForm
+from scalecli.fit.forms.base import LawForm, _field
 from scalecli.fit.laws import FitResult, bootstrap_power, fit_power, power_predict
 from scalecli.fit.optimum import num
 from scalecli.fit.prediction import ten_x_ci
@@ -78,7 +78,7 @@ class Power(LawForm):
     def label(self, fit: Mapping) -> str:
         p = self.values(fit)
         try:
-            return f"fit: {fit.get('y') or 'y'} = {p['a']:.3g} N^{p['b']:.3f}"
+            return f"fit: {_field(fit, 'y') or 'y'} = {p['a']:.3g} N^{p['b']:.3f}"
         except (KeyError, TypeError):
             return super().label(fit)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalecli.fit.forms.base import LawForm
+from scalecli.fit.forms.base import LawForm, _field
 from scalecli.fit.laws import (
     FitResult,
     bootstrap_saturating,
@@ -64,7 +64,7 @@ class Saturating(LawForm):
     def label(self, fit: Mapping) -> str:
         p = self.values(fit)
         try:
-            return (f"fit: {fit.get('y') or 'y'} = {p['E']:.3g} + {p['A']:.3g} "
+            return (f"fit: {_field(fit, 'y') or 'y'} = {p['E']:.3g} + {p['A']:.3g} "
                     f"N^-{p['alpha']:.3f}")
         except (KeyError, TypeError):
             return super().label(fit)
