@@ -306,9 +306,33 @@ def _record_table(body: dict) -> str:
     return body["description"] + "\n\n" + table(["field", "type", "notes"], rows)
 
 
+def forms_page() -> str:
+    """fit's forms, from the registry (`scalecli/fit/forms/`): a new form is documented by
+    the text it registers."""
+    from scalecli.fit.forms import registry
+
+    rows = []
+    for form in registry.forms():
+        what = [w for w, on in (("ladder", form.ladder), ("compute-optimal", form.compute),
+                                ("reads D", form.reads_d)) if on]
+        rows.append([f"`{form.name}`", form.title,
+                     f"`{form.formula_text({'x': 'N', 'y': form.y, 'd': 'D'})}`",
+                     ", ".join(f"`{p}`" for p in form.param_names), f"`{form.x}`, `{form.y}`",
+                     ", ".join(what) or "-", form.doc])
+    return "".join([
+        HEADER, "# Fit forms\n\n",
+        "`scalecli fit --form NAME` fits one of these (`all` fits "
+        + ", ".join(f"`{f.name}`" for f in registry.all_forms())
+        + " where the runs allow; `compute` every compute-optimal approach). Each form is one "
+        "module in `scalecli/fit/forms/` and one line in its registry; this page is "
+        "generated from them.\n\n",
+        table(["form", "title", "law", "parameters", "default x, y", "gives", "method"], rows),
+    ])
+
+
 def pages() -> dict[str, str]:
     """{file name under docs/reference/: its Markdown}."""
-    return {"cli.md": cli_page(), "sweep-file.md": sweep_page(),
+    return {"cli.md": cli_page(), "sweep-file.md": sweep_page(), "fit-forms.md": forms_page(),
             "results-csv.md": results_page(), "diagnostics.md": diagnostics_page(),
             "fit-json-schema.md": fit_schema_page()}
 

@@ -7,7 +7,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from scalecli.errors import ScaleError
-from scalecli.fit.forms import registry
+from scalecli.fit.forms import LawForm, registry
+from scalecli.fit.laws import FitResult
 
 
 def test_every_form_draws_its_law_from_parameter_values_alone():
@@ -39,3 +40,63 @@ def test_capabilities_not_names_pick_the_forms():
                                   "envelope", "compute")
     with pytest.raises(ScaleError, match="unknown"):
         registry.get("kaplan")
+
+
+class Floor(LawForm):
+    """A toy law y = c: adding a form is this class and one `register` call."""
+
+    name = "toy_floor"
+    title = "constant floor"
+    formula = "{y} = c"
+    doc = "A constant in log space, the geometric mean of y; for the registry's test."
+    param_names = ("c",)
+    ladder = in_all = False
+
+    def fit(self, x, y, d=None) -> FitResult:
+        c = float(np.exp(np.mean(np.log(y))))
+        return FitResult(self.name, np.array([c]), True, "closed form", method="mean of log y")
+
+    def predict(self, theta, x, d=None) -> np.ndarray:
+        return np.full(np.shape(x), float(theta[0]))
+
+    def bootstrap(self, x, y, d, point, n_boot, rng, seed_level=None):
+        picks = rng.integers(0, y.size, (n_boot, y.size))
+        return np.exp(np.mean(np.log(y[picks]), axis=1))[:, None], 0
+
+
+@pytest.fixture
+def toy():
+    form = registry.register(Floor())
+    yield form
+    registry.unregister(form.name)
+
+
+def test_a_registered_form_is_fitted_written_drawn_and_documented(toy, tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from scalecli.fit import schema
+    from scalecli.fit.driver import compute_fit
+    from scalecli.report.data import predict
+
+    csv = tmp_path / "results.csv"
+    loss = [4.65, 4.30, 4.05, 3.80, 3.62]
+    csv.write_text("run_id,model,params_non_embedding,tokens,val_loss,val_ppl,status\n" + "".join(
+        f"r{i},s{i},{n},1000000,{v},{np.exp(v):.4f},ok\n"
+        for i, (n, v) in enumerate(zip([25e3, 1e5, 3e5, 7.9e5, 1.5e6], loss, strict=True))))
+    doc = compute_fit(csv, form="toy_floor", bootstrap=100, holdout=1)
+    fit = doc["fits"]["toy_floor"]
+    c = fit["params"]["c"]
+    assert_allclose(c["value"], np.exp(np.mean(np.log(loss))), rtol=1e-12)
+    assert c["ci_low"] < c["value"] < c["ci_high"]
+    assert fit["extrapolation"]["predicted"] == [pytest.approx(np.exp(np.mean(np.log(loss[:4]))))]
+    written = schema.parse(json.loads(schema.to_json(schema.build(doc))))
+    drawn = predict(written.law("toy_floor"), [1e4, 1e7])  # the report's curve
+    assert_allclose(drawn, [c["value"]] * 2)
+    path = Path(__file__).resolve().parents[2] / "docs" / "gen_reference.py"
+    spec = importlib.util.spec_from_file_location("gen_reference", path)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert "`toy_floor`" in gen.forms_page() and "`val_loss = c`" in gen.forms_page()
+    assert "toy_floor" in registry.choices()
