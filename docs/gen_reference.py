@@ -172,7 +172,8 @@ def missing_field_docs(classes: list[type] | None = None) -> list[str]:
 
 def sweep_classes(settings: typing.Any) -> list[type]:
     return [settings.SweepSpec, settings.DataSpec, settings.ModelSpec, settings.BudgetSpec,
-            settings.TrainSpec, settings.EvalSpec, settings.RuntimeSpec, settings.ValidateSpec]
+            settings.TrainSpec, settings.EvalSpec, settings.RuntimeSpec, settings.ValidateSpec,
+            settings.CheckpointSpec]
 
 
 def sweep_page() -> str:
@@ -192,7 +193,7 @@ def sweep_page() -> str:
            "shows them in one file.\n\n",
            "The default sweep (`sweeps/default.yaml`, shipped in the package):\n\n",
            "```yaml\n", default_yaml, "```\n\n",
-           "## Top level\n\n", table(heads, section_rows(settings.SweepSpec))]
+           "## Top level\n\n", table(heads, section_rows(settings.SweepSpec, skip=("checkpoints",)))]
     sections = [("data", settings.DataSpec), ("budget", settings.BudgetSpec),
                 ("train", settings.TrainSpec), ("eval", settings.EvalSpec),
                 ("runtime", settings.RuntimeSpec)]
@@ -217,7 +218,15 @@ def sweep_page() -> str:
         rows.append([f"`{size}`", str(shape["n_layer"]), str(shape["n_embd"]),
                      str(shape["n_head"]), f"{n:,}"])
     out.append(table(["size", "n_layer", "n_embd", "n_head", "N"], rows))
-    out += ["\n## `validate:`\n\n", flat(settings.ValidateSpec.__doc__ or ""), "\n\n",
+    out += ["\n### Checkpoints: trained models, measured\n\n",
+            flat(settings.CheckpointSpec.__doc__ or ""), " A `models:` entry with `checkpoint:` "
+            "is measured on the sweep's held-out text, never trained (`- {name: pythia-70m, "
+            "checkpoint: hf:EleutherAI/pythia-70m, tokens_trained: 3e11}`); its shape comes from "
+            "its own config, so n_layer, n_embd, n_head and size are not allowed. A sweep of "
+            "checkpoints alone needs no budget. See the guide "
+            "[Measure pretrained models](../guides/pretrained.md).\n\n",
+            table(heads, section_rows(settings.CheckpointSpec)),
+            "\n## `validate:`\n\n", flat(settings.ValidateSpec.__doc__ or ""), "\n\n",
             table(heads, section_rows(settings.ValidateSpec)),
             "\nEntries of `validate.models` take the same forms as `models:`.\n"]
     return "".join(out)

@@ -142,6 +142,13 @@ CASES = [
           "data.tokenizer", "no-such-org/no-such-tokenizer"),
     sweep("hub-dataset-offline", spec({"data.dataset": "no-such-org/no-such-dataset"}),
           "no-such-org/no-such-dataset", "could not reach the Hugging Face hub", "local"),
+    # --- checkpoints: resolved before anything is written
+    sweep("checkpoint-missing", "name: e\nmodels: [{checkpoint: '{w}/nope'}]\n",
+          "checkpoint", "nope", "no such folder"),
+    sweep("checkpoint-not-causal", "name: e\nmodels: [{checkpoint: '{w}/bert'}]\n",
+          "bert", "not a causal LM",
+          files={"bert/config.json": '{"model_type": "bert", "hidden_size": 16, '
+                 '"num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 100}'}),
     # --- the out folder
     sweep("out-is-a-file", spec(), "afile", "not a folder", extra=("--out", "{w}/afile")),
     sweep("out-sweep-folder-is-a-file", spec({"name": "clash"}), "clash", "not a folder",

@@ -78,6 +78,13 @@ CODES: dict[str, tuple[str, str]] = {
         "A validation run (role=validation) fell outside a form's 95% prediction interval; "
         "names the form, the run and by how much. Do not extrapolate with that form alone.",
     ),
+    "mixed_tokenizers": (
+        "info or warning",
+        "The fitted rows name more than one tokenizer (an evaluation-only sweep of models "
+        "trained elsewhere): loss per token is not comparable across tokenizers, so every "
+        "form fits `val_bpb` (`info`); `warning` when --y forces a per-token column or a "
+        "row has no `val_bpb`.",
+    ),
     "skipped": (
         "info",
         "A rule whose inputs are missing (say, a CSV outside a sweep folder has no data.json); "

@@ -113,7 +113,9 @@ def multi_epoch(ev: Evidence) -> list[Diagnostic]:
     train = num(ev.data_summary.get("train_tokens"))
     if train is None or train <= 0:
         return [skipped("multi_epoch", "data.json has no positive train_tokens")]
-    if not (budgets := [b for row in ev.rows if (b := num(row.get("tokens"))) is not None]):
+    # Rows without batch_tokens trained elsewhere (a sweep's checkpoints): not on this data.
+    trained = [row for row in ev.rows if row.get("batch_tokens", "x") != ""]
+    if not (budgets := [b for row in trained if (b := num(row.get("tokens"))) is not None]):
         return [skipped("multi_epoch", "the CSV has no numeric tokens column")]
     found = epochs_message(max(budgets), int(train))
     return [found] if found else []

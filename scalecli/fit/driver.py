@@ -11,7 +11,7 @@ names the file or column and says what to do.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from scalecli import __version__
 from scalecli.errors import ScaleError
 from scalecli.finite import finite
-from scalecli.fit import axes, schema, seeds, validation
+from scalecli.fit import axes, per_byte, schema, seeds, validation
 from scalecli.fit.compute import (
     Job,
     compute_column,
@@ -96,6 +96,9 @@ class FitRequest:
     predict: np.ndarray | None  # x values, or FLOP budgets for a compute choice
     holdout: int
     all_lrs: bool
+    y_default: str | None = None
+    """Every form's y when --y is not given and the rows need one (`per_byte.choose_y`:
+    val_bpb when they were measured in different tokenizers); None: each form's own."""
 
     @classmethod
     def parse(cls, options: FitOptions, path: Path) -> FitRequest:
@@ -123,7 +126,7 @@ class FitRequest:
         return self.x or form.x
 
     def y_of(self, form: Form) -> str:
-        return self.y or form.y
+        return self.y or self.y_default or form.y
 
     def law_forms(self) -> tuple[LawForm, ...]:
         """The law forms this choice fits point by point (`analysis.analyse`)."""
@@ -390,7 +393,9 @@ def _evidence(req: FitRequest, runs: Runs, out: Outcome) -> Evidence:
 def _fit(req: FitRequest) -> tuple[dict, list[str]]:
     """fit.json as a dict, and notes for the summary (forms that `all` had to skip)."""
     runs = read_runs(req)
-    out = Outcome()
+    y_default, said = per_byte.choose_y(runs.kept, runs.header, req.y)
+    req = replace(req, y_default=y_default)
+    out = Outcome(found=said)
     if req.approaches:
         _approaches(req, runs, out)
     _law_fits(req, runs, out)

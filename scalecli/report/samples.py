@@ -7,6 +7,11 @@ same seed, so a report is reproducible and the sizes are compared on the same fo
 (Greedy decoding was tried first: small, undertrained models then print one newline 60
 times, which shows nothing about the difference between sizes.)
 
+An evaluation-only run (a checkpoint the sweep measured, not trained) has no weights in
+its folder: its run.json names the checkpoint's `reference` (`hf:ORG/NAME` or a folder),
+and the sample loads the model and its own tokenizer from there, with transformers'
+Auto classes (safetensors only), as any other causal LM.
+
 A model cannot see more than `n_positions` tokens. When prompt + continuation is longer,
 we generate in chunks and slide the window: each chunk is conditioned on the last half
 window of text. The sample says so, because such text has a shorter memory.
@@ -14,9 +19,11 @@ window of text. The sample says so, because such text has a shorter memory.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SEED = 0
 TEMPERATURE = 0.8
@@ -55,16 +62,65 @@ def load_tokenizer(run_dir: Path):
     return Tokenizer.from_file(str(run_dir / "tokenizer.json"))
 
 
-def generate(run_dir: Path, prompt: str, max_new_tokens: int) -> tuple[str, int, bool]:
-    """Continue `prompt` with the run saved in `run_dir`: (text, tokens made, windowed)."""
-    import torch
-    from transformers import GPT2LMHeadModel
+class _HFTokenizer:
+    """A transformers tokenizer with the two calls `generate` makes of a `tokenizers` one."""
 
-    tokenizer = load_tokenizer(run_dir)
-    model = GPT2LMHeadModel.from_pretrained(str(run_dir), use_safetensors=True)
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def encode(self, text: str) -> Any:
+        class Encoded:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+
+        return Encoded()
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+
+def checkpoint_reference(run_dir: Path) -> str | None:
+    """The checkpoint an evaluation-only run measured (its run.json's `reference`), or None
+    for a run the sweep trained."""
+    try:
+        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    reference = run.get("reference") if isinstance(run, dict) else None
+    return str(reference) if reference else None
+
+
+def _load(run_dir: Path) -> tuple[Any, Any]:
+    """(model, tokenizer) of a trained run's folder, or of the checkpoint it names."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    reference = checkpoint_reference(run_dir)
+    if reference is None or (Path(reference, "tokenizer.json").is_file() and Path(
+            reference, "run.json").is_file()):
+        folder = Path(reference) if reference else run_dir  # a sweep's run: its own files
+        model = AutoModelForCausalLM.from_pretrained(str(folder), use_safetensors=True)
+        return model, load_tokenizer(folder)
+    source = reference.removeprefix("hf:")
+    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True)
+    return model, _HFTokenizer(AutoTokenizer.from_pretrained(source))
+
+
+def _context(config: Any) -> int:
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 1024
+
+
+def generate(run_dir: Path, prompt: str, max_new_tokens: int) -> tuple[str, int, bool]:
+    """Continue `prompt` with the run saved in `run_dir` (or the checkpoint its run.json
+    names): (text, tokens made, windowed)."""
+    import torch
+
+    model, tokenizer = _load(run_dir)
     torch.manual_seed(SEED)  # the same draws for every size
     model.eval()
-    n_ctx = int(model.config.n_positions)
+    n_ctx = _context(model.config)
     prompt_ids = tokenizer.encode(prompt).ids
     if not prompt_ids:
         raise ValueError("the prompt encodes to no tokens")
@@ -137,7 +193,11 @@ def _sample(row: dict, out_dir: Path, prompt: str, max_new_tokens: int) -> Sampl
 
 
 def has_weights(run_dir: Path) -> bool:
-    """True when the folder holds what `generate` needs."""
+    """True when the folder holds what `generate` needs, or names a checkpoint that does
+    (a hub model is looked for when the sample is made)."""
+    reference = checkpoint_reference(run_dir)
+    if reference is not None:
+        return reference.startswith("hf:") or (Path(reference) / "config.json").is_file()
     return all(
     (run_dir / name).is_file() for name in ("config.json", "model.safetensors", "tokenizer.json")
     )

@@ -69,6 +69,7 @@ def run_sweep(options: SweepOptions) -> int:
     if options.dry_run:
         return dry_run(spec, console, options.trust_remote_code)
     out_dir = _out_dir(spec)
+    resolved = _checkpoints(spec, out_dir, options, console)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -88,13 +89,53 @@ def run_sweep(options: SweepOptions) -> int:
         data = _prepare(spec, options, console, flag)
         sweep = SweepRun(spec, data, out_dir, options, console, flag,
                          EXECUTORS[spec.runtime.executor])
-        return _run(sweep, raw)
+        return _run(sweep, raw, resolved)
 
 
-def _run(sweep: SweepRun, raw: dict[str, Any]) -> int:
-    """Prepare, search the lr, then train the ladder and its validation runs."""
-    spec = sweep.spec
+def _checkpoints(spec: SweepSpec, out_dir: Path, options: SweepOptions,
+                 console: Console) -> list[Any]:
+    """The sweep's checkpoints, each found and counted before anything is written or
+    trained: one that cannot resolve is one line and exit 2 (`checkpoints.resolve_all`)."""
+    if not spec.checkpoints:
+        return []
+    from scalecli.sweep.checkpoints import resolve_all
+
+    with console.status("reading the checkpoints' configs"):
+        return resolve_all(spec, out_dir, options.trust_remote_code)
+
+
+def _run(sweep: SweepRun, raw: dict[str, Any], resolved: list[Any]) -> int:
+    """Write the inputs, train the sizes (if any), measure the checkpoints (if any)."""
     _write_inputs(sweep, raw)
+    ids = _train_sizes(sweep) if sweep.spec.models else []
+    if resolved:
+        ids += _evaluate(sweep, resolved)
+    return records.summary(sweep.console, sweep.csv_path, ids)
+
+
+def _evaluate(sweep: SweepRun, resolved: list[Any]) -> list[str]:
+    """The evaluation-only runs, after the sizes (a checkpoint may be one of them). They
+    are forward passes of models that the driver has found: they run here, in this
+    process, whatever runtime.executor says."""
+    from scalecli.sweep.checkpoints import evaluation_runs
+
+    evals = _with_ids(sweep, evaluation_runs(sweep.spec, resolved))
+    for (_, rid), checkpoint in zip(evals, resolved, strict=True):
+        sweep.counts[rid] = checkpoint.counts
+    recorded = statuses(sweep.csv_path)
+    done = sum(recorded.get(rid) in sweep.finished for _, rid in evals)
+    data = sweep.data
+    sweep.console.print(
+        f"[bold]{escape(sweep.spec.name)}[/]: {len(evals)} checkpoints, {done} already "
+        f"recorded, {len(evals) - done} to measure  [dim]held-out: {data.val.size:,} tokens "
+        f"of {escape(data.tokenizer)}, {data.val_bytes:,} bytes[/]")
+    sweep.train(evals, "evaluate", executor=EXECUTORS["local"])
+    return [rid for _, rid in evals]
+
+
+def _train_sizes(sweep: SweepRun) -> list[str]:
+    """Search the lr, then train the ladder and its validation runs; their run_ids."""
+    spec = sweep.spec
     auto_lr = _search_lr(sweep) if spec.train.lr_auto else None
     runs = expand(spec, sweep.data.vocab_size, auto_lr)
     for line in design(spec, sweep.data.vocab_size)[1]:
@@ -116,8 +157,7 @@ def _run(sweep: SweepRun, raw: dict[str, Any]) -> int:
         more = _with_ids(sweep, _compute_validation(sweep, [rid for _, rid in ladder], auto_lr))
         sweep.train(more, "validation (flops)")
         valid_ids += [rid for _, rid in more]
-    ids = [rid for _, rid in ladder] + list(dict.fromkeys(valid_ids))
-    return records.summary(sweep.console, sweep.csv_path, ids)
+    return [rid for _, rid in ladder] + list(dict.fromkeys(valid_ids))
 
 
 def _prepare(spec: SweepSpec, options: SweepOptions, console: Console, flag: StopFlag) -> Any:
@@ -137,7 +177,16 @@ def _write_inputs(sweep: SweepRun, raw: dict[str, Any]) -> None:
     """What the output folder keeps of the inputs: the sweep file and the data's summary."""
     atomic_write_text(sweep.out_dir / "sweep.yaml", yaml.safe_dump(raw, sort_keys=False))
     mark_last(sweep.out_dir)  # so that a bare `scalecli fit` and `report` read this sweep
-    write_json(sweep.out_dir / "data.json", sweep.data.summary())
+    summary = sweep.data.summary()
+    if sweep.spec.checkpoints:
+        from scalecli.sweep.checkpoints import text_bytes
+
+        # A checkpoint with another tokenizer scores the held-out text whole: its first
+        # token too, so these bytes (val_bytes are the sweep's own runs' divisor).
+        summary["text_bytes"] = text_bytes(sweep.data)
+    if not sweep.spec.models:  # nothing trains on this corpus: its training split is unused
+        summary.pop("train_tokens")
+    write_json(sweep.out_dir / "data.json", summary)
 
 
 def _search_lr(sweep: SweepRun) -> dict[int, float]:

@@ -17,7 +17,7 @@ from scalecli.errors import Interrupted, ScaleError, describe
 from scalecli.faults import pause_point
 from scalecli.sweep import branches
 from scalecli.sweep.hardware import Runtime, resolve_runtime, should_compile
-from scalecli.sweep.spec import RunSpec
+from scalecli.sweep.spec import EvalRun, RunSpec
 from scalecli.sweep.sweep_run import SweepRun, Todo
 from scalecli.sweep.train import RunOptions, train_run
 
@@ -44,7 +44,9 @@ def run_here(sweep: SweepRun, todo: list[Todo]) -> None:
     """Train `todo` here, one run after another, each recorded as it finishes."""
     runtime = sweep.spec.runtime
     rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads)
-    here = Here(sweep, rt, branches.by_family(todo, sweep.data.fingerprint))
+    branched = any(run.kind == "branch" for run, _ in todo)
+    here = Here(sweep, rt, branches.by_family(todo, sweep.data.fingerprint) if branched
+                else list(todo))
     for index, (run, rid) in enumerate(here.todo):
         pause_point("before-run")  # test-only (scalecli/faults.py)
         if sweep.flag():  # Ctrl-C during the last run's final evaluation: stop here
@@ -99,8 +101,32 @@ def _stable_phase(here: Here, run: RunSpec, rid: str, runs_dir: Path) -> Any:
     return here.stable[family]
 
 
+def evaluate_one(here: Here, run: EvalRun, rid: str, run_dir: Path) -> None:
+    """Measure one checkpoint on the sweep's held-out data and record it. One that cannot
+    be measured here (too large for the device, broken weights, a tokenizer of another
+    model) is a failed row with its one line, and the sweep goes on."""
+    from scalecli.sweep.checkpoints import evaluate
+
+    sweep, rt = here.sweep, here.rt
+    assert sweep.bars is not None
+    task, _ = sweep.bars.follow(f"{here.label}: scoring the held-out text", None)
+    try:
+        evaluation = evaluate(run, sweep.out_dir, sweep.data, rt.device,
+                              sweep.options.trust_remote_code)
+    except Interrupted:
+        raise
+    except Exception as error:  # one checkpoint must not end the sweep
+        sweep.bars.hide(task)
+        line = str(error) if isinstance(error, ScaleError) else describe(error)
+        sweep.record_failure(run, rid, line, (str(rt.device), ""))
+        return
+    sweep.bars.hide(task)
+    sweep.record_evaluation(run, rid, evaluation)
+
+
 # A run's kind (RunSpec.kind) -> how this executor runs it, given (state, run, run_id, folder).
-RUN_KINDS: dict[str, Callable[[Here, RunSpec, str, Path], None]] = {
+RUN_KINDS: dict[str, Callable[[Here, Any, str, Path], None]] = {
     "train": train_one,
     "branch": train_branch,
+    "evaluate": evaluate_one,
 }

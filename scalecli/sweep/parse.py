@@ -21,6 +21,7 @@ from scalecli.sweep.overrides import apply_sets, data_name
 from scalecli.sweep.sizes import SIZES
 from scalecli.sweep.spec import (
     BudgetSpec,
+    CheckpointSpec,
     DataSpec,
     EvalSpec,
     ModelSpec,
@@ -117,6 +118,9 @@ def _section(cls: type, raw: Any, where: str) -> Any:
 
 def _model(raw: Any, where: str) -> ModelSpec:
     if isinstance(raw, str):
+        if raw.startswith("hf:") or "/" in raw:
+            raise ScaleError(f"{where}: '{raw}' is not a size; to measure a trained model, "
+                             f"write {{checkpoint: {raw}}}")
         if raw not in SIZES:
             raise ScaleError(f"{where}: unknown size '{raw}'{_did_you_mean(raw, SIZES)}; "
                              f"known sizes: {', '.join(SIZES)}")
@@ -152,6 +156,27 @@ def _model(raw: Any, where: str) -> ModelSpec:
             raise ScaleError(f"{where}: unknown key '{key}'{_did_you_mean(key, [*allowed, 'name'])}"
                              "; use n_layer, n_embd, n_head or another GPT2Config field")
     return ModelSpec(name=name, **shape, extra=tuple(sorted(raw.items())))
+
+
+# A checkpoint's shape is its own config.json: these keys would contradict it.
+SHAPE_KEYS = ("n_layer", "n_embd", "n_head", "size")
+
+
+def _checkpoint(raw: dict[str, Any], where: str) -> CheckpointSpec:
+    """A `models:` entry with `checkpoint:`: a trained model to measure, not to train."""
+    for key in raw:
+        if key in SHAPE_KEYS:
+            raise ScaleError(f"{where}.{key}: a checkpoint's shape comes from its own config; "
+                             f"remove {key}, or remove checkpoint to train this size")
+    spec = _section(CheckpointSpec, raw, where)
+    if not spec.checkpoint.strip():
+        raise ScaleError(f"{where}.checkpoint is empty; give hf:ORG/NAME, a folder or "
+                         "runs/RUN_ID")
+    if spec.stride is not None and spec.stride <= 0:
+        raise ScaleError(f"{where}.stride must be positive, got {spec.stride}")
+    if spec.tokens_trained is not None and spec.tokens_trained <= 0:
+        raise ScaleError(f"{where}.tokens_trained must be positive, got {spec.tokens_trained}")
+    return spec
 
 
 SECTIONS = {"data": DataSpec, "budget": BudgetSpec, "train": TrainSpec, "eval": EvalSpec,
@@ -194,17 +219,28 @@ def parse_spec(raw: Any) -> SweepSpec:
         if key not in TOP_KEYS:
             raise ScaleError(f"unknown key '{key}'{_did_you_mean(str(key), TOP_KEYS)}; "
                              f"the top level holds {', '.join(TOP_KEYS)}")
-    for key in ("name", "models", "budget"):
+    for key in ("name", "models"):
         if key not in raw:
             raise ScaleError(f"the sweep file has no '{key}'")
     models = raw["models"]
     if not isinstance(models, list) or not models:
         raise ScaleError("models: expected a non-empty list of sizes")
+    trained, checkpoints = [], []
+    for i, m in enumerate(models):
+        if isinstance(m, dict) and "checkpoint" in m:
+            checkpoints.append(_checkpoint(m, f"models[{i}]"))
+        else:
+            trained.append(_model(m, f"models[{i}]"))
+    # Only sizes that train need a budget: a sweep of checkpoints alone measures them.
+    if trained and "budget" not in raw:
+        raise ScaleError("the sweep file has no 'budget'")
     spec = SweepSpec(
         name=_convert(raw["name"], str, "name"),
         data=_section(DataSpec, raw.get("data"), "data"),
-        models=tuple(_model(m, f"models[{i}]") for i, m in enumerate(models)),
-        budget=_section(BudgetSpec, raw["budget"], "budget"),
+        models=tuple(trained),
+        checkpoints=tuple(checkpoints),
+        budget=(_section(BudgetSpec, raw["budget"], "budget") if "budget" in raw
+                else BudgetSpec()),
         train=_section(TrainSpec, raw.get("train"), "train"),
         eval=_section(EvalSpec, raw.get("eval"), "eval"),
         runtime=_section(RuntimeSpec, raw.get("runtime"), "runtime"),

@@ -224,7 +224,7 @@ def load(ref: ModelRef, device: torch.device | str = "cpu", *, trust_remote_code
     device = torch.device(device)
     config = load_config(ref, trust_remote_code)
     counts = counts_from_config(config, trust_remote_code)
-    problem = memory_problem(counts, config, device, context or _config_context(config))
+    problem = memory_problem(counts, config, device, context or config_context(config))
     if problem:
         raise TooLarge(f"checkpoint '{ref.label}': {problem}")
     tokenizer = load_tokenizer(ref, config, trust_remote_code)
@@ -245,7 +245,7 @@ def load(ref: ModelRef, device: torch.device | str = "cpu", *, trust_remote_code
     return Loaded(ref, model, tokenizer, count_params(model), model_context(model, tokenizer))
 
 
-def _config_context(config: Any) -> int:
+def config_context(config: Any) -> int:
     for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
         value = getattr(config, key, None)
         if isinstance(value, int) and value > 0:
@@ -333,6 +333,38 @@ def heldout_docs(data: Any) -> tuple[list[str], bool]:
 
 
 
+def on_own_stream(ref: ModelRef, data: Any, stride: int | None) -> bool:
+    """Whether `ref` is a run with this data's tokenizer, at its own windows (stride =
+    context): then it is scored on the sweep's token stream, as the sweep scores its runs."""
+    if ref.kind != "run" or (ref.path / "tokenizer.json").read_text(
+            encoding="utf-8") != data.tokenizer_json:
+        return False
+    return stride in (None, config_context(load_config(ref)))
+
+
+def tokenizer_label(tokenizer: Any) -> str:
+    """results.csv's `tokenizer` for a checkpoint: its model type and vocabulary, and a
+    hash of its vocabulary, merges and pre-tokenisation, e.g. `BPE:50257#1f2e3d4c`.
+
+    Equal for the same tokenizer under two names (gpt2 and gpt2-xl), different for two
+    tokenizers of one vocabulary size: fit compares rows in loss only when it is equal.
+    """
+    import hashlib
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        spec = json.loads(backend.to_str())
+        kind = (spec.get("model") or {}).get("type", "?")
+        blob = json.dumps({k: spec.get(k) for k in ("model", "normalizer", "pre_tokenizer")},
+                          sort_keys=True)
+    else:  # a slow tokenizer: its vocabulary is what we have
+        kind = type(tokenizer).__name__.removesuffix("Tokenizer") or "?"
+        blob = json.dumps(sorted(tokenizer.get_vocab().items()))
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
+    return f"{kind}:{len(tokenizer)}#{digest}"
+
+
 def evaluate_on_sweep(reference: str, out_dir: Path, data: Any, *,
                       device: torch.device | str = "cpu", stride: int | None = None,
                       trust_remote_code: bool = False) -> tuple[RollingResult, Loaded]:
@@ -345,11 +377,8 @@ def evaluate_on_sweep(reference: str, out_dir: Path, data: Any, *,
     Raises `TooLarge` for a model that does not fit the device.
     """
     ref = resolve(reference, out_dir)
-    if ref.kind == "run" and (ref.path / "tokenizer.json").read_text(
-            encoding="utf-8") == data.tokenizer_json:
-        config = load_config(ref)
-        if stride in (None, _config_context(config)):
-            return evaluate_sweep_run(out_dir, ref.source, data, device)
+    if on_own_stream(ref, data, stride):
+        return evaluate_sweep_run(out_dir, ref.source, data, device)
     loaded = load(ref, device, trust_remote_code=trust_remote_code)
     docs, whole = heldout_docs(data)
     result = evaluate_text(loaded.model, loaded.tokenizer, docs, stride=stride,

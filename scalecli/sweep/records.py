@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,66 @@ from rich.table import Table
 from scalecli import __version__
 from scalecli.finite import finite
 from scalecli.results import atomic_write_text, read_rows, role_of
-from scalecli.sweep.model import DEFAULT_ACTIVATION
-from scalecli.sweep.spec import RunSpec
+from scalecli.sweep.model import DEFAULT_ACTIVATION, ParamCounts
+from scalecli.sweep.spec import EvalRun, RunSpec
 from scalecli.sweep.units import si
 
 
-def row(run: RunSpec, run_id: str, data: Any, result: Any, counts: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Evaluation:
+    """A checkpoint measured on the sweep's held-out data (`checkpoints.evaluate`)."""
+
+    result: Any  # rolling.RollingResult
+    counts: ParamCounts  # measured on the loaded model
+    tokenizer: str  # the sweep's tokenizer setting on its own stream, else `tokenizer_label`
+    vocab_size: int
+    wall_s: float
+    device: str
+
+
+def evaluation_row(run: EvalRun, run_id: str, data: Any, evaluation: Evaluation | None,
+                   counts: ParamCounts) -> dict[str, Any]:
+    """An evaluation-only run's row: what it measured, and blanks where nothing trained
+    (lr, batch, steps, seed, schedule); tokens and FLOPs only when tokens_trained is known."""
+    tokens = run.tokens_trained
+    if evaluation is not None:
+        counts = evaluation.counts
+    row: dict[str, Any] = {
+        "run_id": run_id, "sweep": run.sweep, "model": run.model.name,
+        "n_layer": run.model.n_layer, "n_embd": run.model.n_embd, "n_head": run.model.n_head,
+        "n_ctx": run.context, "params": counts.params,
+        "params_non_embedding": counts.params_non_embedding,
+        "params_matmul": counts.params_matmul, "tokens": tokens,
+        "flops_per_token": counts.flops_per_token,
+        "flops": None if tokens is None else counts.flops_per_token * tokens,
+        "flops_6nd": None if tokens is None else 6 * counts.params * tokens,
+        "role": run.role, "data_fingerprint": data.fingerprint,
+        "scalecli_version": __version__,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if evaluation is None:
+        return row
+    result = evaluation.result
+    row.update({
+        "vocab_size": evaluation.vocab_size, "tokenizer": evaluation.tokenizer,
+        "val_loss": result.val_loss, "val_ppl": result.val_ppl, "val_bpb": result.val_bpb,
+        "wall_s": round(evaluation.wall_s, 2), "status": "ok", "device": evaluation.device,
+        "dtype": result.dtype,
+    })
+    return row
+
+
+def evaluation_line(run: EvalRun, evaluation: Evaluation) -> str:
+    r = evaluation.result
+    return (f"{escape(run.model.name)}: val_loss {r.val_loss:.4f}  val_bpb {r.val_bpb:.4f}  "
+            f"{r.tokens:,} tokens, {r.bytes:,} bytes, windows of {r.context} every "
+            f"{r.stride}  {evaluation.wall_s:.1f}s  {r.dtype}")
+
+
+def row(run: RunSpec | EvalRun, run_id: str, data: Any, result: Any, counts: Any
+        ) -> dict[str, Any]:
+    if isinstance(run, EvalRun):
+        return evaluation_row(run, run_id, data, result, counts)
     val = result.val if result is not None else None
     row: dict[str, Any] = {
         "run_id": run_id, "sweep": run.sweep, "model": run.model.name,
@@ -95,7 +150,9 @@ def summary(console: Console, csv_path: Path, ids: list[str]) -> int:
         style = {"ok": "green", "diverged": "yellow"}.get(r["status"], "red")
         table.add_row(r["model"], *((role_of(r),) if roles else ()),
                       si(float(r["params_non_embedding"])),
-                      si(float(r["tokens"])), num("lr", ".3g"), r["seed"],
+                      # an evaluation-only run without tokens_trained has none
+                      "-" if finite(r.get("tokens")) is None else si(float(r["tokens"])),
+                      num("lr", ".3g"), r["seed"],
                       num("val_loss", ".4f"), num("val_ppl", ".2f"), num("val_bpb", ".3f"),
                       num("tokens_per_s", ",.0f"), num("mfu", ".1%"),
                       num("non_compute_frac", ".1%"), num("wall_s", ".1f"),

@@ -47,6 +47,26 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class CheckpointSpec:
+    """A model trained elsewhere, measured and not trained: a `models:` entry with
+    `checkpoint:` (scalecli/sweep/checkpoints.py)."""
+
+    checkpoint: str
+    """`hf:ORG/NAME` (a hub model), a folder written by save_pretrained, or `runs/RUN_ID`
+    (a run of this sweep, or the path of another sweep's run folder)."""
+    name: str | None = None
+    """results.csv's `model`. Default: a sweep run's size name (`s3`), else the reference's
+    last part (`pythia-70m`)."""
+    tokens_trained: float | None = None
+    """Tokens the model was trained on: results.csv's tokens, flops and flops_6nd. Default:
+    a sweep run's own tokens, else blank (and so are the FLOP columns)."""
+    stride: int | None = None
+    """Tokens between the starts of rolling windows (1 to the model's context): each token
+    is predicted with at least context - stride tokens before it. Default: the context,
+    windows that do not overlap, as the sweep's own evaluation."""
+
+
+@dataclass(frozen=True)
 class BudgetSpec:
     tokens: tuple[int, ...] | None = None
     """Training tokens per run; a list makes a grid (for iso-FLOP and Chinchilla fits)."""
@@ -188,9 +208,11 @@ class SweepSpec:
     """The corpus and tokenizer (`data:`)."""
     models: tuple[ModelSpec, ...]
     """The ladder: size names from scalecli/sweep/sizes.py, or dicts of GPT2Config fields
-    with a `name` (n_inner defaults to 4 * n_embd)."""
+    with a `name` (n_inner defaults to 4 * n_embd); and trained models to measure, entries
+    with `checkpoint:` (`checkpoints` below)."""
     budget: BudgetSpec
-    """How long each size trains (`budget:`): tokens, tokens per parameter or FLOPs."""
+    """How long each size trains (`budget:`): tokens, tokens per parameter or FLOPs. Not
+    needed when every model is a checkpoint."""
     train: TrainSpec = field(default_factory=TrainSpec)
     """The optimisation recipe (`train:`)."""
     eval: EvalSpec = field(default_factory=EvalSpec)
@@ -201,3 +223,6 @@ class SweepSpec:
     """Output root; results go to OUT/NAME/."""
     validate: ValidateSpec = field(default_factory=ValidateSpec)
     """Validation runs past the ladder (`scalecli/sweep/beyond.py`)."""
+    checkpoints: tuple[CheckpointSpec, ...] = ()
+    """Trained models measured on the sweep's held-out text, no training (the `models:`
+    entries with `checkpoint:`); a sweep of these alone is evaluation-only."""

@@ -20,6 +20,7 @@ from scalecli.sweep.schedule import cooldown_start, wsd_warmup_steps
 # Every setting stays importable from here, as before `settings` was split off.
 from scalecli.sweep.settings import (  # noqa: F401
     BudgetSpec,
+    CheckpointSpec,
     DataSpec,
     EvalSpec,
     ModelSpec,
@@ -125,6 +126,48 @@ class RunSpec:
         blob = json.dumps(identity, sort_keys=True, default=str)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
         return f"{self.model.name}-wsd-lr{self.lr:.3g}-s{self.seed}-{digest}"
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One evaluation-only run: a trained checkpoint measured on the sweep's held-out text
+    (`checkpoints.evaluation_runs`); no budget, lr or seed. Its shape is the checkpoint's."""
+
+    sweep: str
+    model: ModelSpec  # the name, and the shape read from the checkpoint's config
+    reference: str  # what `pretrained.resolve` is given: hf:ORG/NAME or an absolute folder
+    written: str  # the reference as the sweep file wrote it
+    source_kind: str  # hub, folder or run (`pretrained.ModelRef.kind`)
+    context: int  # the model's own context: the window
+    stride: int | None  # None: the context
+    tokens_trained: int | None
+    data: DataSpec
+    eval: EvalSpec
+    runtime: RuntimeSpec
+    role: str = "ladder"
+
+    @property
+    def kind(self) -> str:  # how an executor runs it (local_executor.RUN_KINDS)
+        return "evaluate"
+
+    def identity(self, fingerprint: str) -> dict[str, Any]:
+        """The model, the windows and the held-out text: a rerun skips a recorded one.
+        A run of this sweep is named as written (runs/RUN_ID), so that a moved output
+        folder keeps its run_ids; a folder elsewhere by its absolute path."""
+        own = self.source_kind == "run" and self.written.startswith("runs/")
+        return {
+            "checkpoint": self.written if own else self.reference,
+            "stride": self.stride,
+            "tokens_trained": self.tokens_trained,
+            "data_fingerprint": fingerprint,
+            "context": self.data.context,  # the held-out stream is whole sweep windows
+            "eval_tokens": self.eval.tokens,
+        }
+
+    def run_id(self, fingerprint: str) -> str:
+        blob = json.dumps(self.identity(fingerprint), sort_keys=True, default=str)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return f"{self.model.name}-eval-{digest}"
 
 
 def family_key(run: RunSpec) -> tuple[Any, ...]:

@@ -33,9 +33,9 @@ from scalecli.results import read_rows, statuses, upsert_row, write_json
 from scalecli.sweep import beyond, branches, checkpoint, records
 from scalecli.sweep.interrupt import StopFlag
 from scalecli.sweep.model import ParamCounts
-from scalecli.sweep.spec import RunSpec, SweepSpec
+from scalecli.sweep.spec import EvalRun, RunSpec, SweepSpec
 
-Todo = tuple[RunSpec, str]  # a run and its run_id
+Todo = tuple[RunSpec | EvalRun, str]  # a run (a training or an evaluation-only one), its run_id
 Executor = Callable[["SweepRun", list[Todo]], None]
 """Trains a batch of runs (local_executor.run_here, ray_executor.sweep_on_ray), each by its
 kind, and records each through the SweepRun as it finishes."""
@@ -138,11 +138,12 @@ class SweepRun:
     def say(self, line: str, style: str = "") -> None:
         self.console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
 
-    def train(self, runs: list[Todo], label: str) -> None:
-        """Train the runs not yet recorded on the sweep's executor, one progress bar for
-        the batch, recording each run as it finishes."""
+    def train(self, runs: list[Todo], label: str, executor: Executor | None = None) -> None:
+        """Train the runs not yet recorded on the sweep's executor (or `executor`), one
+        progress bar for the batch, recording each run as it finishes."""
         for run, rid in runs:
-            self.counts[rid] = run.counts(self.data.vocab_size)
+            if not isinstance(run, EvalRun):  # a checkpoint's counts come from its config
+                self.counts[rid] = run.counts(self.data.vocab_size)
         recorded = statuses(self.csv_path)
         todo = [(run, rid) for run, rid in runs if recorded.get(rid) not in self.finished]
         if not todo:
@@ -150,11 +151,15 @@ class SweepRun:
         self.bars = Bars.open(self.console, label, len(todo),
                               sum(self.flops_of(run, rid) for run, rid in todo))
         with self.bars.progress:
-            self.executor(self, todo)
+            (executor or self.executor)(self, todo)
 
-    def flops_of(self, run: RunSpec, rid: str) -> float:
-        """The run's training FLOPs: its share of the FLOP bar, and what `compile: auto`
-        weighs."""
+    def flops_of(self, run: RunSpec | EvalRun, rid: str) -> float:
+        """The run's training FLOPs (an evaluation's forward FLOPs): its share of the FLOP
+        bar, and what `compile: auto` weighs."""
+        if isinstance(run, EvalRun):
+            from scalecli.sweep.checkpoints import forward_flops
+
+            return forward_flops(run, self.counts[rid], int(self.data.val.size))
         return self.counts[rid].flops_per_token * run.tokens
 
     def val_losses(self, ids: list[str]) -> list[float]:
@@ -188,7 +193,21 @@ class SweepRun:
         assert self.bars is not None
         self.bars.finished(records.run_line(run, result), self.flops_of(run, rid))
 
-    def record_failure(self, run: RunSpec, rid: str, error: str,
+    def record_evaluation(self, run: EvalRun, rid: str, evaluation: records.Evaluation
+                          ) -> None:
+        """A measured checkpoint into results.csv, and the measurement's details (tokens
+        and bytes scored, windows, how the first token was treated) into evaluation.json."""
+        r = evaluation.result
+        write_json(self.out_dir / "runs" / rid / "evaluation.json", {
+            "reference": run.reference, "nll": r.nll, "tokens": r.tokens, "bytes": r.bytes,
+            "context": r.context, "stride": r.stride, "dtype": r.dtype,
+            "first_token": r.first_token, "tokenizer": evaluation.tokenizer})
+        upsert_row(self.csv_path, records.row(run, rid, self.data, evaluation,
+                                              self.counts[rid]))
+        assert self.bars is not None
+        self.bars.finished(records.evaluation_line(run, evaluation), self.flops_of(run, rid))
+
+    def record_failure(self, run: RunSpec | EvalRun, rid: str, error: str,
                        where: tuple[str, str] | None = None) -> None:
         """A run that raised (an OOM, a lost node): a `failed` row; the sweep goes on.
         `where` is the (device, dtype) it ran on; None means the sweep's settings (a Ray

@@ -32,7 +32,11 @@ def check(spec: SweepSpec) -> None:
             raise ScaleError(f"data.tokenizer '{d.tokenizer}': bpe:N needs a whole N from 257 "
                              "(the 256 bytes plus end-of-text) upwards, e.g. bpe:1024")
     b = spec.budget
-    if sum(v is not None for v in (b.tokens, b.tokens_per_param, b.flops)) != 1:
+    if not spec.models and b.count:
+        raise ScaleError("budget: every model is a checkpoint, so nothing trains; remove "
+                         "budget (or add sizes to train)")
+    if spec.models and sum(v is not None for v in (b.tokens, b.tokens_per_param,
+                                                    b.flops)) != 1:
         raise ScaleError("budget: give exactly one of 'tokens', 'tokens_per_param' or 'flops'")
     for i, v in enumerate(b.flops or ()):
         _positive(v, f"budget.flops[{i}]")
@@ -96,7 +100,7 @@ def check(spec: SweepSpec) -> None:
     _positive(r.threads, "runtime.threads")
     _positive(r.cpus_per_run, "runtime.cpus_per_run")
     _positive(r.gpus_per_run, "runtime.gpus_per_run", allow_zero=True)
-    names = [m.name for m in spec.models]
+    names = [m.name for m in spec.models] + [c.name for c in spec.checkpoints if c.name]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise ScaleError(f"models: names must be unique, '{sorted(duplicates)[0]}' appears twice")
@@ -127,6 +131,11 @@ def _check_validation(spec: SweepSpec) -> None:
     """validate: sizes past the ladder's largest N, FLOP budgets past its largest budget,
     and a ladder whose compute fit can predict N_opt for the FLOP budgets."""
     v = spec.validate
+    if v and not spec.models:
+        raise ScaleError("validate: runs past the ladder need a ladder of sizes to train; an "
+                         "evaluation-only sweep (checkpoints alone) has none")
+    if not spec.models:
+        return
     ladder = {m.name for m in spec.models}
     seen: set[str] = set()
     # Non-embedding N does not depend on the vocabulary or the context: checkable here.

@@ -56,7 +56,7 @@ def test_every_executor_and_every_run_kind_has_its_function() -> None:
     cosine = expand(parse_spec(sweep_dict(schedule="cosine")), 280)
     wsd = expand(parse_spec(sweep_dict()), 280)
     assert {r.kind for r in cosine} == {"train"} and {r.kind for r in wsd} == {"branch"}
-    assert {r.kind for r in cosine + wsd} == set(RUN_KINDS)
+    assert {r.kind for r in cosine + wsd} | {"evaluate"} == set(RUN_KINDS)  # + checkpoints
 
 
 def test_a_branch_has_a_parent_and_a_run_in_one_go_has_none() -> None:
