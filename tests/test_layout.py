@@ -26,11 +26,6 @@ FORM_NAMES = ("power", "saturating", "chinchilla", "isoflop", "envelope")
 # Hits of the form-name check that are not a switch on a form: fit.json's `envelope` field
 # (approach 1's points), a data key that shares the form's name.
 NOT_A_SWITCH = {("scalecli.fit.envelope", "envelope"), ("scalecli.fit.summary", "envelope")}
-# fit.json's schema names the forms it must tell apart without importing fitting code; its
-# owner is moving these to the registry's data (`fit.forms`). Listed so that the list can
-# only shrink: test_no_module_outside... fails on any other module.
-SCHEMA_PENDING = {"scalecli.fit.schema.fits", "scalecli.fit.schema.text",
-                  "scalecli.fit.schema.upgrade"}
 
 
 def module_name(path: Path) -> str:
@@ -230,7 +225,7 @@ def test_no_module_outside_the_forms_branches_on_a_form_name():
     # form is one module there and one registry line
     forms = PACKAGE / "fit" / "forms"
     bad = [f"{name} {hit}" for name, path in modules().items()
-           if forms not in path.parents and name not in SCHEMA_PENDING
+           if forms not in path.parents
            for hit in form_name_switches(path)
            if (name, hit.split(": ")[1]) not in NOT_A_SWITCH]
     assert not bad, "compares or switches on a form's name:\n" + "\n".join(bad)

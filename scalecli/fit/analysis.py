@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.laws import FitResult
@@ -23,14 +24,6 @@ BAND_POINTS = 60
 SEED_LEVEL_METHOD = ("; each point the mean of log y over its seeds; b's CI: fixed-design "
                      "bootstrap whose noise is the seeds resampled (best lr re-picked) plus the "
                      "residual noise beyond them")
-
-
-def num(value) -> float | None:
-    """A float for JSON, or None for NaN/inf (fit.json must be strict JSON)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def law(form: LawForm | str) -> LawForm:
@@ -75,7 +68,7 @@ def _interval(samples: np.ndarray) -> tuple[float | None, float | None]:
     if samples.shape[0] < 10:
         return None, None
     lo, hi = np.percentile(samples, [2.5, 97.5], axis=0)
-    return num(lo), num(hi)
+    return finite(lo), finite(hi)
 
 
 def goodness(y: np.ndarray, y_hat: np.ndarray) -> tuple[float, float]:
@@ -120,10 +113,10 @@ def extrapolation_check(form, x, y, d, holdout: int, n_boot: int = 0, seed: int 
               for lo, hi, o in zip(low, high, y[test], strict=True)]
     check = {
         "held_out": int(holdout),  # distinct x; their rows are all in the lists below
-        "x": [num(v) for v in x[test]],
-        "predicted": [num(v) for v in pred],
-        "observed": [num(v) for v in y[test]],
-        "rel_error": [num(v) for v in rel],
+        "x": [finite(v) for v in x[test]],
+        "predicted": [finite(v) for v in pred],
+        "observed": [finite(v) for v in y[test]],
+        "rel_error": [finite(v) for v in rel],
         "low": low,
         "high": high,
         "inside": inside,
@@ -153,7 +146,7 @@ def _holdout_interval(form, x, y, d, refit: FitResult, xs, ds, n_boot: int, seed
     if noise_sd_log > 0:
         curves = curves * np.exp(rng.normal(0.0, noise_sd_log, size=curves.shape))
     lo, hi = np.percentile(curves, [2.5, 97.5], axis=0)
-    return [num(v) for v in lo], [num(v) for v in hi]
+    return [finite(v) for v in lo], [finite(v) for v in hi]
 
 
 def _params_block(form, point: FitResult, boots: np.ndarray,
@@ -166,13 +159,13 @@ def _params_block(form, point: FitResult, boots: np.ndarray,
             out[name] = {"value": None, "se": None, "ci_low": None, "ci_high": None}
             continue
         if point.se is not None:
-            se = num(point.se[k])
+            se = finite(point.se[k])
         else:
-            se = num(np.std(boots[:, k], ddof=1)) if boots.shape[0] >= 10 else None
+            se = finite(np.std(boots[:, k], ddof=1)) if boots.shape[0] >= 10 else None
         lo, hi = _interval(boots[:, k]) if boots.size else (None, None)
         if name in intervals:
-            lo, hi = (num(v) if v is not None else None for v in intervals[name])
-        out[name] = {"value": num(point.theta[k]), "se": se, "ci_low": lo, "ci_high": hi}
+            lo, hi = (finite(v) if v is not None else None for v in intervals[name])
+        out[name] = {"value": finite(point.theta[k]), "se": se, "ci_low": lo, "ci_high": hi}
     return out
 
 
@@ -191,10 +184,10 @@ def _derived(form: LawForm, point: FitResult, boots: np.ndarray, predict: np.nda
     lo, hi = np.percentile(samples, [2.5, 97.5], axis=0) if enough else (None, None)
     derived["predictions"] = [
         {
-            "x": num(predict[i]),
-            "y": num(y_hat[i]),
-            "ci_low": num(lo[i]) if enough else None,
-            "ci_high": num(hi[i]) if enough else None,
+            "x": finite(predict[i]),
+            "y": finite(y_hat[i]),
+            "ci_low": finite(lo[i]) if enough else None,
+            "ci_high": finite(hi[i]) if enough else None,
         }
         for i in range(predict.size)
     ]
@@ -210,10 +203,11 @@ def _band(form, point: FitResult, boots: np.ndarray, x: np.ndarray) -> dict | No
     if boots.shape[0] >= 10:
         curves = np.array([predict_form(form, t, grid) for t in boots])
         low, high = np.percentile(curves, [2.5, 97.5], axis=0)
-        low_l, high_l = [num(v) for v in low], [num(v) for v in high]
+        low_l, high_l = [finite(v) for v in low], [finite(v) for v in high]
     else:
         low_l = high_l = [None] * BAND_POINTS
-    return {"x": [num(v) for v in grid], "y": [num(v) for v in y_hat], "low": low_l, "high": high_l}
+    return {"x": [finite(v) for v in grid], "y": [finite(v) for v in y_hat], "low": low_l,
+            "high": high_l}
 
 
 def point_and_draws(form: str, x: np.ndarray, y: np.ndarray, d: np.ndarray | None = None,
@@ -276,7 +270,7 @@ def analyse(
     else:
         r2 = rmse = float("nan")
         extrapolation, note, derived = None, "skipped: the fit did not converge", {}
-    exponent = num(form.exponent(point.theta)) if point.converged else None
+    exponent = finite(form.exponent(point.theta)) if point.converged else None
     return {
         "form": form.name,
         "n_points": int(x.size),
@@ -284,8 +278,8 @@ def analyse(
         "message": point.message,
         "params": _params_block(form, point, boots, intervals),
         "exponent": exponent,
-        "r2_log": num(r2),
-        "rmse_log": num(rmse),
+        "r2_log": finite(r2),
+        "rmse_log": finite(rmse),
         "extrapolation": extrapolation,
         "extrapolation_note": note,
         "derived": derived,

@@ -21,8 +21,8 @@ from collections.abc import Callable
 import numpy as np
 
 from scalecli.errors import ScaleError
+from scalecli.finite import finite
 from scalecli.fit import seeds
-from scalecli.fit.forms import registry
 from scalecli.fit.isoflop import REL_TOL, group_budgets
 
 COMPUTE_X = ("flops", "flops_6nd")
@@ -109,7 +109,7 @@ def by_size(form: str, x: np.ndarray, y: np.ndarray, labels: np.ndarray, n: np.n
     order = sorted(set(labels), key=lambda s: (np.nanmin(n[labels == s]), str(s)))
     for size in order:
         g = np.flatnonzero(labels == size)
-        entry = {"size": str(size), "n": _num(n[g[0]]), "n_points": int(g.size)}
+        entry = {"size": str(size), "n": finite(n[g[0]]), "n_points": int(g.size)}
         if g.size < need or np.unique(x[g]).size < 2:
             out.append({**entry, "converged": False, "exponent": None, "params": {},
                         "message": f"{np.unique(x[g]).size} distinct x; the {form} form "
@@ -122,16 +122,8 @@ def by_size(form: str, x: np.ndarray, y: np.ndarray, labels: np.ndarray, n: np.n
     return out
 
 
-def exponent_interval(form: str, params: dict) -> tuple[float | None, float | None]:
-    """The 95% interval of a fit's exponent (`Form.exponent_interval`: b for power, -alpha
-    flipped for saturating)."""
-    return registry.get(form).exponent_interval(params)
-
-
 def pooled_caveat(entries: list[dict], x_col: str) -> str:
     return (f"this fit pools {len(entries)} sizes, whose losses differ at the same "
             f"{x_col}; the data exponent of each size is in by_size")
 
 
-def _num(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None

@@ -31,12 +31,6 @@ from scalecli.fit.isoflop import Budget, group_budgets
 from scalecli.fit.rows import numeric_column
 
 N_COLUMN = "params"  # the compute forms' default --x; power and saturating keep theirs
-# How approach 3 solves, said wherever its numbers are shown (each fit's `method` says
-# which flops per token it used).
-PARAMETRIC_C = ("N_opt(C) minimises L(N, C / flops_per_token(N)) on the compute column's C, "
-                "flops per token as the runs count it (the closed form G (C/6)^a assumes "
-                "C = 6 N D, and is used only where that holds)")
-SIX_ND = PARAMETRIC_C  # the name summary.py and report/approaches.py import
 
 
 @dataclass(frozen=True)

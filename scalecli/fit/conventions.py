@@ -23,11 +23,7 @@ from dataclasses import replace
 from scalecli.errors import ScaleError
 from scalecli.fit.compute import Job, approach_fits, approaches_table
 from scalecli.fit.forms import registry
-
-# (column, how the summary and the report name it), in the order they are shown
-CONVENTIONS = (("params", "total"), ("params_non_embedding", "non-embedding"),
-               ("params_matmul", "matmul-only"))
-NAMES = dict(CONVENTIONS)
+from scalecli.fit.schema.text import CONVENTIONS, NAMES
 
 
 def by_convention(choice: str, job: Job, table: list[dict]

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from scalecli.epochs import epochs_note
+from scalecli.finite import finite
 from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.isoflop import parabola, window
 from scalecli.fit.laws import fit_power
@@ -30,7 +31,6 @@ from scalecli.fit.slices import (
     budget_of,
     gap,
     loss_column,
-    num,
     points,
     pooled_seed_sd,
     runs,
@@ -110,12 +110,12 @@ def multi_epoch(ev: Evidence) -> list[Diagnostic]:
     if ev.data_summary is None:
         return [skipped("multi_epoch", "no data.json beside the CSV (not a sweep folder), so "
                                        "the number of training tokens is unknown")]
-    train = num(ev.data_summary.get("train_tokens"))
+    train = finite(ev.data_summary.get("train_tokens"))
     if train is None or train <= 0:
         return [skipped("multi_epoch", "data.json has no positive train_tokens")]
     # Rows without batch_tokens trained elsewhere (a sweep's checkpoints): not on this data.
     trained = [row for row in ev.rows if row.get("batch_tokens", "x") != ""]
-    if not (budgets := [b for row in trained if (b := num(row.get("tokens"))) is not None]):
+    if not (budgets := [b for row in trained if (b := finite(row.get("tokens"))) is not None]):
         return [skipped("multi_epoch", "the CSV has no numeric tokens column")]
     found = epochs_message(max(budgets), int(train))
     return [found] if found else []
@@ -128,8 +128,8 @@ def optimal_tokens_per_param(fits: dict) -> tuple[float, str]:
     for form in (f.name for f in registry.by_directness()):
         fit = fits.get(form) or {}
         measured = (fit.get("derived") or {}).get("tokens_per_param") or {}
-        if fit.get("converged") and (value := num(measured.get("value"))) and value > 0:
-            at = num(measured.get("flops"))
+        if fit.get("converged") and (value := finite(measured.get("value"))) and value > 0:
+            at = finite(measured.get("flops"))
             return value, (f"the compute-optimal {value:.1f} that this fit measured ({form}"
                            + (f", at C = {at:.3g})" if at else ")"))
     return OPTIMAL_TOKENS_PER_PARAM, (
@@ -143,8 +143,8 @@ def data_limited(ev: Evidence) -> list[Diagnostic]:
     sizes = all_sizes(ev)
     top = max(sizes, key=lambda s: s.x, default=None)  # None only when there are no sizes
     ratios = [t / p for s in sizes if s.x == top.x for r in s.runs
-              if (t := num(r.row.get("tokens"))) is not None
-              and (p := num(r.row.get("params"))) is not None and p > 0]
+              if (t := finite(r.row.get("tokens"))) is not None
+              and (p := finite(r.row.get("params"))) is not None and p > 0]
     optimal, source = optimal_tokens_per_param(ev.fits)
     if not ratios or max(ratios) >= optimal:
         return []
@@ -159,8 +159,8 @@ def unfinished(ev: Evidence, size: Size) -> dict[float, str]:
     out = {}
     for row in ev.tried or []:
         status = row.get("status") or "ok"
-        if (status != "ok" and num(row.get(ev.x_col)) == size.x
-                and budget_of(row) == size.budget and (lr := num(row.get("lr"))) is not None):
+        if (status != "ok" and finite(row.get(ev.x_col)) == size.x
+                and budget_of(row) == size.budget and (lr := finite(row.get("lr"))) is not None):
             error = (row.get("error") or "").strip()
             out[lr] = status + (f" ({error[:80]})" if error else "")
     return out
@@ -240,7 +240,7 @@ def poor_fit(ev: Evidence) -> list[Diagnostic]:
         if form.straight:  # only a line should not bend; a saturating law does by design
             reasons += bends(ev, fit.get("y") or ev.y_col)
         bending = " or ".join(f.name for f in ladder if not f.straight)
-        many_d = len({num(r.get("tokens")) for r in ev.rows} - {None}) > 1
+        many_d = len({finite(r.get("tokens")) for r in ev.rows} - {None}) > 1
         out += listing("poor_fit", reasons, f"The {form.name} law fits poorly", (
             "Its runs differ in D as well as N, which a law in N alone cannot follow: fit one "
             f"budget (--where tokens=...), or use --form {in_d}" if many_d else
@@ -316,8 +316,8 @@ def far_extrapolation(ev: Evidence) -> list[Diagnostic]:
             continue
         d_col = ev.fits[name].get("d") or "tokens"
         n_col = ev.fits[name].get("x") or ev.x_col  # under `all` N is not x_col
-        flops = [6 * n * d for r in items if (d := num(r.row.get(d_col))) is not None
-                 and (n := num(r.row.get(n_col))) is not None]
+        flops = [6 * n * d for r in items if (d := finite(r.row.get(d_col))) is not None
+                 and (n := finite(r.row.get(n_col))) is not None]
         reach.update({"C = 6ND": max(flops)} if flops else {})
     return [Diagnostic("far_extrapolation", "warning",
                        f"--predict {', '.join(f'{p:g}' for p in far)} reaches "

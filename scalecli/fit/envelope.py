@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit import optimum
 from scalecli.fit.isoflop import Budget, residual_sd
 
@@ -78,9 +79,9 @@ def analyse_envelope(budgets: list[Budget], n_boot: int = 1000, seed: int = 0,
     law = law_of(budgets, points)
     sds, noise = noise_of(budgets, seed_sd, n_seeds)
     out = {"form": "envelope", "n_points": int(sum(b.loss.size for b in budgets)),
-           "envelope": [{"flops": optimum.num(c), "n": optimum.num(np.exp(budgets[k].log_n[i])),
-                         "d": optimum.num(np.exp(budgets[k].log_d[i])),
-                         "loss": optimum.num(budgets[k].loss[i])} for c, k, i in points],
+           "envelope": [{"flops": finite(c), "n": finite(np.exp(budgets[k].log_n[i])),
+                         "d": finite(np.exp(budgets[k].log_d[i])),
+                         "loss": finite(budgets[k].loss[i])} for c, k, i in points],
            "bootstrap": {"n": int(n_boot), "n_ok": 0, "seed": int(seed)},
            "method": ("final points of the runs; per budget the lowest loss, kept when below "
                       "every smaller budget's; ln N and ln D against ln C by least squares "
@@ -104,9 +105,9 @@ def analyse_envelope(budgets: list[Budget], n_boot: int = 1000, seed: int = 0,
     out["bootstrap"]["n_ok"] = int(draws_arr.shape[0])
     ref = reference if reference is not None else float(np.exp(np.mean(
         np.log([c for c, _, _ in points]))))
-    derived = {"k_n": optimum.num(np.exp(law[1])), "k_d": optimum.num(np.exp(law[3])),
+    derived = {"k_n": finite(np.exp(law[1])), "k_d": finite(np.exp(law[3])),
                "tokens_per_param": optimum.tokens_per_param(law, draws_arr, ref),
                "predictions": optimum.predictions(law, draws_arr, predict)}
     return {**out, "converged": True, "message": f"{len(points)} budgets on the envelope",
-            "params": optimum.law_params(law, draws_arr), "exponent": optimum.num(law[0]),
+            "params": optimum.law_params(law, draws_arr), "exponent": finite(law[0]),
             "derived": derived}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit import optimum
 
 MIN_POINTS = 5
@@ -236,24 +237,24 @@ def leave_one_out(budgets: list[Budget], vertices: list[Vertex], law: np.ndarray
     for i in ok:
         rest = [k for k in ok if k != i]
         refit = law_from([budgets[k] for k in rest], [vertices[k] for k in rest])
-        rows.append({"flops": optimum.num(budgets[i].flops), "a_opt": optimum.num(refit[0]),
-                     "b_opt": optimum.num(refit[2])})
+        rows.append({"flops": finite(budgets[i].flops), "a_opt": finite(refit[0]),
+                     "b_opt": finite(refit[2])})
     return {"budgets": rows,
-            "max_shift_a": optimum.num(max(abs(r["a_opt"] - law[0]) for r in rows)),
-            "max_shift_b": optimum.num(max(abs(r["b_opt"] - law[2]) for r in rows))}
+            "max_shift_a": finite(max(abs(r["a_opt"] - law[0]) for r in rows)),
+            "max_shift_b": finite(max(abs(r["b_opt"] - law[2]) for r in rows))}
 
 
 def budget_json(b: Budget, v: Vertex) -> dict:
     """One entry of fit.json's `budgets`."""
-    out = {"flops": optimum.num(b.flops), "budget_flops": optimum.num(b.nominal),
-           "n_opt": optimum.num(np.exp(v.log_n)), "d_opt": optimum.num(np.exp(v.log_d)),
-           "loss_opt": optimum.num(v.loss), "curvature": optimum.num(v.curvature),
+    out = {"flops": finite(b.flops), "budget_flops": finite(b.nominal),
+           "n_opt": finite(np.exp(v.log_n)), "d_opt": finite(np.exp(v.log_d)),
+           "loss_opt": finite(v.loss), "curvature": finite(v.curvature),
            "points": int(b.log_n.size), "window": v.points, "accepted": v.reason is None}
     if v.reason is not None:
         out.update(reason=v.reason, reason_text=v.detail)
     # the points themselves, so that the report draws the slice and its parabola
-    out["n"] = [optimum.num(x) for x in np.exp(b.log_n)]
-    out["loss"] = [optimum.num(x) for x in b.loss]
+    out["n"] = [finite(x) for x in np.exp(b.log_n)]
+    out["loss"] = [finite(x) for x in b.loss]
     return out
 
 
@@ -283,9 +284,9 @@ def analyse_isoflop(budgets: list[Budget], n_boot: int = 1000, seed: int = 0,
     out["bootstrap"]["n_ok"] = int(draws.shape[0])
     ref = reference if reference is not None else float(np.exp(np.mean(
         np.log([b.flops for b in accepted]))))
-    derived = {"k_n": optimum.num(np.exp(law[1])), "k_d": optimum.num(np.exp(law[3])),
+    derived = {"k_n": finite(np.exp(law[1])), "k_d": finite(np.exp(law[3])),
                "tokens_per_param": optimum.tokens_per_param(law, draws, ref),
                "predictions": optimum.predictions(law, draws, predict)}
     return {**out, "converged": True, "message": f"{len(accepted)} of {len(budgets)} budgets "
-            "accepted", "params": optimum.law_params(law, draws), "exponent": optimum.num(law[0]),
+            "accepted", "params": optimum.law_params(law, draws), "exponent": finite(law[0]),
             "leave_one_out": leave_one_out(budgets, vertices, law), "derived": derived}

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit import analysis, diagnostics, prediction, seeds
 from scalecli.fit.forms import registry
-from scalecli.fit.prediction import FormDraws, num
+from scalecli.fit.prediction import FormDraws
 
 X_COL = "params_non_embedding"  # Kaplan's N: the axis of the 1-D forms
 Y_COL = "val_loss"
@@ -117,7 +118,7 @@ def prediction_block(xs: np.ndarray, labels: list[str | None], sources: list[str
             f"{k} left out, as {why}" for k, why in rejected.items())
     else:
         reason = f"the only converged form ({combine[0].form})"
-    return {"x": X_COL, "y": Y_COL, "seed_sd": num(seed_sd), "level": prediction.LEVEL,
+    return {"x": X_COL, "y": Y_COL, "seed_sd": finite(seed_sd), "level": prediction.LEVEL,
             "seed_note": None if seed_sd else "no seed noise measured (one seed per "
             "configuration): the intervals hold the fit's uncertainty only",
             "rejected": rejected,

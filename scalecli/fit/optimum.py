@@ -8,21 +8,14 @@ and predictions at `--predict-flops` budgets. Pure numpy, no I/O.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
+from scalecli.finite import finite
+
 # fewer than 10 draws give percentiles that mean nothing (as analysis._interval)
 MIN_DRAWS = 10
-
-
-def num(value: float | None) -> float | None:
-    """A float for strict JSON: None for None, NaN or inf."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def fit_law(log_c: np.ndarray, log_n: np.ndarray, log_d: np.ndarray,
@@ -41,15 +34,15 @@ def interval(samples: np.ndarray) -> tuple[float | None, float | None]:
     if samples.size < MIN_DRAWS:
         return None, None
     lo, hi = np.percentile(samples, [2.5, 97.5])
-    return num(lo), num(hi)
+    return finite(lo), finite(hi)
 
 
 def estimate(value: float, samples: np.ndarray) -> dict[str, float | None]:
     """{value, se, ci_low, ci_high}: se is the bootstrap sd, the CI its percentiles."""
-    finite = samples[np.isfinite(samples)]
-    lo, hi = interval(finite)
-    se = num(np.std(finite, ddof=1)) if finite.size >= MIN_DRAWS else None
-    return {"value": num(value), "se": se, "ci_low": lo, "ci_high": hi}
+    kept = samples[np.isfinite(samples)]
+    lo, hi = interval(kept)
+    se = finite(np.std(kept, ddof=1)) if kept.size >= MIN_DRAWS else None
+    return {"value": finite(value), "se": se, "ci_low": lo, "ci_high": hi}
 
 
 def law_params(law: np.ndarray, draws: np.ndarray) -> dict[str, dict]:
@@ -75,9 +68,9 @@ def tokens_per_param(law: np.ndarray, draws: np.ndarray, flops: float,
     n, d = at(law, np.array([flops]))[:2]
     ratio = float(d[0, 0] / n[0, 0])
     if draws.shape[0] == 0:
-        return {"flops": num(flops), **estimate(ratio, np.empty(0))}
+        return {"flops": finite(flops), **estimate(ratio, np.empty(0))}
     nb, db = at(draws, np.array([flops]))[:2]
-    return {"flops": num(flops), **estimate(ratio, (db / nb)[:, 0])}
+    return {"flops": finite(flops), **estimate(ratio, (db / nb)[:, 0])}
 
 
 def predictions(law: np.ndarray, draws: np.ndarray, flops: np.ndarray | None,
@@ -88,6 +81,6 @@ def predictions(law: np.ndarray, draws: np.ndarray, flops: np.ndarray | None,
         return []
     n, d = at(law, flops)[:2]
     nb, db = at(draws, flops)[:2] if draws.shape[0] else (np.empty((0, len(flops))),) * 2
-    return [{"flops": num(c), "n_opt": estimate(n[0, i], nb[:, i]),
+    return [{"flops": finite(c), "n_opt": estimate(n[0, i], nb[:, i]),
              "d_opt": estimate(d[0, i], db[:, i]), "loss": None}
             for i, c in enumerate(flops)]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalecli.finite import finite
+
 LEVEL = 0.95
 # The 1-D forms along N that the combined prediction mixes, in the order they are shown.
 DEFAULT_FACTOR = 10.0  # without --predict or validation runs: 10x the largest size
@@ -38,14 +40,6 @@ METHOD = ("equal-weight mixture of the predictive draws (bootstrap parameter unc
           "ladders it held a run 6x past the largest 86.5-93.5% of the time "
           "(bench/prediction_coverage.py)")
 MIN_DRAWS = 10
-
-
-def num(value) -> float | None:
-    """A float for JSON, or None for NaN/inf."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 @dataclass
@@ -154,7 +148,7 @@ def ten_x_ci(b_ci: tuple[float | None, float | None]) -> str:
 
 
 def interval_json(y: float, lo: float | None, hi: float | None) -> dict:
-    return {"y": num(y), "low": num(lo), "high": num(hi)}
+    return {"y": finite(y), "low": finite(lo), "high": finite(hi)}
 
 
 def points_json(xs: np.ndarray, labels: list[str | None], sources: list[str],
@@ -173,7 +167,7 @@ def points_json(xs: np.ndarray, labels: list[str | None], sources: list[str],
             iv = f.interval()
             per[f.form] = interval_json(f.y[j], *(None, None) if iv is None else
                                         (iv[0][j], iv[1][j]))
-        point = {"x": num(x), "label": labels[j], "source": sources[j], "forms": per,
+        point = {"x": finite(x), "label": labels[j], "source": sources[j], "forms": per,
                  "combined": None}
         if combined is not None:
             point["combined"] = {**interval_json(combined[0][j], combined[1][j],

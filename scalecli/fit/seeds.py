@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scalecli.finite import finite, finite_or_nan
+
 # The columns of results.csv that define a run apart from its lr and seed (results.COLUMNS).
 RUN_KEY = ("sweep", "model", "n_layer", "n_embd", "n_head", "n_ctx", "vocab_size",
            "activation_function", "tokens", "batch_tokens", "data_fingerprint", "tokenizer")
@@ -52,12 +54,8 @@ Z95 = 1.96
 
 
 def cell(row: dict[str, str], column: str) -> float:
-    """A finite float, or NaN for a blank, non-numeric or non-finite cell."""
-    try:
-        value = float(row.get(column, ""))
-    except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
+    """A row's cell as a finite float, or NaN for a blank, non-numeric or non-finite one."""
+    return finite_or_nan(row.get(column))
 
 
 # ------------------------------------------------------------------------- the spread
@@ -328,23 +326,19 @@ def noise_block(lad: Ladder, rows: list[dict[str, str]], column: str, x_col: str
     for c in lad.points:
         v = values(c)
         first = rows[c.rows[0]]
-        finite = v[np.isfinite(v)]
+        measured = v[np.isfinite(v)]
         points.append({
             "label": first.get("model") or f"{cell(first, x_col):g}",
-            "x": _num(cell(first, x_col)), "tokens": _num(cell(first, "tokens")),
-            "lr": _num(cell(first, "lr")), "n_seeds": len(c.rows),
-            "mean": _num(float(np.mean(finite))) if finite.size else None,
-            "sd": _num(seed_sd(finite)),
+            "x": finite(cell(first, x_col)), "tokens": finite(cell(first, "tokens")),
+            "lr": finite(cell(first, "lr")), "n_seeds": len(c.rows),
+            "mean": finite(float(np.mean(measured))) if measured.size else None,
+            "sd": finite(seed_sd(measured)),
         })
     return {
         "column": column,
-        "pooled_sd": _num(pooled.sd),
+        "pooled_sd": finite(pooled.sd),
         "dof": pooled.dof,
         "configs_pooled": pooled.configs,
         "outliers_left_out": pooled.left_out,
         "points": points,
     }
-
-
-def _num(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

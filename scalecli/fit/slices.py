@@ -7,12 +7,12 @@ rule would ever compare two."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit.seeds import Z95, best_config, noise_gap, pooled_sd, searched_config
 
 
@@ -37,15 +37,6 @@ class Evidence:
 FLOPS = "FLOPs"  # the kind of budget of an isoFLOP design; the other kind is "tokens"
 
 
-def num(cell: object) -> float | None:
-    """A finite float, or None for a blank, non-numeric or non-finite cell."""
-    try:
-        value = float(cell)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def loss_column(ev: Evidence) -> str:
     """The loss rules compare val_loss (nats) when the CSV has it, else the fitted y."""
     return "val_loss" if "val_loss" in ev.header else ev.y_col
@@ -54,8 +45,8 @@ def loss_column(ev: Evidence) -> str:
 def budget_of(row: dict[str, str]) -> tuple[str, float | None]:
     """The budget a row's size is compared within: (FLOPS, budget_flops) in an isoFLOP
     design, else ("tokens", tokens)."""
-    flops = num(row.get("budget_flops"))
-    return (FLOPS, flops) if flops is not None else ("tokens", num(row.get("tokens")))
+    flops = finite(row.get("budget_flops"))
+    return (FLOPS, flops) if flops is not None else ("tokens", finite(row.get("tokens")))
 
 
 @dataclass(frozen=True)
@@ -84,8 +75,8 @@ class Size:
 def runs(ev: Evidence) -> list[Run]:
     """Rows with a numeric x and loss (blank or non-numeric cells are missing); the others
     cannot be placed on the law."""
-    cells = ((row, num(row.get(ev.x_col)), num(row.get(loss_column(ev)))) for row in ev.rows)
-    return [Run(x, loss, budget_of(row), num(row.get("lr")), row)
+    cells = ((row, finite(row.get(ev.x_col)), finite(row.get(loss_column(ev)))) for row in ev.rows)
+    return [Run(x, loss, budget_of(row), finite(row.get("lr")), row)
             for row, x, loss in cells if x is not None and loss is not None]
 
 
@@ -157,7 +148,7 @@ def points(sizes: list[Size], column: str) -> tuple[np.ndarray, np.ndarray] | No
     """(x, mean log y) of the best-per-size points, or None if a y is missing or <= 0."""
     ly = []
     for size in sizes:
-        values = [num(r.row.get(column)) for r in size.best]
+        values = [finite(r.row.get(column)) for r in size.best]
         if any(v is None or v <= 0 for v in values):
             return None
         ly.append(float(np.mean(np.log(values))))

@@ -3,10 +3,17 @@ extrapolation check, the derived quantities, and the diagnostics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from scalecli.fit.forms import ComputeForm, LawForm, registry
+from scalecli.fit.schema.text import (
+    EXPONENT_HEADERS,
+    NAMES,
+    PARAMETRIC_C,
+    estimate_text,
+    exponent_rows,
+    interval_text,
+)
 
 
 def _solves_optimum(name: str) -> bool:
@@ -17,14 +24,6 @@ def _solves_optimum(name: str) -> bool:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
-
-
-def interval_text(lo: float | None, hi: float | None, fmt: Callable[[float], str]) -> str:
-    """'[lo, hi]'; '-' when there is no interval. One null end is a profile interval that
-    the data do not bound on that side, shown as -inf or inf."""
-    if lo is None and hi is None:
-        return "-"
-    return f"[{'-inf' if lo is None else fmt(lo)}, {'inf' if hi is None else fmt(hi)}]"
 
 
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
@@ -173,14 +172,6 @@ def print_diagnostics(console, diagnostics: list[dict]) -> None:
         print_finding(console, d["severity"], d["code"], d["message"])
 
 
-def estimate_text(p: dict | None, fmt: Callable[[float | None], str] = _fmt) -> str:
-    """'value [lo, hi]' of a {value, se, ci_low, ci_high} block, '-' without a value."""
-    if not p or p.get("value") is None:
-        return "-"
-    ci = interval_text(p.get("ci_low"), p.get("ci_high"), fmt)
-    return fmt(p["value"]) + ("" if ci == "-" else f" {ci}")
-
-
 def print_optimum(console, name: str, fit: dict) -> None:
     """An isoflop or envelope fit: its budgets (with verdicts), a and b, predictions."""
     title = f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, C = {fit['c']})"
@@ -205,26 +196,6 @@ def print_optimum(console, name: str, fit: dict) -> None:
             f"{_fmt(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
 
 
-def exponent_rows(entries: list[dict], fmt: Callable[[float | None], str] = _fmt
-                  ) -> tuple[list[list[str]], list[str]]:
-    """fit.json's `exponents` as table rows (scale, at, x, exponent [CI], points, R^2) for
-    the fitted ones, and one 'scale: why not' line for each that the design lacks."""
-    rows, missing = [], []
-    for e in entries:
-        if e.get("exponent") is None:
-            missing.append(f"{e['scale']} ({e['at']}): {e.get('reason', 'no fit')}")
-            continue
-        r2 = e.get("r2_log")
-        rows.append([e["scale"], e["at"], e.get("quantity") or f"{e['y']} vs {e['x']}",
-                     estimate_text(e["exponent"], fmt),
-                     str(e.get("n_points", "-")), "-" if r2 is None else f"{r2:.3f}"])
-    return rows, missing
-
-
-EXPONENT_HEADERS = ("scale", "at", "what the number is", "value (95% CI)", "points",
-                    "R^2 (log)")
-
-
 def print_exponents(console, entries: list[dict]) -> None:
     """`--form all`'s exponents: a table of every scale the design supports, then the
     scales it does not, each with what to add."""
@@ -246,9 +217,6 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
     `conventions`; then N_opt, D_opt (and loss) per budget asked, for the default N."""
     from rich.table import Table
 
-    from scalecli.fit.compute import SIX_ND
-    from scalecli.fit.conventions import NAMES
-
     groups = list((conventions or {}).items()) or [(None, table)]
     ref = next((r["tokens_per_param"]["flops"] for _, rows in groups for r in rows
                 if r.get("tokens_per_param")), None)
@@ -266,7 +234,7 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
                         estimate_text(r["b_opt"]), estimate_text(r.get("tokens_per_param")))
     console.print(out)
     if any(_solves_optimum(r["form"]) for _, rows in groups for r in rows):
-        console.print(f"  3: parametric: {SIX_ND}, with N counted as its row says; 1 and 2 "
+        console.print(f"  3: parametric: {PARAMETRIC_C}, with N counted as its row says; 1 and 2 "
                       "take C from the compute column", highlight=False)
     for r in table:
         for p in r.get("predictions") or []:

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit import ladder_forms, prediction, seeds
 from scalecli.fit.chinchilla import compute_optimal, optimal_many
 from scalecli.fit.diagnostics import Diagnostic
@@ -28,7 +29,7 @@ from scalecli.fit.ladder_forms import (
     prediction_block,
     rejected_forms,
 )
-from scalecli.fit.prediction import FormDraws, num
+from scalecli.fit.prediction import FormDraws
 
 N_TOTAL = "params"  # N as approach 3 and the compute approaches count it
 
@@ -56,8 +57,8 @@ def ladder_max_budget(rows: list[dict[str, str]]) -> float:
 def score(form: str, predicted: float, low: float | None, high: float | None,
           observed: float) -> dict:
     inside = None if low is None or high is None else bool(low <= observed <= high)
-    return {"form": form, "predicted": num(predicted), "low": num(low), "high": num(high),
-            "rel_error": num((predicted - observed) / observed), "inside": inside}
+    return {"form": form, "predicted": finite(predicted), "low": finite(low), "high": finite(high),
+            "rel_error": finite((predicted - observed) / observed), "inside": inside}
 
 
 def chinchilla_draws(theta: np.ndarray, boots: np.ndarray, n: np.ndarray, d: np.ndarray,
@@ -84,10 +85,10 @@ def validation_runs(rows: list[dict[str, str]], header: list[str]
         if not loss.size:
             continue
         out.append({"run_id": first.get("run_id") or None, "model": first.get("model") or None,
-                    "x": num(seeds.cell(first, X_COL)), "n": num(seeds.cell(first, N_TOTAL)),
-                    "tokens": num(seeds.cell(first, "tokens")),
-                    "flops": num(seeds.cell(first, "flops")),
-                    "budget_flops": num(seeds.cell(first, "budget_flops")),
+                    "x": finite(seeds.cell(first, X_COL)), "n": finite(seeds.cell(first, N_TOTAL)),
+                    "tokens": finite(seeds.cell(first, "tokens")),
+                    "flops": finite(seeds.cell(first, "flops")),
+                    "budget_flops": finite(seeds.cell(first, "budget_flops")),
                     "observed": float(np.mean(loss)), "n_seeds": len(members)})
     return out
 
@@ -161,8 +162,8 @@ def compute_block(runs: list[dict], fits: dict, chin: tuple | None, seed_sd: flo
                              inside=s["inside"])
             entries.append(entry)
         best = min(mine, key=lambda r: r["observed"])
-        block = {"flops": num(c), "runs": entries, "best_trained_n": best["n"],
-                 "observed_best": num(best["observed"]), "approaches": []}
+        block = {"flops": finite(c), "runs": entries, "best_trained_n": best["n"],
+                 "observed_best": finite(best["observed"]), "approaches": []}
         for form in registry.compute_forms():
             row = approach_at(form.name, form.approach, fits, chin, c, best, seed_sd, rng, fpt)
             if row is not None:
@@ -188,18 +189,18 @@ def approach_at(form: str, name: str, fits: dict, chin: tuple | None, c: float, 
         samples = optimal_many(boots, np.array([c]), fpt)[2][:, 0]
         samples = prediction.with_noise(samples[np.isfinite(samples)][:, None], seed_sd, rng)
         iv = prediction.percentiles(samples)
-        row["n_opt"] = num(opt["N_opt"][0])
-        row["loss"] = num(opt["L_opt"][0])
+        row["n_opt"] = finite(opt["N_opt"][0])
+        row["loss"] = finite(opt["L_opt"][0])
         if iv is not None:
-            row.update(low=num(iv[0][0]), high=num(iv[1][0]),
+            row.update(low=finite(iv[0][0]), high=finite(iv[1][0]),
                        inside=bool(iv[0][0] <= best["observed"] <= iv[1][0]))
     elif not law:
         a = ((fit.get("params") or {}).get("a_opt") or {}).get("value")
         k_n = (fit.get("derived") or {}).get("k_n")
         if a is not None and k_n is not None:
-            row["n_opt"] = num(k_n * c ** a)
+            row["n_opt"] = finite(k_n * c ** a)
     if row["n_opt"] is not None and best["n"]:
-        row["n_ratio"] = num(row["n_opt"] / best["n"])
+        row["n_ratio"] = finite(row["n_opt"] / best["n"])
     return row
 
 

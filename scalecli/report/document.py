@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scalecli.fit.forms import registry
+from scalecli.fit.forms import Form, registry
 from scalecli.fit.schema import ApproachFit, LawFit, PredictionBlock, PredictionRow, SeedNoise
-from scalecli.fit.schema.text import estimate_text, exponent_interval, interval_text
+from scalecli.fit.schema.text import estimate_text, interval_text
 from scalecli.report.approaches import approaches_blocks, exponents_blocks
 from scalecli.report.blocks import Block, Section, fmt
 from scalecli.report.data import VALIDATION, ReportData
@@ -190,6 +190,11 @@ def _params_table(fit: LawFit | ApproachFit) -> Block:
     return Block("table", headers=["parameter", "value", "std. error", "95% CI"], rows=rows)
 
 
+def _exponent_interval(form: Form | None, params: dict) -> tuple[float | None, float | None]:
+    """The form's 95% interval of its exponent; none for a form this scalecli lacks."""
+    return form.exponent_interval(params) if form else (None, None)
+
+
 def fit_summary(fit: LawFit, prediction: PredictionBlock | None = None) -> list[Block]:
     """One form's formula, exponent, quality, parameters and checks; `prediction` (fit.json's
     block) gives the combined prediction that the 10x line is shown beside."""
@@ -201,7 +206,7 @@ def fit_summary(fit: LawFit, prediction: PredictionBlock | None = None) -> list[
     exp_name = known.exponent_param if known else None
     if exp is not None:
         p = fit.params.get(exp_name or "")
-        lo, hi = exponent_interval(form, fit.params)  # -alpha's interval flips
+        lo, hi = _exponent_interval(known, fit.params)  # -alpha's interval flips
         pairs.append(("exponent", f"{fmt(exp)}  (95% CI [{fmt(lo)}, {fmt(hi)}], "
                                   f"s.e. {fmt(p.se if p else None)})"))
     derived = fit.derived
@@ -241,7 +246,8 @@ def fit_summary(fit: LawFit, prediction: PredictionBlock | None = None) -> list[
                                               "R^2 (log space)"],
                             rows=[[e.size, fmt(e.n, "n"), fmt(e.n_points, "i"),
                                    fmt(e.exponent),
-                                   interval_text(*exponent_interval(form, e.params), fmt),
+                                   interval_text(*_exponent_interval(known, e.params),
+                                                 fmt),
                                    fmt(e.r2_log)]
                                   for e in fit.by_size]))
     return blocks + _predictions(derived.predictions or [], fit.x or "x")

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import ticker
 
+from scalecli.finite import finite
+
 DPI = 150
 FIG_H = 4.2  # inches; 7 inches is a page's text width
 STYLE = {
@@ -63,9 +65,10 @@ def label(column: str) -> str:
     return LABELS.get(column, column.replace("_", " "))
 
 
-def human(value: float) -> str:
-    """25300 -> '25.3K', for legends."""
-    if value is None or not math.isfinite(value):
+def human(value: float | None) -> str:
+    """25300 -> '25.3K', for legends; '?' for a missing or non-finite value."""
+    value = finite(value)
+    if value is None:
         return "?"
     for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= size:

@@ -48,9 +48,10 @@ def fits_of(rows: list[dict]) -> dict:
                                  "d": "tokens", "c": "flops", "converged": True,
                                  "derived": derived}
         else:
+            # an approach writes what it was fitted on: its budgets (or envelope points)
             out[r["form"]] = {"form": r["form"], "x": "params", "y": "val_loss", "c": "flops",
-                              "converged": True, "params": {"a_opt": r["a_opt"],
-                                                            "b_opt": r["b_opt"]},
+                              "converged": True, "budgets": [],
+                              "params": {"a_opt": r["a_opt"], "b_opt": r["b_opt"]},
                               "derived": {**derived, "predictions": r["predictions"]}}
     return out
 

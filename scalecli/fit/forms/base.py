@@ -99,10 +99,10 @@ class Form:
         return f"fit ({self.name})"
 
     def exponent_interval(self, params: Mapping) -> tuple[float | None, float | None]:
-        """The 95% interval of the fit's exponent from fit.json's params (flipped when
-        the exponent is minus a parameter)."""
-        p = params.get(self.exponent_param or "") or {}
-        lo, hi = p.get("ci_low"), p.get("ci_high")
+        """The 95% interval of the fit's exponent from fit.json's params, Estimates or
+        their dicts (flipped when the exponent is minus a parameter)."""
+        p = params.get(self.exponent_param or "")
+        lo, hi = _field(p, "ci_low"), _field(p, "ci_high")
         if self.exponent_sign < 0:
             return (None if hi is None else -hi), (None if lo is None else -lo)
         return lo, hi

@@ -12,12 +12,11 @@ from functools import partial
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit import optimum
 from scalecli.fit.flops_per_token import FlopsPerToken, method_text
 from scalecli.fit.forms.base import LawForm
 from scalecli.fit.laws import FitResult
-
-num = optimum.num
 
 
 def _maths():
@@ -61,9 +60,10 @@ class Chinchilla(LawForm):
         """The compute-optimal split on C = fpt(N) D (`chinchilla.compute_optimal`)."""
         budgets = np.asarray(predict if predict is not None else [], dtype=float)
         opt = _maths().compute_optimal(point.theta, budgets, fpt)
-        derived = {"a_opt": num(opt["a_opt"]), "b_opt": num(opt["b_opt"]), "G": num(opt["G"])}
-        derived["optimal"] = [{"C": num(c), "N_opt": num(n), "D_opt": num(dd)} for c, n, dd
-                              in zip(budgets, opt["N_opt"], opt["D_opt"], strict=True)]
+        derived = {key: finite(opt[key]) for key in ("a_opt", "b_opt", "G")}
+        derived["optimal"] = [{"C": finite(c), "N_opt": finite(n), "D_opt": finite(dd)}
+                              for c, n, dd in zip(budgets, opt["N_opt"], opt["D_opt"],
+                                                  strict=True)]
         derived.update(optimum_intervals(point, boots, predict, reference, fpt))
         return derived
 

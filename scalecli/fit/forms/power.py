@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from scalecli.finite import finite
 from scalecli.fit.forms.base import LawForm, _field
 from scalecli.fit.laws import FitResult, bootstrap_power, fit_power, power_predict
-from scalecli.fit.optimum import num
 from scalecli.fit.prediction import ten_x_ci
 
 # Plain names for the 10x line ("10x params -> 20.6% lower perplexity").
@@ -67,7 +67,7 @@ class Power(LawForm):
 
     def derived(self, point, boots, predict, reference=None, fpt=None) -> dict:
         factor = 10.0 ** point.theta[1]
-        return {"ten_x_factor": num(factor), "ten_x_change_pct": num(100.0 * (factor - 1.0))}
+        return {"ten_x_factor": finite(factor), "ten_x_change_pct": finite(100.0 * (factor - 1.0))}
 
     def describe(self, result: dict, x_col: str, y_col: str) -> None:
         if result["converged"]:

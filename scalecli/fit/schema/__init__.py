@@ -37,7 +37,6 @@ from scalecli.fit.schema.document import (
     version_problem,
 )
 from scalecli.fit.schema.fits import (
-    APPROACH_FORMS,
     ApproachDerived,
     ApproachFit,
     Band,
@@ -66,7 +65,7 @@ from scalecli.fit.schema.shapes import (
 from scalecli.fit.schema.upgrade import build, v0_to_v1
 
 __all__ = [
-    "APPROACH_FORMS", "INTERVAL_KINDS", "PARAMETER", "PREDICTION", "SCHEMA_VERSION",
+    "INTERVAL_KINDS", "PARAMETER", "PREDICTION", "SCHEMA_VERSION",
     "ApproachCheck", "ApproachDerived", "ApproachFit", "ApproachRef", "ApproachRow", "Band",
     "Bootstrap", "BudgetSlice", "BySize", "CombinedPrediction", "ComputeCheck", "ComputeRun",
     "Diagnostic", "EnvelopePoint", "Estimate", "ExponentRow", "Extrapolation", "Fit", "FitDoc",

@@ -1,5 +1,9 @@
-"""fit.json's `fits`: one entry per fitted form, a law (power, saturating, chinchilla)
-or a compute-optimal approach (envelope, isoflop)."""
+"""fit.json's `fits`: one entry per fitted form, a law fitted point by point (`LawFit`)
+or a compute-optimal approach fitted budget by budget (`ApproachFit`).
+
+The data say which: an approach always writes what it was fitted on, its `budgets`
+(isoFLOP) or `envelope` points, and a law has neither. So the schema reads a form
+registered later (`fit.forms.registry`) without learning its name."""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from dataclasses import dataclass, field
 from scalecli.fit.schema.record import Record, omitted
 from scalecli.fit.schema.shapes import Bootstrap, Estimate, PredictionRow, TokensPerParam
 
-# The forms fitted budget by budget (Hoffmann et al.'s approaches 1 and 2); every other
-# `fits` entry is a law fitted point by point.
-APPROACH_FORMS = ("envelope", "isoflop")
+# The fields only an approach has, in version 0 as in version 1 (`upgrade` reads them too).
+APPROACH_KEYS = ("budgets", "envelope")
+
+
+def is_approach(data: dict) -> bool:
+    """Whether a `fits` entry is an approach fitted budget by budget (`ApproachFit`)."""
+    return any(key in data for key in APPROACH_KEYS)
 
 
 @dataclass
@@ -108,7 +116,7 @@ class LawFit(Record):
 
     @classmethod
     def accepts(cls, data: dict) -> bool:
-        return data.get("form") not in APPROACH_FORMS
+        return not is_approach(data)
 
 
 @dataclass
@@ -197,7 +205,7 @@ class ApproachFit(Record):
 
     @classmethod
     def accepts(cls, data: dict) -> bool:
-        return data.get("form") in APPROACH_FORMS
+        return is_approach(data)
 
 
 Fit = LawFit | ApproachFit

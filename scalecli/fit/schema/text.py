@@ -1,5 +1,9 @@
 """fit.json's numbers as text, and the fixed words that are part of the contract: what
-`fit`'s summary and `report` both print, so that the two say a number the same way."""
+`fit`'s summary and `report` both print, so that the two say a number the same way.
+
+The one definition of each: `fit.summary`, `fit.conventions` and the report import them
+from here. A form's own text (its formula, its exponent's interval) is the form's
+(`fit.forms`)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from scalecli.fit.schema.shapes import Estimate, Predicted, TokensPerParam
 PARAMETRIC_C = ("N_opt(C) minimises L(N, C / flops_per_token(N)) on the compute column's C, "
                 "flops per token as the runs count it (the closed form G (C/6)^a assumes "
                 "C = 6 N D, and is used only where that holds)")
-SIX_ND = PARAMETRIC_C  # the older name
 
 # The conventions of N (fit.json's `conventions` keys) and how the summary and the report
 # name them, in the order they are shown.
@@ -50,17 +53,6 @@ def estimate_text(p: Estimate | Predicted | TokensPerParam | dict | None,
         return "-"
     ci = interval_text(_get(p, "ci_low"), _get(p, "ci_high"), fmt)
     return fmt(_get(p, "value")) + ("" if ci == "-" else f" {ci}")
-
-
-def exponent_interval(form: str, params: dict) -> tuple[float | None, float | None]:
-    """The 95% interval of a fit's exponent: b for power, -alpha (flipped) for saturating.
-    `params` maps names to Estimates or their dicts."""
-    if form == "saturating":
-        p = params.get("alpha")
-        lo, hi = _get(p, "ci_low"), _get(p, "ci_high")
-        return (None if hi is None else -hi), (None if lo is None else -lo)
-    p = params.get("b")
-    return _get(p, "ci_low"), _get(p, "ci_high")
 
 
 def exponent_rows(entries: list[ExponentRow] | list[dict], fmt: Number = _fmt

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from scalecli.fit.schema.document import SCHEMA_VERSION, FitDoc
-from scalecli.fit.schema.fits import APPROACH_FORMS
+from scalecli.fit.schema.fits import is_approach
 from scalecli.fit.schema.shapes import PARAMETER, PREDICTION
 
 
@@ -71,12 +71,17 @@ def _chinchilla_derived(derived: dict) -> dict:
     return out
 
 
+# Version 0's keys of the compute-optimal allocation in a law's `derived` (chinchilla's,
+# a law that gives N_opt too); a law that did not converge has an empty `derived`.
+ALLOCATION_KEYS = ("a_opt", "intervals", "optimal", "compute_optimal")
+
+
 def _fit(fit: dict) -> dict:
     fit = dict(fit)
     derived = dict(fit.get("derived") or {})
-    if fit.get("form") in APPROACH_FORMS:
+    if is_approach(fit):
         derived["predictions"] = optimum_rows(derived.get("predictions"))
-    elif fit.get("form") == "chinchilla":
+    elif any(key in derived for key in ALLOCATION_KEYS):
         derived = _chinchilla_derived(derived)
     elif "predictions" in derived:
         derived["predictions"] = _law_rows(derived["predictions"])
