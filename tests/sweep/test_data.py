@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_bad_datasets_get_one_clear_error(dataset: str, needle: str) -> None:
 
 
 def test_prepare_tokenises_and_caches_by_content(tmp_path: Path) -> None:
-    write_corpus(tmp_path / "txt", n_docs=20)
+    docs = write_corpus(tmp_path / "txt", n_docs=20)
     spec = DataSpec(dataset=str(tmp_path / "txt" / "*.txt"), tokenizer="bpe:300", context=16,
                     val_frac=0.2)
     first = prepare(spec, eval_tokens=200)
@@ -114,11 +115,18 @@ def test_prepare_tokenises_and_caches_by_content(tmp_path: Path) -> None:
     # Documents end with end-of-text; bytes per token is sensible for a byte-level BPE.
     assert (first.train == first.eos_id).sum() == 16
     assert 1.0 < first.val_bytes / (first.val.size - 1) < 8.0
+    # Keyed by content, not by path: the same files in another folder are the same data.
+    shutil.copytree(tmp_path / "txt", tmp_path / "copy")
+    moved = prepare(DataSpec(dataset=str(tmp_path / "copy" / "*.txt"), tokenizer="bpe:300",
+                             context=16, val_frac=0.2), eval_tokens=200)
+    assert moved.fingerprint == first.fingerprint
+    # One document more, the other twenty unchanged: other data, another fingerprint.
     changed = write_corpus(tmp_path / "txt2", n_docs=21)
-    assert changed
+    assert changed[:20] == docs and len(changed) == 21
     other = prepare(DataSpec(dataset=str(tmp_path / "txt2" / "*.txt"), tokenizer="bpe:300",
                              context=16, val_frac=0.2), eval_tokens=200)
     assert other.fingerprint != first.fingerprint
+    assert other.train.size > first.train.size or other.val.size > first.val.size
 
 
 def test_context_longer_than_held_out_data_is_an_error(tmp_path: Path) -> None:
