@@ -147,3 +147,60 @@ def evaluate(run: EvalRun, out_dir: Path, data: Any, device: Any,
                       tokenizer=data.tokenizer if own else tokenizer_label(loaded.tokenizer),
                       vocab_size=int(loaded.model.config.vocab_size),
                       wall_s=time.perf_counter() - start, device=str(device))
+
+
+def plan(spec: SweepSpec, trust_remote_code: bool = False) -> tuple[list[dict[str, Any]], str]:
+    """Each checkpoint as `--dry-run` lists it (and `--dry-run --json`, as `evaluations`):
+    its counts, windows, whether it fits this machine's free memory, and the time to score
+    eval.tokens held-out tokens; and how that time was estimated."""
+    from scalecli.sweep.hardware import assumed_rate, resolve_runtime
+    from scalecli.sweep.pretrained import memory_problem
+    from scalecli.sweep.units import si
+
+    resolved = resolve_all(spec, Path(spec.out) / spec.name, trust_remote_code)
+    try:
+        rt = resolve_runtime(spec.runtime.device, spec.runtime.dtype, spec.runtime.threads)
+        rate = assumed_rate(rt)
+    except ScaleError:  # planning a GPU sweep on a machine without one
+        rt, rate = None, 0.0
+    records = []
+    for run, r in zip(evaluation_runs(spec, resolved), resolved, strict=True):
+        flops = forward_flops(run, r.counts, spec.eval.tokens)
+        problem = memory_problem(r.counts, r.config, rt.device, r.context) if rt else None
+        records.append({
+            "model": run.model.name, "checkpoint": run.written,
+            "params": r.counts.params, "params_non_embedding": r.counts.params_non_embedding,
+            "context": r.context, "stride": run.stride or r.context,
+            "tokens_trained": run.tokens_trained, "eval_flops": flops,
+            "est_seconds": flops / rate if rate else None,
+            "fits_memory": None if rt is None else problem is None,
+            "memory": problem or ("fits" if rt else "unknown: the device is not here")})
+    how = (f"forward passes at {si(rate)}FLOP/s, 40% of this machine's measured matmul peak"
+           if rate else "no time estimate: the device is not here")
+    return records, how
+
+
+def say_plan(spec: SweepSpec, console: Any, trust_remote_code: bool = False) -> None:
+    """The checkpoints' part of `--dry-run`: one row each, then the total."""
+    from rich.table import Table
+
+    from scalecli.sweep.units import duration, si
+
+    records, how = plan(spec, trust_remote_code)
+    table = Table(title=f"{spec.name}: {len(records)} checkpoints, measured on "
+                        f"{spec.eval.tokens:,} held-out tokens of {spec.data.tokenizer}")
+    for column in ("model", "checkpoint", "params", "N (non-emb.)", "context", "stride",
+                   "tokens trained", "memory", "est. time"):
+        table.add_column(column, justify="left" if column in ("model", "checkpoint",
+                                                              "memory") else "right")
+    for r in records:
+        table.add_row(r["model"], r["checkpoint"], si(r["params"]),
+                      si(r["params_non_embedding"]), str(r["context"]), str(r["stride"]),
+                      "-" if r["tokens_trained"] is None else si(r["tokens_trained"]),
+                      r["memory"], "-" if r["est_seconds"] is None
+                      else duration(r["est_seconds"]))
+    console.print(table)
+    seconds = [r["est_seconds"] for r in records if r["est_seconds"] is not None]
+    console.print(f"checkpoints: {si(sum(r['eval_flops'] for r in records))}FLOPs of forward "
+                  "passes" + (f", about {duration(sum(seconds))} ({how}; loading not "
+                              "included)" if seconds else f" ({how})"))

@@ -28,6 +28,12 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
     from scalecli.sweep.data import vocab_size_of
     from scalecli.sweep.hardware import resolve_runtime
 
+    if spec.checkpoints:  # measured, not trained (scalecli/sweep/checkpoints.py)
+        from scalecli.sweep.checkpoints import say_plan
+
+        say_plan(spec, console, trust_remote_code)
+        if not spec.models:
+            return 0
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = _planned_runs(spec, vocab, console)
     ladder = [run for run in runs if run.role == "ladder"]

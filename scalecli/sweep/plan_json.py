@@ -39,6 +39,16 @@ def plan(spec: SweepSpec, notes: Console, trust_remote_code: bool) -> dict[str, 
     from scalecli.sweep.data import vocab_size_of
     from scalecli.sweep.hardware import resolve_runtime
 
+    evaluations: dict[str, Any] = {}
+    if spec.checkpoints:  # measured, not trained: their own list
+        from scalecli.sweep.checkpoints import plan as checkpoint_plan
+
+        records, how = checkpoint_plan(spec, trust_remote_code)
+        evaluations = {"evaluations": records, "evaluation_estimate": how}
+        if not spec.models:
+            return {"sweep": spec.name, "context": spec.data.context, "runs": [],
+                    "total": {"runs": 0, "flops": 0.0, "est_seconds": 0.0}, "notes": [],
+                    **evaluations}
     vocab = vocab_size_of(spec.data, trust_remote_code)
     runs = _planned_runs(spec, vocab, notes)
     # Validation runs after the ladder: sizes now; a FLOP budget's sizes are a guess until
@@ -63,6 +73,7 @@ def plan(spec: SweepSpec, notes: Console, trust_remote_code: bool) -> dict[str, 
                   "est_seconds": (sum(r["est_seconds"] for r in records) if rate_of
                                   else None)},
         "notes": design(spec, vocab)[1],
+        **evaluations,
     }
 
 

@@ -205,3 +205,25 @@ def test_checkpoints_parse_beside_trained_sizes() -> None:
     only = {k: v for k, v in raw.items() if k not in ("budget", "train")}
     only["models"] = raw["models"][1:]
     assert parse_spec(only).models == ()  # no budget needed
+
+
+def test_the_dry_run_lists_each_checkpoint(trained: dict, two_tokenizers: Path) -> None:
+    spec = evaluation_only(trained["corpus"], [
+        {"checkpoint": str(two_tokenizers / "g-small"), "stride": 16},
+        {"checkpoint": str(two_tokenizers / "n-mid")}], name="planned")
+    path = trained["root"] / "planned.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run", "--json"],
+                           env={"HF_HUB_OFFLINE": "1"})
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["runs"] == [] and [e["model"] for e in plan["evaluations"]] == ["g-small",
+                                                                                 "n-mid"]
+    small, mid = plan["evaluations"]
+    assert (small["context"], small["stride"], mid["stride"]) == (64, 16, 64)
+    assert small["fits_memory"] is True and small["params"] > small["params_non_embedding"]
+    # overlapping windows cost context / stride times the forward passes
+    per_param = small["eval_flops"] / mid["eval_flops"]
+    assert per_param > 2
+    text = runner.invoke(app, ["sweep", str(path), "--dry-run"], env={"HF_HUB_OFFLINE": "1"})
+    assert text.exit_code == 0 and "2 checkpoints" in text.output and "fits" in text.output
