@@ -49,9 +49,14 @@ class Executor(str, Enum):
     ray = "ray"
 
 
-# fit's --form choices: every registered form, `all` and `compute` (`fit.forms.registry`;
-# it loads numpy, not scipy, so --help stays fast).
-Form = Enum("Form", {name: name for name in _forms.choices()}, type=str)
+def _form(value: str) -> str:
+    """fit's --form: a form registered by the time the command runs (`fit.forms.registry`,
+    which loads numpy, not scipy, so --help stays fast), `all` or `compute`. Checked then,
+    not when this module was imported, so that a form registered later is a choice."""
+    choices = _forms.choices()
+    if value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, choices))}.")
+    return value
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -223,9 +228,10 @@ def fit(
                        show_default=False),
     ] = None,
     form: Annotated[
-        Form,
-        typer.Option(help=_forms.choices_help()),
-    ] = Form(_forms.default().name),
+        str,
+        typer.Option(parser=_form, metavar=f"<{'|'.join(_forms.choices())}>",
+                     help=_forms.choices_help()),
+    ] = _forms.default().name,
     x: Annotated[
         str | None,
         typer.Option(help="Column for x (N). Default: params_non_embedding for power and "
@@ -274,7 +280,7 @@ def fit(
 
     options = FitOptions(
         path=Path(),  # replaced below, where a failure to find the sweep is one red line
-        form=form.value,
+        form=form,
         x=x,
         y=y,
         d=d,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from scalecli.cli import app  # before the toy form is registered: --form reads the registry
 from scalecli.errors import ScaleError
 from scalecli.fit.forms import LawForm, registry
 from scalecli.fit.laws import FitResult
@@ -100,3 +101,23 @@ def test_a_registered_form_is_fitted_written_drawn_and_documented(toy, tmp_path)
     spec.loader.exec_module(gen)
     assert "`toy_floor`" in gen.forms_page() and "`val_loss = c`" in gen.forms_page()
     assert "toy_floor" in registry.choices()
+
+
+def test_the_cli_fits_a_form_registered_after_it_was_imported(toy, tmp_path):
+    from typer.testing import CliRunner
+
+    from scalecli.fit import schema
+
+    csv = tmp_path / "results.csv"
+    loss = [4.65, 4.30, 4.05, 3.80, 3.62]
+    csv.write_text("run_id,model,params_non_embedding,tokens,val_loss,status\n" + "".join(
+        f"r{i},s{i},{n},1000000,{v},ok\n"
+        for i, (n, v) in enumerate(zip([25e3, 1e5, 3e5, 7.9e5, 1.5e6], loss, strict=True))))
+    result = CliRunner().invoke(app, ["fit", str(csv), "--form", "toy_floor", "--bootstrap",
+                                      "100"])
+    assert result.exit_code == 0, result.output
+    fit = schema.read(tmp_path / "fit.json").law("toy_floor")
+    assert_allclose(fit.params["c"].value, np.exp(np.mean(np.log(loss))), rtol=1e-12)
+    registry.unregister("toy_floor")  # gone again: the same one line as any unknown name
+    result = CliRunner().invoke(app, ["fit", str(csv), "--form", "toy_floor"])
+    assert result.exit_code == 2 and "'toy_floor' is not one of 'power'" in result.stderr
