@@ -30,3 +30,10 @@ def pause_point(name: str) -> None:
     deadline = time.monotonic() + 120
     while marker.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def fail_point(name: str) -> None:
+    """`SCALECLI_TEST_FAIL=NAME` makes `fail_point(NAME)` raise, as a crashing run would
+    (e.g. one rank of a data-parallel run). Unset, it costs one dictionary lookup."""
+    if os.environ.get("SCALECLI_TEST_FAIL") == name:
+        raise RuntimeError(f"test fault at {name}")

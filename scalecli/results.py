@@ -117,7 +117,7 @@ COLUMN_DOCS: dict[str, str] = {
     "status": "`ok`, `diverged` (non-finite loss, or above `diverge_factor` times its running "
     "minimum) or `failed` (the run raised).",
     "error": "Why a run is not ok (one line); blank otherwise.",
-    "device": "Where it trained (`cpu`, `cuda`, `cuda:N`).",
+    "device": "Where it trained (`cpu`, `cuda`, `cuda:N`; `8xcuda`: data-parallel on 8 GPUs).",
     "dtype": "Training precision: `fp32`, or `bf16` autocast with fp32 master weights.",
     "compiled": "Whether `torch.compile` was used.",
     "data_fingerprint": "Hash of the training text, the held-out text and the tokenizer.",

@@ -16,6 +16,7 @@ from typing import Any
 from scalecli.errors import Interrupted, ScaleError, describe
 from scalecli.faults import pause_point
 from scalecli.sweep import branches
+from scalecli.sweep.distributed import check_devices
 from scalecli.sweep.hardware import Runtime, resolve_runtime, should_compile
 from scalecli.sweep.spec import EvalRun, RunSpec
 from scalecli.sweep.sweep_run import SweepRun, Todo
@@ -37,13 +38,17 @@ class Here:
         """Compile by the run's size (`compile: auto`), stop on Ctrl-C."""
         compile_model = should_compile(self.sweep.spec.runtime.compile, self.rt,
                                        self.sweep.flops_of(run, rid))
-        return RunOptions(compile_model=compile_model, should_stop=self.sweep.flag, **more)
+        return RunOptions(compile_model=compile_model, should_stop=self.sweep.flag,
+                          workers=self.sweep.spec.runtime.workers_per_run, **more)
 
 
 def run_here(sweep: SweepRun, todo: list[Todo]) -> None:
     """Train `todo` here, one run after another, each recorded as it finishes."""
     runtime = sweep.spec.runtime
     rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads)
+    warning = check_devices(runtime)  # data-parallel workers: enough GPUs here?
+    if warning:
+        sweep.say(warning, "yellow")
     branched = any(run.kind == "branch" for run, _ in todo)
     here = Here(sweep, rt, branches.by_family(todo, sweep.data.fingerprint) if branched
                 else list(todo))

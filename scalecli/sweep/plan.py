@@ -48,6 +48,7 @@ def dry_run(spec: SweepSpec, console: Console, trust_remote_code: bool) -> int:
         rt, where = None, f"{spec.runtime.device} (not here: no time estimate)"
     every = runs + valid + [r for _, guess in guessed.values() for r in guess]
     rate_of, how = _estimated_rate(every, vocab, rt, console) if rt else (None, "")
+    rate_of, how = _workers(spec, rt, rate_of, how, console)
     title = (f"{spec.name}: {len(runs)} runs (vocab {vocab}, context {spec.data.context}) "
              f"on {where}")
     total_flops, total_s, per_budget = _runs_table(spec, runs, vocab, rate_of, title, console)
@@ -127,6 +128,35 @@ def _say_validation(spec: SweepSpec, vocab: int, valid: list[RunSpec], notes: li
                       f"the sizes that train at least {MIN_BUDGET_STEPS} steps there; at "
                       f"{ratio:g} tokens per parameter it would be {names}: {len(runs)} runs, "
                       f"{cost(runs)}")
+
+
+def _workers(spec: SweepSpec, rt: Any, rate_of: Callable[[float], float] | None, how: str,
+             console: Console) -> tuple[Callable[[float], float] | None, str]:
+    """runtime.workers_per_run: the devices each run holds, checked against this machine
+    (a local sweep), and the time column counted on them: k GPUs at k times the speed of
+    one (an upper bound), or k CPU processes sharing the cores that the probe timed."""
+    k, runtime = spec.runtime.workers_per_run, spec.runtime
+    if k == 1:
+        return rate_of, how
+    from scalecli.sweep.distributed import check_devices
+
+    gpus = runtime.device.startswith("cuda") or (rt is not None and rt.device.type == "cuda")
+    where = "on the Ray cluster" if runtime.executor == "ray" else "on this machine"
+    if runtime.executor == "local" and rt is not None:
+        warning = check_devices(runtime)  # too few GPUs here: one line, and no plan
+        if warning:
+            console.print(f"[yellow]{warning}[/]")
+    if gpus:
+        console.print(f"workers per run: {k} (data-parallel, one GPU each: {k} GPUs per run "
+                      f"{where}); the times assume {k}x the speed of one GPU, an upper bound, "
+                      f"and each run holds {k} GPUs for that long")
+        if rate_of is None:
+            return None, how
+        one = rate_of
+        return (lambda fpt: k * one(fpt)), f"{how}; x{k} GPUs per run"
+    console.print(f"workers per run: {k} (data-parallel CPU processes {where}, sharing the "
+                  "cores: no faster than one process, so the times are one process's)")
+    return rate_of, how
 
 
 def _start_lrs(spec: SweepSpec) -> dict[int, float] | None:

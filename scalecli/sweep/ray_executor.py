@@ -21,6 +21,13 @@ sees, the branch points are written there, as a local sweep writes them, so a re
 resumes from them. Elsewhere the stable task returns them, model and optimizer in
 safetensors, through Ray's object store, and each branch task writes its own into a
 temporary folder.
+
+With `runtime.workers_per_run: k` above 1, each of those tasks is a thin driver (`drive`)
+that holds no CPU or GPU and starts a Ray Train TorchTrainer of k workers, each running
+the task's body as one rank of a DDP group (scalecli/sweep/distributed.py); rank 0's return
+value is the task's. A driver that held a GPU would keep it from its own workers, and
+drivers without resources could fill a cluster with trainers waiting for workers, so at
+most as many drivers run at once as the cluster has room for their workers (`_cap`).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from rich.markup import escape
 from scalecli.errors import Interrupted, ScaleError, describe, first_line
 from scalecli.sweep import branches
 from scalecli.sweep.data import TokenData
+from scalecli.sweep.distributed import Ranks, WorkerFailed, every_rank
 from scalecli.sweep.spec import RunSpec, RuntimeSpec
 
 if TYPE_CHECKING:
@@ -101,7 +109,7 @@ def train_on_worker(job: Job, data: TokenData, token_path: str, token: str
 
     rt, compile_model = _runtime(job)
     options = RunOptions(compile_model=compile_model)
-    if _sees(token_path, token):
+    if _sees(token_path, token, rt.device):
         job.run_dir.mkdir(parents=True, exist_ok=True)
         return train_run(job.run, data, job.run_dir, rt, options), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
@@ -124,7 +132,7 @@ def stable_on_worker(jobs: list[Job], data: TokenData, token_path: str, token: s
     rt, compile_model = _runtime(max(jobs, key=lambda job: job.run.steps))
     options = RunOptions(compile_model=compile_model)
     todo = [(job.run, job.run_id) for job in jobs]
-    if _sees(token_path, token):
+    if _sees(token_path, token, rt.device):
         runs_dir = jobs[0].run_dir.parent
         return branches.train_stable(todo, runs_dir, data, rt, options), {}
     with tempfile.TemporaryDirectory(prefix="scalecli-") as folder:
@@ -148,7 +156,7 @@ def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
     if result is not None and result.status != "ok":
         return result, {}
     rt, compile_model = _runtime(job)
-    if _sees(token_path, token):
+    if _sees(token_path, token, rt.device):
         job.run_dir.mkdir(parents=True, exist_ok=True)
         start = branches.branch_point(job.run_dir.parent, job.run, data.fingerprint)
         options = RunOptions(compile_model=compile_model, start_from=start)
@@ -163,12 +171,88 @@ def branch_on_worker(job: Job, data: TokenData, token_path: str, token: str,
 
 
 def _runtime(job: Job) -> tuple[Any, bool]:
-    """The worker's device and dtype, and whether to compile a job of this size."""
+    """The worker's device and dtype, and whether to compile a job of this size. A rank of
+    a Ray Train group trains on the GPU that Ray Train gave it."""
+    import dataclasses
+
     from scalecli.sweep.hardware import resolve_runtime, should_compile
 
     runtime = job.run.runtime
     rt = resolve_runtime(runtime.device, runtime.dtype, runtime.threads or runtime.cpus_per_run)
+    if Ranks.current().world > 1 and rt.device.type == "cuda":
+        import ray.train.torch
+
+        rt = dataclasses.replace(rt, device=ray.train.torch.get_device())
+        import torch
+
+        torch.cuda.set_device(rt.device)
     return rt, should_compile(runtime.compile, rt, job.flops)
+
+
+def drive(body: Callable[..., Any], runtime: RuntimeSpec, first: Any, data_box: list[Any],
+          *rest: Any) -> Any:
+    """A thin driver task (workers_per_run > 1): run `body(first, data, *rest)` on
+    workers_per_run Ray Train workers, one rank each, and return rank 0's value.
+
+    `data_box` holds the data's object reference, boxed so that Ray does not fetch the
+    token streams into this process, which only waits. A rank that fails fails the run,
+    with that rank's one line (Ray Train retries nothing: max_failures is 0).
+    """
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    k = runtime.workers_per_run
+    gpu = _uses_gpu(runtime)
+    per_worker = {"CPU": float(runtime.cpus_per_run), **({"GPU": 1.0} if gpu else {})}
+    with tempfile.TemporaryDirectory(prefix="scalecli-raytrain-") as storage:
+        trainer = TorchTrainer(
+            _rank_main,
+            train_loop_config={"body": body, "first": first, "data": data_box, "rest": rest},
+            scaling_config=ray.train.ScalingConfig(num_workers=k, use_gpu=gpu,
+                                                   resources_per_worker=per_worker),
+            # Ray Train's own records only (no checkpoint is reported to it), on this node.
+            run_config=ray.train.RunConfig(name=f"scalecli-{secrets.token_hex(4)}",
+                                           storage_path=storage))
+        try:
+            return trainer.fit().return_value
+        except ray.train.TrainingFailedError as error:
+            raise WorkerFailed(_failed_rank(error, k)) from None
+
+
+def _rank_main(config: dict[str, Any]) -> Any:
+    """One Ray Train worker: the task's body, as one rank of the run's DDP group."""
+    import ray
+
+    data = ray.get(config["data"][0])
+    return config["body"](config["first"], data, *config["rest"])
+
+
+def _failed_rank(error: Exception, world: int) -> str:
+    """The one line of a Ray Train run that failed: the lowest failed rank and why."""
+    failures = getattr(error, "worker_failures", None)
+    if failures:
+        rank = min(failures)
+        cause = failures[rank]
+        cause = getattr(cause, "cause", None) or cause
+        return f"rank {rank} of {world}: {describe(cause)}"
+    cause = getattr(error, "controller_failure", None) or error
+    return f"Ray Train: {describe(cause)}"
+
+
+def _uses_gpu(runtime: RuntimeSpec) -> bool:
+    return runtime.device.startswith("cuda") or bool(runtime.gpus_per_run)
+
+
+def _cap(ray: Any, runtime: RuntimeSpec) -> int | None:
+    """How many thin drivers may be in flight: as many runs as the cluster's CPUs (or
+    GPUs) can hold workers for at once; None (no cap) for one worker per run, where each
+    task holds its own resources."""
+    k = runtime.workers_per_run
+    if k == 1:
+        return None
+    total = ray.cluster_resources()
+    kind, each = ("GPU", 1.0) if _uses_gpu(runtime) else ("CPU", float(runtime.cpus_per_run))
+    return max(1, int(total.get(kind, 0.0) // (k * each)))
 
 
 def families(jobs: list[Job], fingerprint: str) -> tuple[list[Job], dict[str, list[Job]]]:
@@ -188,11 +272,15 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-def _sees(token_path: str, token: str) -> bool:
+def _sees(token_path: str, token: str, device: Any) -> bool:
+    """Whether this worker sees the driver's folder; the ranks of a data-parallel run
+    agree (all of them, or they all train away from it), so they resume from the same
+    checkpoint or none."""
     try:
-        return Path(token_path).read_text(encoding="utf-8") == token
+        sees = Path(token_path).read_text(encoding="utf-8") == token
     except OSError:
-        return False
+        sees = False
+    return every_rank(sees, Ranks.current(), device)
 
 
 def join_early(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: None) -> None:
@@ -202,6 +290,12 @@ def join_early(runtime: RuntimeSpec, status: Callable[[str], None] = lambda _m: 
     our own is started later, by `run_on_ray`, and only if some run is left to train.
     """
     _import_ray()
+    if runtime.workers_per_run > 1:
+        try:
+            import ray.train.torch  # noqa: F401
+        except ImportError:
+            raise ScaleError("runtime.workers_per_run > 1 with executor ray needs Ray Train; "
+                             "pip install 'ray[train]', or use executor: local") from None
     if _address(runtime):
         connect(runtime, status)
 
@@ -244,27 +338,37 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
     token = secrets.token_hex(16)
     token_path = out_dir / TOKEN_FILE
     token_path.write_text(token, encoding="utf-8")
-    task = ray.remote(train_on_worker).options(**resources(runtime))
-    data_ref = ray.put(data)
+    submit = _submitter(ray, runtime, ray.put(data))
     where = (str(token_path.resolve()), token)
     alone, grouped = (families(jobs, data.fingerprint)
                       if any(j.run.kind == "branch" for j in jobs) else (jobs, {}))
-    pending = {task.remote(job, data_ref, *where): job for job in alone}
-    stable_task = ray.remote(stable_on_worker).options(**resources(runtime))
-    branch_task = ray.remote(branch_on_worker).options(**resources(runtime))
-    stable_refs = []  # not awaited here: each branch task waits for its own (Ray orders them)
+    # In order: each family's stable phase before its branches, which take its result.
+    launches: list[tuple[Callable[..., Any], Any]] = [(train_on_worker, job) for job in alone]
     for kin in grouped.values():
-        stable_refs.append(stable_task.remote(kin, data_ref, *where))
-        for job in sorted(kin, key=lambda job: job.run.steps):
-            pending[branch_task.remote(job, data_ref, *where, stable_refs[-1])] = job
+        launches.append((stable_on_worker, kin))
+        launches += [(branch_on_worker, job) for job in sorted(kin, key=lambda j: j.run.steps)]
+    cap = _cap(ray, runtime)
+    pending: dict[Any, Job | None] = {}  # in flight; None: a stable phase
+    stable_refs: list[Any] = []
     try:
-        while pending:
+        while pending or launches:
+            while launches and (cap is None or len(pending) < cap):
+                body, what = launches.pop(0)
+                if body is stable_on_worker:
+                    stable_refs.append(submit(body, what, *where))
+                    pending[stable_refs[-1]] = None
+                else:
+                    more = (stable_refs[-1],) if body is branch_on_worker else ()
+                    pending[submit(body, what, *where, *more)] = what
             if should_stop():
-                raise Interrupted(f"stopped with {len(pending)} runs in flight; finished runs "
+                runs = sum(job is not None for job in pending.values())
+                raise Interrupted(f"stopped with {runs} runs in flight; finished runs "
                                   "are recorded. Run the same command again to resume")
             done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
             for ref in done:
                 job = pending.pop(ref)
+                if job is None:  # a stable phase: its branches get its result (or error)
+                    continue
                 try:
                     result, files = ray.get(ref)
                 except ray.exceptions.RayError as error:
@@ -279,6 +383,28 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
         for ref in [*pending, *stable_refs]:
             ray.cancel(ref, force=True)
         token_path.unlink(missing_ok=True)
+
+
+def _submitter(ray: Any, runtime: RuntimeSpec, data_ref: Any) -> Callable[..., Any]:
+    """submit(body, first, *rest) -> the object reference of a task that runs
+    body(first, data, *rest): a task holding the run's resources, or, with
+    workers_per_run > 1, a thin driver holding none (`drive`)."""
+    if runtime.workers_per_run == 1:
+        tasks: dict[Any, Any] = {}
+
+        def submit(body: Callable[..., Any], first: Any, *rest: Any) -> Any:
+            if body not in tasks:
+                tasks[body] = ray.remote(body).options(**resources(runtime))
+            return tasks[body].remote(first, data_ref, *rest)
+
+        return submit
+    # No CPU and no GPU: a driver that held its run's GPU would starve its own workers.
+    driver = ray.remote(drive).options(num_cpus=0, num_gpus=0)
+
+    def submit_driver(body: Callable[..., Any], first: Any, *rest: Any) -> Any:
+        return driver.remote(body, runtime, first, [data_ref], *rest)
+
+    return submit_driver
 
 
 def _unreachable(address: str, timeout_s: float = 5.0) -> str | None:

@@ -177,9 +177,19 @@ class RuntimeSpec:
     """With executor ray: the cluster to join (e.g. auto, ray://head:10001). Default:
     $RAY_ADDRESS if set, else a Ray instance started on this machine."""
     cpus_per_run: int = 1
-    """With executor ray: CPUs Ray reserves for each run."""
+    """With executor ray: CPUs Ray reserves for each run (for each of its workers when
+    workers_per_run is more than 1)."""
     gpus_per_run: float | None = None
-    """With executor ray: GPUs Ray reserves for each run. Default: 1 when device is cuda."""
+    """With executor ray: GPUs Ray reserves for each run. Default: 1 when device is cuda.
+    With workers_per_run more than 1, every worker holds one GPU of its own instead."""
+    workers_per_run: int = 1
+    """Processes that train one run together, data-parallel (PyTorch DDP: nccl on GPUs, gloo
+    on CPUs): one GPU each on cuda, the threads split between them on cpu. The global batch,
+    schedule and token budget stay as the sweep says; each worker computes the gradient of
+    its own slice of every batch and the gradients are averaged, so the update is the
+    1-worker update. train.batch_tokens / data.context must divide by it. Locally the
+    sweep starts the processes itself; with executor ray each run is a Ray Train
+    TorchTrainer of this many workers (scalecli/sweep/distributed.py)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ adds what happens between steps: the divergence test, the curve, the periodic
 evaluations and checkpoints, Ctrl-C. A fresh run, a resumed one, a WSD branch and a
 throughput probe differ only in the state they start from (`start_state`). A plain loop
 is measurably faster than `transformers.Trainer` here, and easier to read.
+
+With `runtime.workers_per_run` above 1 the same loop runs on every rank of a data-parallel
+group (scalecli/sweep/distributed.py): each rank takes its slice of every batch, DDP
+averages the gradients, and rank 0 alone evaluates and writes the run's files.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from scalecli.errors import Interrupted
-from scalecli.faults import pause_point
-from scalecli.sweep import checkpoint, mup
+from scalecli.faults import fail_point, pause_point
+from scalecli.sweep import checkpoint, distributed, mup
 from scalecli.sweep.batches import Batches
 from scalecli.sweep.data import TokenData
+from scalecli.sweep.distributed import Ranks
 from scalecli.sweep.evaluate import EvalResult, evaluate, val_tensors
 from scalecli.sweep.hardware import Runtime, apply_runtime, matmul_peak
 from scalecli.sweep.loop_state import LoopState
@@ -69,10 +74,12 @@ def _optimizer(model: Any, run: RunSpec, device: torch.device) -> torch.optim.Op
                              **kwargs)
 
 
-def micro_batch_seqs(run: RunSpec, device: torch.device, model_width: int, vocab: int) -> int:
-    """Sequences per forward pass: the whole batch unless memory says otherwise."""
+def micro_batch_seqs(run: RunSpec, device: torch.device, model_width: int, vocab: int,
+                     workers: int = 1) -> int:
+    """Sequences per forward pass: the whole batch (a worker's share of it) unless memory
+    says otherwise."""
     context = run.data.context
-    batch_seqs = run.train.batch_tokens // context
+    batch_seqs = run.train.batch_tokens // context // workers
     if run.train.micro_batch_tokens:
         return run.train.micro_batch_tokens // context
     if device.type != "cuda":
@@ -118,6 +125,10 @@ class RunOptions:
     """A WSD stable phase: train to this step only, and return without a final evaluation."""
     snapshots: Mapping[int, Path] = field(default_factory=dict)
     """A WSD stable phase: the folders to save a branch point into, by step."""
+    workers: int = 1
+    """runtime.workers_per_run: more than 1 trains the run data-parallel on that many
+    processes, started here (distributed.launch) unless this process is already one rank
+    of a group (a rank of that launch, or a Ray Train worker)."""
 
 
 @dataclass
@@ -143,10 +154,12 @@ class Setup:
 
     run: RunSpec
     rt: Runtime
-    forward: Any  # the model, or its torch.compile wrapper: what steps and evaluations call
+    forward: Any  # the model, or its torch.compile wrapper: what evaluations call
+    ddp: Any  # its DistributedDataParallel wrapper, what steps call; None on one process
+    ranks: Ranks  # this process's rank among the run's workers (rank 0 of 1 alone)
     batches: Batches
     micro: int  # sequences per forward pass
-    accum: int  # forward passes per optimizer step
+    accum: int  # forward passes per optimizer step (on each rank)
     flops_per_token: int
     val: tuple[torch.Tensor, torch.Tensor]  # the held-out inputs and targets, (k, T) each
     eval_seqs: int  # held-out sequences per evaluation forward pass
@@ -164,16 +177,23 @@ def train_run(run: RunSpec, data: TokenData, run_dir: Path, rt: Runtime,
     `options.stop_at` it is a WSD stable phase: it trains to that step, saves a branch
     point at each step of `options.snapshots`, and returns without a final evaluation.
     """
+    ranks = Ranks.current()
+    if options.workers > 1 and ranks.world == 1:  # start the workers, each comes back here
+        fields = distributed.launch(train_run, run, data, run_dir, rt, options)
+        val = fields.pop("val")
+        return RunResult(**fields, val=None if val is None else EvalResult(**val))
     started = time.perf_counter()
     apply_runtime(rt)
     model, optimizer = build(run, data, rt.device)
     state = start_state(model, optimizer, run_dir, options.start_from)
-    setup = prepare(run, data, rt, state, options)
+    distributed.check_same_step(state.step, ranks, rt.device)
+    setup = prepare(run, data, rt, state, options, ranks)
     error = train_steps(setup, state, run_dir, options)
+    device = str(rt.device) if ranks.world == 1 else f"{ranks.world}x{rt.device.type}"
     result = RunResult(status="diverged" if error else "ok", error=error,
                        train_loss=state.last_loss, steps_done=state.step, dtype=rt.dtype_name,
-                       device=str(rt.device), compiled=options.compile_model, curve=state.curve)
-    if options.stop_at is not None:  # a stable phase: its branches evaluate, it does not
+                       device=device, compiled=options.compile_model, curve=state.curve)
+    if options.stop_at is not None or not ranks.main:  # a stable phase's branches evaluate
         return result
     _measure_speed(result, setup, state)
     if not error:
@@ -212,30 +232,39 @@ def start_state(model: Any, optimizer: Any, run_dir: Path,
 
 
 def prepare(run: RunSpec, data: TokenData, rt: Runtime, state: LoopState,
-            options: RunOptions) -> Setup:
-    """The run's fixed parts, once its state is loaded (compiling after the load)."""
+            options: RunOptions, ranks: Ranks = Ranks()) -> Setup:
+    """The run's fixed parts, once its state is loaded (compiling after the load, then
+    wrapping in DDP as nanoGPT does)."""
     context = run.data.context
     batch_seqs = run.train.batch_tokens // context
-    micro = micro_batch_seqs(run, rt.device, run.model.n_embd, data.vocab_size)
+    micro = micro_batch_seqs(run, rt.device, run.model.n_embd, data.vocab_size, ranks.world)
     end = run.steps if options.stop_at is None else options.stop_at
+    forward = torch.compile(state.model) if options.compile_model else state.model
     return Setup(
-        run=run, rt=rt,
-        forward=torch.compile(state.model) if options.compile_model else state.model,
+        run=run, rt=rt, forward=forward,
+        ddp=distributed.wrap(forward, rt.device) if ranks.world > 1 else None, ranks=ranks,
         batches=Batches(data.train, context, batch_seqs, run.seed), micro=micro,
-        accum=batch_seqs // micro, flops_per_token=count_params(state.model).flops_per_token,
+        accum=batch_seqs // ranks.world // micro,
+        flops_per_token=count_params(state.model).flops_per_token,
         val=val_tensors(data.val, context), eval_seqs=max(1, run.eval.batch_tokens // context),
         end=end, branch_at=run.branch_step if run.is_wsd and options.stop_at is None else end)
 
 
 def step(setup: Setup, state: LoopState) -> tuple[float, float, str]:
     """One optimizer step at the scheduled lr: state.step advances by one. Returns the lr,
-    the step's training loss, and why the run diverged there ("" when it did not)."""
+    the step's training loss, and why the run diverged there ("" when it did not).
+
+    On k ranks each takes its 1/k of the batch; DDP divides every gradient by k when it
+    sums them, so (equal micro-batches throughout) the update is the 1-worker update, and
+    the loss is the mean over the ranks, the same on each."""
     run, device, autocast = setup.run, setup.rt.device, setup.rt.autocast_dtype
     lr = lr_of(run, state.step)
     for group in state.optimizer.param_groups:
         group["lr"] = lr * group["lr_scale"]
     x, y = setup.batches.get(state.step)
-    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    share = slice(setup.ranks.rank * setup.micro * setup.accum,
+                  (setup.ranks.rank + 1) * setup.micro * setup.accum)  # this rank's sequences
+    x, y = x[share].to(device, non_blocking=True), y[share].to(device, non_blocking=True)
     if device.type == "cuda":
         torch.cuda.synchronize()  # so that compute_s times this step alone
     t0 = time.perf_counter()
@@ -243,19 +272,22 @@ def step(setup: Setup, state: LoopState) -> tuple[float, float, str]:
     for m in range(setup.accum):
         part = slice(m * setup.micro, (m + 1) * setup.micro)
         xs, ys = x[part], y[part]
-        with torch.autocast(device.type, dtype=autocast or torch.float32,
-                            enabled=autocast is not None):
-            # use_cache=False: no KV cache to build and copy in training (same numbers).
-            logits = setup.forward(input_ids=xs, use_cache=False).logits
-        loss = F.cross_entropy(logits.float().flatten(0, 1), ys.flatten()) / setup.accum
-        loss.backward()
+        # Under no_sync, backward leaves out the all-reduce: only the last micro-step syncs.
+        with distributed.no_sync(setup.ddp, last=m == setup.accum - 1):
+            with torch.autocast(device.type, dtype=autocast or torch.float32,
+                                enabled=autocast is not None):
+                # use_cache=False: no KV cache to build and copy in training (same numbers).
+                logits = (setup.ddp or setup.forward)(input_ids=xs, use_cache=False).logits
+            loss = F.cross_entropy(logits.float().flatten(0, 1), ys.flatten()) / setup.accum
+            loss.backward()
         loss_sum += loss.detach()
     if run.train.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(state.model.parameters(), run.train.grad_clip,
                                        foreach=True)
     state.optimizer.step()
     state.optimizer.zero_grad(set_to_none=True)
-    loss_value = loss_sum.item()  # the one host sync per step
+    # Every rank must see the same loss: the divergence test ends the run on all of them.
+    loss_value = distributed.mean_over_ranks(loss_sum, setup.ranks).item()  # the host sync
     state.compute_s += time.perf_counter() - t0
     state.step += 1
     error = _divergence(run, state, loss_value)
@@ -292,7 +324,7 @@ def train_steps(setup: Setup, state: LoopState, run_dir: Path, options: RunOptio
             return error
         window.append(loss)
         val_loss = None
-        if state.step in evals:
+        if state.step in evals and setup.ranks.main:  # no collective inside: rank 0 alone
             val_loss = _evaluate(setup, state).loss
             state.train_s = time.perf_counter() - origin
         if (state.step % log_every == 0 or val_loss is not None
@@ -302,6 +334,7 @@ def train_steps(setup: Setup, state: LoopState, run_dir: Path, options: RunOptio
         if options.on_step is not None:
             options.on_step(state.step, loss, lr)
         pause_point(f"step:{state.step}")  # test-only (scalecli/faults.py)
+        fail_point(f"rank{setup.ranks.rank}:step:{state.step}")
         last_save = _save_between(setup, state, run_dir, options, last_save)
     return ""
 
@@ -321,13 +354,14 @@ def _save_between(setup: Setup, state: LoopState, run_dir: Path, options: RunOpt
                   last_save: float) -> float:
     """What a step leaves on disk: a stable phase's branch point at its step, a checkpoint
     every checkpoint_every_s and on Ctrl-C, which then stops the run. Returns the time of
-    the last checkpoint."""
-    if state.step in options.snapshots:  # a WSD branch point, kept until its branch is done
+    the last checkpoint. Rank 0 alone writes; every rank stops at the same step."""
+    main = setup.ranks.main
+    if state.step in options.snapshots and main:  # a branch point, kept until its branch is done
         checkpoint.save(options.snapshots[state.step], state)
     interval = setup.run.train.checkpoint_every_s
-    stop = options.should_stop()
-    if state.step < setup.end and (stop or (interval and time.perf_counter() - last_save
-                                            > interval)):
+    stop = distributed.any_rank(options.should_stop(), setup.ranks, setup.rt.device)
+    if main and state.step < setup.end and (
+            stop or (interval and time.perf_counter() - last_save > interval)):
         checkpoint.save(run_dir, state)
         last_save = time.perf_counter()
     if stop and state.step < setup.end:
@@ -357,7 +391,8 @@ def _measure_speed(result: RunResult, setup: Setup, state: LoopState) -> None:
     rt = setup.rt
     loop_s = max(1e-9, state.train_s - state.eval_s)
     result.tokens_per_s = state.step * setup.run.train.batch_tokens / loop_s
-    peak = matmul_peak(rt.device.type, rt.dtype_name, rt.threads)
+    # The peak of every worker's device (or thread share) together.
+    peak = matmul_peak(rt.device.type, rt.dtype_name, rt.threads) * setup.ranks.world
     result.mfu = result.tokens_per_s * setup.flops_per_token / peak
     # Time outside forward, backward, optimizer and evaluation: data, logging, Python.
     result.non_compute_frac = max(0.0, 1 - (state.compute_s + state.eval_s)

@@ -100,6 +100,7 @@ def check(spec: SweepSpec) -> None:
     _positive(r.threads, "runtime.threads")
     _positive(r.cpus_per_run, "runtime.cpus_per_run")
     _positive(r.gpus_per_run, "runtime.gpus_per_run", allow_zero=True)
+    _check_workers(spec)
     names = [m.name for m in spec.models] + [c.name for c in spec.checkpoints if c.name]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
@@ -107,6 +108,25 @@ def check(spec: SweepSpec) -> None:
     if not spec.name or any(c in spec.name for c in "/\\") or spec.name.startswith("."):
         raise ScaleError(f"name: '{spec.name}' must be a plain folder name")
     _check_validation(spec)
+
+
+def _check_workers(spec: SweepSpec) -> None:
+    """Data-parallel workers split every batch into equal whole sequences."""
+    k, t, context = spec.runtime.workers_per_run, spec.train, spec.data.context
+    _positive(k, "runtime.workers_per_run")
+    seqs = t.batch_tokens // context
+    if seqs % k:
+        raise ScaleError(f"runtime.workers_per_run={k} does not divide the {seqs} sequences of "
+                         f"a batch (train.batch_tokens / data.context); use a batch of "
+                         f"{max(k, seqs // k * k) * context} tokens")
+    if t.micro_batch_tokens is not None and (t.batch_tokens // k) % t.micro_batch_tokens:
+        raise ScaleError(f"train.micro_batch_tokens={t.micro_batch_tokens} must divide each "
+                         f"worker's share of the batch ({t.batch_tokens // k} tokens with "
+                         f"workers_per_run {k})")
+    if k > 1 and spec.runtime.device.startswith("cuda:"):
+        raise ScaleError(f"runtime.device {spec.runtime.device} names one GPU, and "
+                         f"workers_per_run={k} needs {k}; use device: cuda "
+                         "(CUDA_VISIBLE_DEVICES chooses which GPUs)")
 
 
 def _check_schedule(spec: SweepSpec) -> None:
