@@ -72,6 +72,18 @@ def toy():
     registry.unregister(form.name)
 
 
+LOSS = [4.65, 4.30, 4.05, 3.80, 3.62]
+
+
+def write_ladder(folder):
+    """A results.csv of five sizes at one budget, val_loss LOSS."""
+    csv = folder / "results.csv"
+    csv.write_text("run_id,model,params_non_embedding,tokens,val_loss,val_ppl,status\n" + "".join(
+        f"r{i},s{i},{n},1000000,{v},{np.exp(v):.4f},ok\n"
+        for i, (n, v) in enumerate(zip([25e3, 1e5, 3e5, 7.9e5, 1.5e6], LOSS, strict=True))))
+    return csv
+
+
 def test_a_registered_form_is_fitted_written_drawn_and_documented(toy, tmp_path):
     import importlib.util
     import json
@@ -81,11 +93,7 @@ def test_a_registered_form_is_fitted_written_drawn_and_documented(toy, tmp_path)
     from scalecli.fit.driver import compute_fit
     from scalecli.report.data import predict
 
-    csv = tmp_path / "results.csv"
-    loss = [4.65, 4.30, 4.05, 3.80, 3.62]
-    csv.write_text("run_id,model,params_non_embedding,tokens,val_loss,val_ppl,status\n" + "".join(
-        f"r{i},s{i},{n},1000000,{v},{np.exp(v):.4f},ok\n"
-        for i, (n, v) in enumerate(zip([25e3, 1e5, 3e5, 7.9e5, 1.5e6], loss, strict=True))))
+    csv, loss = write_ladder(tmp_path), LOSS
     doc = compute_fit(csv, form="toy_floor", bootstrap=100, holdout=1)
     fit = doc["fits"]["toy_floor"]
     c = fit["params"]["c"]
@@ -108,16 +116,12 @@ def test_the_cli_fits_a_form_registered_after_it_was_imported(toy, tmp_path):
 
     from scalecli.fit import schema
 
-    csv = tmp_path / "results.csv"
-    loss = [4.65, 4.30, 4.05, 3.80, 3.62]
-    csv.write_text("run_id,model,params_non_embedding,tokens,val_loss,status\n" + "".join(
-        f"r{i},s{i},{n},1000000,{v},ok\n"
-        for i, (n, v) in enumerate(zip([25e3, 1e5, 3e5, 7.9e5, 1.5e6], loss, strict=True))))
+    csv = write_ladder(tmp_path)
     result = CliRunner().invoke(app, ["fit", str(csv), "--form", "toy_floor", "--bootstrap",
                                       "100"])
     assert result.exit_code == 0, result.output
     fit = schema.read(tmp_path / "fit.json").law("toy_floor")
-    assert_allclose(fit.params["c"].value, np.exp(np.mean(np.log(loss))), rtol=1e-12)
+    assert_allclose(fit.params["c"].value, np.exp(np.mean(np.log(LOSS))), rtol=1e-12)
     registry.unregister("toy_floor")  # gone again: the same one line as any unknown name
     result = CliRunner().invoke(app, ["fit", str(csv), "--form", "toy_floor"])
     assert result.exit_code == 2 and "'toy_floor' is not one of 'power'" in result.stderr
