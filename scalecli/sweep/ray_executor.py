@@ -27,7 +27,8 @@ that holds no CPU or GPU and starts a Ray Train TorchTrainer of k workers, each 
 the task's body as one rank of a DDP group (scalecli/sweep/distributed.py); rank 0's return
 value is the task's. A driver that held a GPU would keep it from its own workers, and
 drivers without resources could fill a cluster with trainers waiting for workers, so at
-most as many drivers run at once as the cluster has room for their workers (`_cap`).
+most as many drivers run at once as the cluster has room for their workers
+(scalecli/sweep/ray_train.py).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from rich.markup import escape
 from scalecli.errors import Interrupted, ScaleError, describe, first_line
 from scalecli.sweep import branches
 from scalecli.sweep.data import TokenData
-from scalecli.sweep.distributed import Ranks, WorkerFailed, every_rank
+from scalecli.sweep.distributed import Ranks, every_rank
+from scalecli.sweep.ray_train import drive, driver_cap
 from scalecli.sweep.spec import RunSpec, RuntimeSpec
 
 if TYPE_CHECKING:
@@ -189,72 +191,6 @@ def _runtime(job: Job) -> tuple[Any, bool]:
     return rt, should_compile(runtime.compile, rt, job.flops)
 
 
-def drive(body: Callable[..., Any], runtime: RuntimeSpec, first: Any, data_box: list[Any],
-          *rest: Any) -> Any:
-    """A thin driver task (workers_per_run > 1): run `body(first, data, *rest)` on
-    workers_per_run Ray Train workers, one rank each, and return rank 0's value.
-
-    `data_box` holds the data's object reference, boxed so that Ray does not fetch the
-    token streams into this process, which only waits. A rank that fails fails the run,
-    with that rank's one line (Ray Train retries nothing: max_failures is 0).
-    """
-    import ray.train
-    from ray.train.torch import TorchTrainer
-
-    k = runtime.workers_per_run
-    gpu = _uses_gpu(runtime)
-    per_worker = {"CPU": float(runtime.cpus_per_run), **({"GPU": 1.0} if gpu else {})}
-    with tempfile.TemporaryDirectory(prefix="scalecli-raytrain-") as storage:
-        trainer = TorchTrainer(
-            _rank_main,
-            train_loop_config={"body": body, "first": first, "data": data_box, "rest": rest},
-            scaling_config=ray.train.ScalingConfig(num_workers=k, use_gpu=gpu,
-                                                   resources_per_worker=per_worker),
-            # Ray Train's own records only (no checkpoint is reported to it), on this node.
-            run_config=ray.train.RunConfig(name=f"scalecli-{secrets.token_hex(4)}",
-                                           storage_path=storage))
-        try:
-            return trainer.fit().return_value
-        except ray.train.TrainingFailedError as error:
-            raise WorkerFailed(_failed_rank(error, k)) from None
-
-
-def _rank_main(config: dict[str, Any]) -> Any:
-    """One Ray Train worker: the task's body, as one rank of the run's DDP group."""
-    import ray
-
-    data = ray.get(config["data"][0])
-    return config["body"](config["first"], data, *config["rest"])
-
-
-def _failed_rank(error: Exception, world: int) -> str:
-    """The one line of a Ray Train run that failed: the lowest failed rank and why."""
-    failures = getattr(error, "worker_failures", None)
-    if failures:
-        rank = min(failures)
-        cause = failures[rank]
-        cause = getattr(cause, "cause", None) or cause
-        return f"rank {rank} of {world}: {describe(cause)}"
-    cause = getattr(error, "controller_failure", None) or error
-    return f"Ray Train: {describe(cause)}"
-
-
-def _uses_gpu(runtime: RuntimeSpec) -> bool:
-    return runtime.device.startswith("cuda") or bool(runtime.gpus_per_run)
-
-
-def _cap(ray: Any, runtime: RuntimeSpec) -> int | None:
-    """How many thin drivers may be in flight: as many runs as the cluster's CPUs (or
-    GPUs) can hold workers for at once; None (no cap) for one worker per run, where each
-    task holds its own resources."""
-    k = runtime.workers_per_run
-    if k == 1:
-        return None
-    total = ray.cluster_resources()
-    kind, each = ("GPU", 1.0) if _uses_gpu(runtime) else ("CPU", float(runtime.cpus_per_run))
-    return max(1, int(total.get(kind, 0.0) // (k * each)))
-
-
 def families(jobs: list[Job], fingerprint: str) -> tuple[list[Job], dict[str, list[Job]]]:
     """The jobs that train from scratch, and the WSD branches by family."""
     alone: list[Job] = []
@@ -347,7 +283,7 @@ def run_on_ray(jobs: list[Job], data: TokenData, out_dir: Path, runtime: Runtime
     for kin in grouped.values():
         launches.append((stable_on_worker, kin))
         launches += [(branch_on_worker, job) for job in sorted(kin, key=lambda j: j.run.steps)]
-    cap = _cap(ray, runtime)
+    cap = driver_cap(ray, runtime)
     pending: dict[Any, Job | None] = {}  # in flight; None: a stable phase
     stable_refs: list[Any] = []
     try:

@@ -278,8 +278,8 @@ def test_workers_must_split_the_batch_into_whole_sequences() -> None:
 
 
 def test_a_failed_ray_train_run_is_one_line_naming_its_rank() -> None:
-    from scalecli.sweep.ray_executor import _failed_rank
+    from scalecli.sweep.ray_train import failed_rank
 
     error = SimpleNamespace(worker_failures={1: ValueError("boom\nmore lines"),
                                              3: RuntimeError("gloo: peer closed")})
-    assert _failed_rank(error, 4) == "rank 1 of 4: ValueError: boom"
+    assert failed_rank(error, 4) == "rank 1 of 4: ValueError: boom"
