@@ -193,7 +193,8 @@ def sweep_page() -> str:
            "shows them in one file.\n\n",
            "The default sweep (`sweeps/default.yaml`, shipped in the package):\n\n",
            "```yaml\n", default_yaml, "```\n\n",
-           "## Top level\n\n", table(heads, section_rows(settings.SweepSpec, skip=("checkpoints",)))]
+           "## Top level\n\n",
+           table(heads, section_rows(settings.SweepSpec, skip=("checkpoints",)))]
     sections = [("data", settings.DataSpec), ("budget", settings.BudgetSpec),
                 ("train", settings.TrainSpec), ("eval", settings.EvalSpec),
                 ("runtime", settings.RuntimeSpec)]
