@@ -29,6 +29,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,7 +49,8 @@ SWEEP_MODULES = ("scalecli/sweep/lr_search.py", "scalecli/sweep/branches.py",
 TEST_MAP: dict[str, list[str]] = {
     "scalecli/sweep/schedule.py": ["tests/sweep/test_schedule.py", "tests/sweep/test_wsd.py"],
     "scalecli/sweep/lr_search.py": ["tests/sweep/test_lr_choice.py",
-                                    "tests/sweep/test_lr_search.py"],
+                                    "tests/sweep/test_lr_search.py",
+                                    "tests/sweep/test_flop_budgets.py"],
     "scalecli/sweep/branches.py": ["tests/sweep/test_wsd_accounting.py",
                                    "tests/sweep/test_branches.py", "tests/sweep/test_wsd.py"],
     "scalecli/fit/": ["tests/fit"],
@@ -257,11 +259,19 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     log = args.workdir / "mutmut.log"
     with open(log, "w", encoding="utf-8") as handle:
-        run = subprocess.run(["mutmut", "run", "--max-children", str(args.jobs), *names],
-                             cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    if run.returncode != 0:
+        # Its own session, so that an interrupted harness stops mutmut's workers too.
+        proc = subprocess.Popen(["mutmut", "run", "--max-children", str(args.jobs), *names],
+                                cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        signal.signal(signal.SIGTERM, lambda *_: os.killpg(proc.pid, signal.SIGTERM))
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise
+    if code != 0:
         print(log.read_text(encoding="utf-8", errors="replace")[-3000:])
-        print(f"mutmut failed (exit {run.returncode}); its log: {log}")
+        print(f"mutmut failed (exit {code}); its log: {log}")
         return 1
     return report(repo, picked, env, read_equivalent(), time.perf_counter() - started,
                   args.sample)

@@ -242,3 +242,34 @@ def test_prediction_coverage_tiny(tmp_path: Path) -> None:
         for method in ("power", "saturating", "mixture", "combined"):
             percent(last[f"cover_{method}_{law}"])
             finite_positive(last[f"half_{method}_{law}"])
+
+
+def test_mutation_tiny(tmp_path: Path) -> None:
+    """The mutation harness on one module, 3 mutants, one fast test file: every mutant is
+    counted once, each survivor is listed as file:line, and the shared tree is untouched."""
+    import re
+
+    import pytest
+
+    pytest.importorskip("mutmut")  # the bench extra
+    proc = subprocess.run(
+        [sys.executable, "bench/mutation.py", "--module", "scalecli/sweep/lr_search.py",
+         "--sample", "3", "--seed", "1", "--tests", "tests/sweep/test_lr_choice.py",
+         "--workdir", str(tmp_path / "mutation")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    lines = proc.stdout.strip().splitlines()
+    last = fields(lines[-1])
+    assert int(last["mutants"]) == 3
+    assert int(last["killed"]) + int(last["survived"]) + int(last["equivalent"]) == 3
+    # test_lr_choice.py alone catches 9 in 10 of lr_search.py's mutants: 3 survivors of 3
+    # would be a broken harness (or tests), not bad luck.
+    assert int(last["killed"]) >= 1
+    assert 0 <= float(last["kill_rate"]) <= 100
+    assert any(re.fullmatch(r"\| scalecli/sweep/lr_search\.py \| 3 / \d+ \| .*", line)
+               for line in lines)
+    survivors = [line for line in lines if line.startswith("scalecli/sweep/lr_search.py:")]
+    assert len(survivors) == int(last["survived"])
+    for line in survivors:
+        assert re.match(r"scalecli/sweep/lr_search\.py:\d+  \w+  \w[\w ]*: .+  ->  .+", line)
+    assert not (ROOT / "mutants").exists()  # mutmut ran in the copy

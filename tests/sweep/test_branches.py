@@ -134,6 +134,15 @@ def test_only_the_missing_point_is_trained_for(tmp_path: Path, spy: list) -> Non
     assert json.loads((folder / "family.json").read_text())["branch_steps"] == [9]
 
 
+def test_one_branch_left_trains_the_whole_stable_phase(tmp_path: Path, spy: list) -> None:
+    # Branch one recorded and cleaned up; branch two alone is left, and its point (18) is
+    # the family's longest branch's: the stable phase is still the 24-step run to 18.
+    (_, _), long = family()
+    branches.train_stable([long], tmp_path, FakeData(), None, RunOptions())
+    (call,) = spy
+    assert call["run"].steps == 24 and call["stop_at"] == 18 and set(call["snapshots"]) == {18}
+
+
 def test_clean_up_keeps_the_stable_phase_until_the_family_is_done(tmp_path: Path) -> None:
     (short, _), (long, _) = family()
     folder = tmp_path / short.family_id(FP)

@@ -67,7 +67,6 @@ def test_the_probe_cap_holds_when_both_edges_want_more() -> None:
     assert next_lrs(flat) == [lrs[0] / 2]
     full = flat | {lrs[0] / 2: 3.0}
     assert len(full) == MAX_PROBES and next_lrs(full) == []
-    assert next_lrs(full | {lrs[-1] * 2: 2.0}) == []  # past the cap: still over
 
 
 def test_probes_run_on_the_narrowest_size_first_seed_at_one_budget() -> None:
@@ -82,19 +81,30 @@ def test_probes_run_on_the_narrowest_size_first_seed_at_one_budget() -> None:
     assert probe.train.seeds == (3,) and probe.train.noise_seeds == ()
 
 
-def fake_search(curve, tokens=(4096,)) -> tuple[dict, list, list[str]]:
+def fake_search(curve, tokens=(4096,), drop: int = 0) -> tuple[dict, list, list[str]]:
+    """search() with training faked: each probe's loss is curve(lr); `drop` losses go
+    missing from what is read back."""
     spec = parse_spec({**TINY, "budget": {"tokens": list(tokens)},
                        "train": {**TINY["train"], "lr": "auto"}})
     loss_by_id: dict[str, float] = {}
 
     def train(runs) -> None:
         for run, rid in runs:
+            assert rid == run.run_id("fp")  # the sweep's own run_id: a rerun finds it
             loss_by_id[rid] = curve(run.lr_base)
 
+    def losses_of(ids: list[str]) -> list[float]:
+        return [loss_by_id[i] for i in ids][drop:]
+
     said: list[str] = []
-    chosen, log = search(spec, 300, "fp", train, lambda ids: [loss_by_id[i] for i in ids],
-                         said.append)
+    chosen, log = search(spec, 300, "fp", train, losses_of, said.append)
     return chosen, log, said
+
+
+def test_a_probe_whose_loss_is_not_read_back_is_an_error() -> None:
+    # A loss missing from results.csv must not silently shift the others onto other lrs.
+    with pytest.raises(ValueError, match="zip"):
+        fake_search(lambda lr: 3.0, drop=1)
 
 
 def test_the_search_says_every_probe_and_its_choice() -> None:

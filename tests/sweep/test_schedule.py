@@ -38,6 +38,9 @@ def test_cosine_without_warmup_and_on_tiny_runs() -> None:
     assert [cosine_lr(s, 3, PEAK, 0.5, FLOOR_FRAC) for s in range(3)] == pytest.approx(
         [PEAK / 2, PEAK, FLOOR], rel=1e-12)
     assert cosine_lr(0, 1, PEAK, 0.0, FLOOR_FRAC) == pytest.approx(FLOOR, rel=1e-12)
+    # One step of warmup (round(1.02)), then a decay of one interval: peak, then floor.
+    assert [cosine_lr(s, 3, PEAK, 0.34, FLOOR_FRAC) for s in range(3)] == pytest.approx(
+        [PEAK, PEAK, FLOOR], rel=1e-12)
     # A floor of 0 ends at 0.
     assert cosine_lr(9, 10, PEAK, 0.2, 0.0) == pytest.approx(0.0, abs=1e-18)
 
