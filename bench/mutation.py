@@ -224,6 +224,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="mutate the working tree instead of the last commit; with "
                              "PATHs, only those come from the working tree")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--report-only", action="store_true",
+                        help="list the last run's results in WORKDIR again (after editing "
+                             "mutation_equivalent.txt) without running anything")
     parser.add_argument("--workdir", type=Path,
                         default=Path(os.environ.get("TMPDIR", "/tmp")) / "scalecli-mutation")
     return parser.parse_args(argv)
@@ -233,9 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.nice(10)  # the machine is shared: tests of others come first
     started = time.perf_counter()
+    repo = args.workdir / "repo"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+           # One tokenizer cache for every mutant's tests, not one per pytest session.
+           "SCALECLI_CACHE": str(args.workdir / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    record = args.workdir / "picked.json"
+    if args.report_only:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        picked = {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
+                  for m, v in saved["modules"].items()}
+        return report(repo, picked, env, read_equivalent(), saved.get("seconds"),
+                      saved["sample"])
     modules = [m.removeprefix("./") for m in (args.module or default_modules())]
     tests = args.tests or list(dict.fromkeys(t for m in modules for t in tests_for(m)))
-    repo = args.workdir / "repo"
     copy_repository(repo, args.worktree)
     tests = [t for t in tests if (repo / t).exists()]
     configure(repo, modules, tests)
@@ -247,10 +261,6 @@ def main(argv: list[str] | None = None) -> int:
         chosen = sorted(rng.sample(names, args.sample)) if 0 < args.sample < len(names) \
             else names
         picked[module] = Module(module, len(names), [Mutant(n) for n in chosen])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1",
-           "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           # One tokenizer cache for every mutant's tests, not one per pytest session.
-           "SCALECLI_CACHE": str(args.workdir / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
     names = [m.name for module in picked.values() for m in module.mutants]
     source = ("the last commit" if args.worktree is None else "the working tree"
               if not args.worktree else f"the last commit, {' '.join(args.worktree)} as edited")
@@ -273,16 +283,22 @@ def main(argv: list[str] | None = None) -> int:
         print(log.read_text(encoding="utf-8", errors="replace")[-3000:])
         print(f"mutmut failed (exit {code}); its log: {log}")
         return 1
-    return report(repo, picked, env, read_equivalent(), time.perf_counter() - started,
-                  args.sample)
+    seconds = time.perf_counter() - started
+    # What was run, so that --report-only can list it again (after an equivalent is added).
+    record.write_text(json.dumps({
+        "sample": args.sample, "seconds": seconds,
+        "modules": {m: {"total": v.total, "mutants": [x.name for x in v.mutants]}
+                    for m, v in picked.items()}}, indent=1), encoding="utf-8")
+    return report(repo, picked, env, read_equivalent(), seconds, args.sample)
 
 
 def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
            equivalent: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str],
-           seconds: float, sample: int) -> int:
+           seconds: float | None, sample: int) -> int:
     print("\n| module | mutants run / made | killed | survived | equivalent | kill rate |")
     print("|---|---|---|---|---|---|")
     survivors: list[tuple[str, Mutant]] = []
+    timeouts: list[tuple[str, Mutant]] = []
     counts = {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0}
     rates = []
     for module, entry in picked.items():
@@ -292,6 +308,9 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
             mutant.status = status.get(mutant.name, "not checked")
             if mutant.status in KILLED:
                 killed += 1
+                if mutant.status == "timeout":
+                    describe(repo, module, mutant, env)
+                    timeouts.append((module, mutant))
                 continue
             describe(repo, module, mutant, env)
             mutant.why_equivalent = equivalent.get((module, mutant.removed, mutant.added), "")
@@ -311,18 +330,28 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
         print("\nsurvivors (file:line  function  status: the line as mutated; `mutmut show "
               f"NAME` in {repo} gives the diff):")
     for module, mutant in survivors:
-        function = mutant.name.rpartition(".")[2].partition("__mutmut_")[0]
-        function = function.removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
-        change = f"{' / '.join(mutant.removed)}  ->  {' / '.join(mutant.added) or '(removed)'}"
-        print(f"{module}:{mutant.line}  {function}  {mutant.status}: {change}  "
-              f"[{mutant.name}]")
+        print(line_of(module, mutant))
+    if timeouts:
+        print("\ntimeouts (counted as caught: the tests ran past mutmut's CPU limit, which a "
+              "mutant that loops forever does; check that the line can loop):")
+        for module, mutant in timeouts:
+            print(line_of(module, mutant))
     total = counts["killed"] + counts["survived"]
     overall = 100.0 * counts["killed"] / total if total else float("nan")
-    print(f"\n{seconds / 60:.1f} minutes; {'sample ' + str(sample) if sample else 'every'} "
-          "mutant per module")
+    took = f"{seconds / 60:.1f} minutes; " if seconds is not None else ""
+    print(f"\n{took}{'sample ' + str(sample) if sample else 'every'} mutant per module")
     print(" ".join(f"{k}={v}" for k, v in counts.items())
           + f" kill_rate={overall:.1f} min_module_rate={min(rates, default=float('nan')):.1f}")
     return 0
+
+
+
+def line_of(module: str, mutant: Mutant) -> str:
+    """file:line  function  status: the line as it was  ->  as mutated  [mutmut's name]"""
+    function = mutant.name.rpartition(".")[2].partition("__mutmut_")[0]
+    function = function.removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
+    change = f"{' / '.join(mutant.removed)}  ->  {' / '.join(mutant.added) or '(removed)'}"
+    return f"{module}:{mutant.line}  {function}  {mutant.status}: {change}  [{mutant.name}]"
 
 
 if __name__ == "__main__":
