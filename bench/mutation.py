@@ -125,6 +125,12 @@ def configure(repo: Path, modules: list[str], tests: list[str]) -> None:
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         # torch is imported by the tests: fork workers from a process that never ran them.
         "process_isolation": "forkserver",
+        # mutmut's CPU limit per mutant is 2 x multiplier x (the tests' time + constant),
+        # and the tests' time counts test bodies only: a module fixture that trains a sweep
+        # is not in it, so the defaults (15, 1) stopped such tests as "timeouts" that were
+        # no loop. 4 x (time + 60 s) lets a fixture finish and still ends a real loop.
+        "timeout_multiplier": 2.0,
+        "timeout_constant": 60.0,
         "also_copy": also,
     }
     lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}"
