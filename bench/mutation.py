@@ -43,24 +43,40 @@ EQUIVALENT = ROOT / "bench" / "mutation_equivalent.txt"
 SWEEP_MODULES = ("scalecli/sweep/lr_search.py", "scalecli/sweep/branches.py",
                  "scalecli/sweep/schedule.py")
 
-# Module (or folder prefix) -> the tests meant to catch its mutants, fastest first. The
-# first matching prefix wins. Ray-based tests are left out: Ray's workers import scalecli
-# from the installed tree, not from the mutated copy, so they would test the wrong code.
+# Module (or folder prefix) -> the tests meant to catch its mutants. The first matching
+# prefix wins. Unit tests only: a test that trains a sweep in a module fixture costs tens of
+# seconds per mutant that reaches it, and mutmut does not run a mutant's tests fastest
+# first, so test_wsd.py's and test_lr_search.py's sweep tests are named out by node id
+# (a renamed test fails the run loudly: pytest cannot find it).
+WSD_UNITS = [f"tests/sweep/test_wsd.py::{name}" for name in (
+    "test_wsd_schedule_at_its_boundaries",
+    "test_wsd_lr_before_the_cooldown_does_not_depend_on_the_length",
+    "test_degenerate_wsd_schedules", "test_bad_wsd_settings_are_one_clear_error",
+    "test_branch_identity", "test_cosine_run_ids_do_not_change_with_the_new_settings")]
+LR_SEARCH_UNITS = [f"tests/sweep/test_lr_search.py::{name}" for name in (
+    "test_first_grid_is_centred_on_the_start",
+    "test_search_walks_past_an_edge_until_the_optimum_is_bracketed",
+    "test_search_gives_up_after_max_probes_and_says_not_bracketed",
+    "test_diverged_probes_push_the_search_down",
+    "test_all_diverged_is_none_and_a_near_tie_goes_to_the_smaller_lr",
+    "test_search_goes_past_a_lowest_loss_at_the_top_edge",
+    "test_search_ends_with_its_lowest_loss_and_its_choice_inside_the_probes",
+    "test_search_trains_only_unrecorded_probes_and_one_budget_at_a_time",
+    "test_a_fixed_lr_and_a_grid_still_work_without_a_search")]
 TEST_MAP: dict[str, list[str]] = {
-    "scalecli/sweep/schedule.py": ["tests/sweep/test_schedule.py", "tests/sweep/test_wsd.py"],
-    "scalecli/sweep/lr_search.py": ["tests/sweep/test_lr_choice.py",
-                                    "tests/sweep/test_lr_search.py",
-                                    "tests/sweep/test_flop_budgets.py"],
+    "scalecli/sweep/schedule.py": ["tests/sweep/test_schedule.py", *WSD_UNITS],
+    "scalecli/sweep/lr_search.py": [
+        "tests/sweep/test_lr_choice.py", *LR_SEARCH_UNITS,
+        "tests/sweep/test_flop_budgets.py::"
+        "test_lr_search_probes_each_budgets_narrowest_trained_size"],
     "scalecli/sweep/branches.py": ["tests/sweep/test_wsd_accounting.py",
-                                   "tests/sweep/test_branches.py", "tests/sweep/test_wsd.py"],
+                                   "tests/sweep/test_branches.py", *WSD_UNITS],
     "scalecli/fit/": ["tests/fit"],
 }
 # Mutants per module when --sample is not given: all of them, except in scalecli/fit/
 # (about 12,000 mutants over 36 modules; 10 each keeps the whole default run within an
 # hour on 2 cores, with the sweep modules' 423 all run).
 DEFAULT_SAMPLE = {"scalecli/fit/": 10}
-DESELECT = ["--deselect", "tests/sweep/test_wsd.py::"
-            "test_on_ray_the_branches_are_tasks_after_their_stable_phase"]
 
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
@@ -125,16 +141,16 @@ def configure(repo: Path, modules: list[str], tests: list[str]) -> None:
     settings = {
         "source_paths": ["scalecli/"],
         "only_mutate": modules,
-        "pytest_add_cli_args_test_selection": tests + DESELECT,
+        "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": ["-p", "no:cacheprovider"],
         # torch is imported by the tests: fork workers from a process that never ran them.
         "process_isolation": "forkserver",
         # mutmut's CPU limit per mutant is 2 x multiplier x (the tests' time + constant),
         # and the tests' time counts test bodies only: a module fixture that trains a sweep
         # is not in it, so the defaults (15, 1) stopped such tests as "timeouts" that were
-        # no loop. 4 x (time + 60 s) lets a fixture finish and still ends a real loop.
+        # no loop. 4 x (time + 20 s) lets a fixture finish and still ends a real loop.
         "timeout_multiplier": 2.0,
-        "timeout_constant": 60.0,
+        "timeout_constant": 20.0,
         "also_copy": also,
     }
     lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}"
@@ -262,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     modules = [m.removeprefix("./") for m in (args.module or default_modules())]
     tests = args.tests or list(dict.fromkeys(t for m in modules for t in tests_for(m)))
     copy_repository(repo, args.worktree)
-    tests = [t for t in tests if (repo / t).exists()]
+    tests = [t for t in tests if (repo / t.partition("::")[0]).exists()]
     configure(repo, modules, tests)
 
     rng = random.Random(args.seed)
