@@ -289,6 +289,17 @@ def test_terminal_output(tmp_path):
     assert result.exit_code == 0, result.output
     assert "d64" in result.output and "exponent" in result.output
     assert "abc123" in result.output
+    # the numbers are fit.json's, to 4 significant digits: b with its interval, a, what
+    # 10x buys (10^b) and the prediction at 1M
+    power = json.loads((tmp_path / "fit.json").read_text())["fits"]["power"]
+    b, a = power["params"]["b"], power["params"]["a"]
+    text = " ".join(result.output.split())
+    assert f"exponent {b['value']:.4g} (95% CI [{b['ci_low']:.4g}, {b['ci_high']:.4g}]" in text
+    assert f"│ b │ {b['value']:.4g} │" in text and f"│ a │ {a['value']:.4g} │" in text
+    assert f"multiply val_ppl by {10 ** b['value']:.3f}" in text
+    prediction = power["derived"]["predictions"][0]
+    assert prediction["y"]["value"] == pytest.approx(a["value"] * 1e6 ** b["value"])
+    assert f"│ 1M │ {prediction['y']['value']:.4g} │" in text
 
 
 @pytest.mark.parametrize(
