@@ -9,12 +9,20 @@ imports (torch, transformers, scipy) happen inside the commands, so `--help` is 
 from __future__ import annotations
 
 import errno
+import os
 import re
 import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
+
+# One BLAS thread for numpy and scipy, unless the user chose otherwise; set before anything
+# imports numpy. Every fit solves tiny problems (tens of points), where a second thread
+# only adds synchronisation, and OpenBLAS threads spin-wait: on a machine busy with other
+# work (a sweep, a second fit) `fit --form compute` took 12x longer with the default
+# threads (bench/blas_threads.py). torch keeps its own thread pool.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
 from rich.console import Console

@@ -12,6 +12,9 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One BLAS thread, as the CLI sets for itself (scalecli/cli.py): the tests import numpy
+# before the CLI does, and fits of tens of points only lose with a second thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
