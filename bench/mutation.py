@@ -347,10 +347,11 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
             else:
                 survived += 1
                 survivors.append((module, mutant))
-        rate = 100.0 * killed / (killed + survived) if killed + survived else float("nan")
-        rates.append(rate)
+        rate = 100.0 * killed / (killed + survived) if killed + survived else None
+        if rate is not None:  # a module without mutants (constants only) has no rate
+            rates.append(rate)
         print(f"| {module} | {len(entry.mutants)} / {entry.total} | {killed} | {survived} | "
-              f"{same} | {rate:.0f}% |")
+              f"{same} | {'-' if rate is None else f'{rate:.0f}%'} |")
         for key, value in (("mutants", len(entry.mutants)), ("killed", killed),
                            ("survived", survived), ("equivalent", same)):
             counts[key] += value
