@@ -19,9 +19,10 @@ from typing import Annotated
 
 # One BLAS thread for numpy and scipy, unless the user chose otherwise; set before anything
 # imports numpy. Every fit solves tiny problems (tens of points), where a second thread
-# only adds synchronisation, and OpenBLAS threads spin-wait: on a machine busy with other
-# work (a sweep, a second fit) `fit --form compute` took 12x longer with the default
-# threads (bench/blas_threads.py). torch keeps its own thread pool.
+# only adds synchronisation, and OpenBLAS threads spin-wait: with one busy process per core
+# beside it (a sweep, a second fit, a CI job) `fit --form compute` took 4.3x longer with a
+# thread per core than with one, and on an idle machine one thread was no slower
+# (bench/blas_threads.py). torch keeps its own thread pool.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer
