@@ -85,17 +85,19 @@ COLUMN_DOCS: dict[str, str] = {
     "al.'s N.",
     "params_matmul": "Every weight that enters a matmul, the tied output head included: "
     "`n_layer * (4 d^2 + 2 d n_inner) + V d`, the N of `flops_per_token`.",
-    "tokens": "Training tokens: `steps * batch_tokens`.",
+    "tokens": "Training tokens: `steps * batch_tokens`; for a checkpoint (evaluated, not "
+    "trained) its `tokens_trained`, else blank.",
     "budget_flops": "The nominal FLOP budget of an isoFLOP design (`budget.flops`); blank "
     "for token budgets.",
     "flops_per_token": "Training FLOPs per token: `6 * params_matmul + 12 * n_layer * d * "
     "n_ctx` (attention over the full context; PaLM, App. B). Biases and LayerNorms left out.",
-    "flops": "`flops_per_token * tokens`: the C of every compute fit.",
+    "flops": "`flops_per_token * tokens`: the C of every compute fit; blank for a checkpoint "
+    "without `tokens_trained`.",
     "flops_6nd": "`6 * params * tokens`: the Chinchilla convention, for comparison.",
-    "lr": "The peak learning rate the run used (after `lr_rule`).",
-    "batch_tokens": "Tokens per optimizer step.",
-    "steps": "Optimizer steps.",
-    "seed": "The run's seed (initialisation and data order).",
+    "lr": "The peak learning rate the run used (after `lr_rule`); blank for a checkpoint.",
+    "batch_tokens": "Tokens per optimizer step; blank for a checkpoint.",
+    "steps": "Optimizer steps; blank for a checkpoint.",
+    "seed": "The run's seed (initialisation and data order); blank for a checkpoint.",
     "role": "`ladder` (fitted) or `validation` (a `validate:` run past the ladder: scored "
     "against the fit's prediction, fitted by nothing); blank means ladder.",
     "schedule": "`cosine` or `wsd`.",
@@ -121,7 +123,9 @@ COLUMN_DOCS: dict[str, str] = {
     "dtype": "Training precision: `fp32`, or `bf16` autocast with fp32 master weights.",
     "compiled": "Whether `torch.compile` was used.",
     "data_fingerprint": "Hash of the training text, the held-out text and the tokenizer.",
-    "tokenizer": "The tokenizer setting (`bpe:1024`, or an HF name or path).",
+    "tokenizer": "The tokenizer setting (`bpe:1024`, or an HF name or path); for a checkpoint "
+    "scored in its own tokenizer, `TYPE:VOCAB#hash` of it (`fit` compares rows whose "
+    "tokenizers differ in bits per byte).",
     "scalecli_version": "The scalecli version that trained the run.",
     "finished_at": "When the row was written (UTC, ISO 8601).",
 }
