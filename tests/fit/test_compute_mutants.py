@@ -230,3 +230,27 @@ def test_fit_vertex_uses_seven_points_centred_on_the_vertex():
     # that parabola overshoots the true optimum by 8.8% (the slice is steeper on the
     # small-N side); a window of 6 would give 6.3%
     assert np.exp(vertex.log_n) / n0 == pytest.approx(1.088, abs=0.002)
+
+
+# --- the envelope's minimum design (mutation survivors: `<` against `<=`, 2 against 3) -----
+
+def _budget(c: float, n: float) -> Budget:
+    return Budget(c, c, np.log([n]), np.array([3.0]), np.log([c / (6 * n)]))
+
+
+def test_the_envelope_law_needs_three_points_and_two_sizes() -> None:
+    # Three points (MIN_ENVELOPE) with two distinct sizes are enough for a line; N_opt
+    # doubling per 4x of C gives a = 0.5, and D = C / 6N gives b = 1 - a.
+    from scalecli.fit import envelope
+
+    assert envelope.MIN_ENVELOPE == 3
+    budgets = [_budget(1e17, 1e6), _budget(4e17, 2e6), _budget(1.6e18, 2e6)]
+    points = [(b.flops, k, 0) for k, b in enumerate(budgets)]
+    law = envelope.law_of(budgets, points)
+    assert law is not None
+    a, _, b, _ = law
+    assert a + b == pytest.approx(1.0, abs=1e-9)
+    assert 0.2 < a < 0.6
+    assert envelope.law_of(budgets, points[:2]) is None  # two points: no check on a line
+    same = [_budget(1e17, 1e6), _budget(4e17, 1e6), _budget(1.6e18, 1e6)]
+    assert envelope.law_of(same, [(b.flops, k, 0) for k, b in enumerate(same)]) is None

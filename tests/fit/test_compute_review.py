@@ -280,3 +280,28 @@ def test_flops_per_token_comes_from_the_compute_column():
     for r in table:
         del r["flops_6nd"]
     assert compute.per_token(table, list(table[0]), "params", "tokens", lad) is None
+
+
+def test_an_approach_that_fits_no_law_is_a_note_and_one_that_does_is_not(tmp_path: Path):
+    # approach_fits notes each approach that did not converge, and only those: three sizes
+    # per budget are too few for a parabola (isoFLOP fits nothing), seven are enough.
+    from typer.testing import CliRunner
+
+    from scalecli.cli import app
+
+    def fit_output(keep: tuple[str, ...], folder: Path) -> str:
+        table = [r for r in ratio_rows() if r["run_id"].endswith(keep)]
+        folder.mkdir()
+        with open(folder / "results.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+        result = CliRunner().invoke(app, ["fit", str(folder), "--form", "compute",
+                                          "--bootstrap", "10", "--holdout", "0"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    few = fit_output(("-2", "-3", "-4"), tmp_path / "few")
+    assert "note: isoflop: 0 budget(s) accepted; a law needs 2" in few
+    enough = fit_output(tuple(f"-{k}" for k in range(7)), tmp_path / "enough")
+    assert "note: isoflop:" not in enough and "note: envelope:" not in enough
