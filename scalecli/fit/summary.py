@@ -13,6 +13,7 @@ from scalecli.fit.schema.text import (
     estimate_text,
     exponent_rows,
     interval_text,
+    sig4,
 )
 
 
@@ -20,10 +21,6 @@ def _solves_optimum(name: str) -> bool:
     """A law form that gives N_opt too (its --predict values are FLOP budgets)."""
     form = registry.find(name)
     return isinstance(form, LawForm) and form.compute
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
 
 
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
@@ -55,8 +52,8 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         for column in ("param", "value", "se", "95% CI"):
             table.add_column(column, justify="left" if column == "param" else "right")
         for param, p in fit["params"].items():
-            ci = interval_text(p["ci_low"], p["ci_high"], _fmt)
-            table.add_row(param, _fmt(p["value"]), _fmt(p["se"]), ci)
+            ci = interval_text(p["ci_low"], p["ci_high"], sig4)
+            table.add_row(param, sig4(p["value"]), sig4(p["se"]), ci)
         console.print(table)
         console.print(
             f"  R^2 (log) {fit['r2_log']:.4f}, RMSE (log) {fit['rmse_log']:.4f}, "
@@ -74,7 +71,7 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         if _solves_optimum(name):
             console.print(
                 f"  compute-optimal: N_opt ~ C^{derived['a_opt']:.3f}, "
-                f"D_opt ~ C^{derived['b_opt']:.3f}, G = {_fmt(derived['G'])}"
+                f"D_opt ~ C^{derived['b_opt']:.3f}, G = {sig4(derived['G'])}"
             )
             for row in derived["optimal"]:
                 console.print(
@@ -85,11 +82,11 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             ci = (
                 ""
                 if pred["ci_low"] is None
-                else (f" [{_fmt(pred['ci_low'])}, {_fmt(pred['ci_high'])}]")
+                else (f" [{sig4(pred['ci_low'])}, {sig4(pred['ci_high'])}]")
             )
             at = "C" if _solves_optimum(name) else fit["x"]
             console.print(
-                f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {_fmt(pred['y'])}{ci}"
+                f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {sig4(pred['y'])}{ci}"
             )
         console.print(f"  extrapolation: {fit['extrapolation_note']}")
         check = fit["extrapolation"]
@@ -101,9 +98,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                     (check.get("high") or [None] * (k + 1))[k]
                 inside = (check.get("inside") or [None] * (k + 1))[k]
                 band = "" if lo is None else (
-                    f" [{_fmt(lo)}, {_fmt(hi)}], " + ("inside" if inside else "[yellow]outside[/]"))
+                    f" [{sig4(lo)}, {sig4(hi)}], " + ("inside" if inside else "[yellow]outside[/]"))
                 console.print(
-                    f"    x = {xv:.4g}: predicted {_fmt(pv)}{band}, observed {_fmt(ov)} "
+                    f"    x = {xv:.4g}: predicted {sig4(pv)}{band}, observed {sig4(ov)} "
                     f"({100 * ev:+.2f}%)"
                 )
         if fit.get("caveat"):
@@ -129,11 +126,11 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
 
 def by_size_text(form: str, entry: dict) -> str:
     """'s2 (N 8.49e+04): -0.0712 [-0.08, -0.06]', or why a size has no fit."""
-    head = f"{entry['size']} (N {_fmt(entry.get('n'))})"
+    head = f"{entry['size']} (N {sig4(entry.get('n'))})"
     if not entry.get("converged"):
         return f"{head}: no fit ({entry.get('message')})"
-    ci = interval_text(*registry.get(form).exponent_interval(entry.get("params") or {}), _fmt)
-    return f"{head}: {_fmt(entry['exponent'])}" + ("" if ci == "-" else f" {ci}")
+    ci = interval_text(*registry.get(form).exponent_interval(entry.get("params") or {}), sig4)
+    return f"{head}: {sig4(entry['exponent'])}" + ("" if ci == "-" else f" {ci}")
 
 
 def seed_noise_lines(noise: dict) -> list[str]:
@@ -150,8 +147,8 @@ def seed_noise_lines(noise: dict) -> list[str]:
     per = [f"{p['label']}"
            + (f" at {p['tokens']:.3g} tokens" if p.get("tokens") is not None
               and len({q.get("tokens") for q in noise["points"]}) > 1 else "")
-           + f" {p['n_seeds']}x {_fmt(p['mean'])}"
-           + (f" +- {_fmt(p['sd'])}" if p.get("sd") is not None else "")
+           + f" {p['n_seeds']}x {sig4(p['mean'])}"
+           + (f" +- {sig4(p['sd'])}" if p.get("sd") is not None else "")
            for p in noise["points"]]
     lines.append("  per point (n seeds, mean +- sd): " + "; ".join(per))
     return lines
@@ -177,13 +174,13 @@ def print_optimum(console, name: str, fit: dict) -> None:
     title = f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, C = {fit['c']})"
     for b in fit.get("budgets") or []:
         verdict = "accepted" if b["accepted"] else f"[yellow]rejected: {b['reason']}[/]"
-        console.print(f"  C = {b['flops']:.3g}: {b['points']} sizes, N_opt {_fmt(b['n_opt'])}, "
-                      f"D_opt {_fmt(b['d_opt'])}, loss {_fmt(b['loss_opt'])}, curvature "
-                      f"{_fmt(b['curvature'])}; {verdict}"
+        console.print(f"  C = {b['flops']:.3g}: {b['points']} sizes, N_opt {sig4(b['n_opt'])}, "
+                      f"D_opt {sig4(b['d_opt'])}, loss {sig4(b['loss_opt'])}, curvature "
+                      f"{sig4(b['curvature'])}; {verdict}"
                       + (f" ({b['reason_text']})" if b.get("reason_text") else ""))
     for e in fit.get("envelope") or []:
-        console.print(f"  C = {e['flops']:.3g}: lowest loss {_fmt(e['loss'])} at N = "
-                      f"{_fmt(e['n'])}, D = {_fmt(e['d'])}")
+        console.print(f"  C = {e['flops']:.3g}: lowest loss {sig4(e['loss'])} at N = "
+                      f"{sig4(e['n'])}, D = {sig4(e['d'])}")
     if not fit["converged"]:
         console.print(f"[bold red]{title}: no law[/] ({fit['message']})")
         return
@@ -193,7 +190,7 @@ def print_optimum(console, name: str, fit: dict) -> None:
     loo = fit.get("leave_one_out") or {}
     if loo.get("budgets"):
         console.print("  leave one budget out: a = " + ", ".join(
-            f"{_fmt(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
+            f"{sig4(r['a_opt'])} without {r['flops']:.3g}" for r in loo["budgets"]))
 
 
 def print_exponents(console, entries: list[dict]) -> None:
@@ -223,7 +220,7 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
     out = Table(title="compute-optimal, per approach (95% CI)", title_justify="left")
     heads = ("N counted as",) if conventions else ()
     for column in (*heads, "approach", "a (N_opt ~ C^a)", "b (D_opt ~ C^b)",
-                   f"tokens/param at C = {_fmt(ref)}"):
+                   f"tokens/param at C = {sig4(ref)}"):
         out.add_column(column, justify="left" if column in ("N counted as", "approach")
                        else "right")
     for column, rows in groups:
@@ -314,11 +311,11 @@ def print_validation(console, block: dict) -> None:
                          + ("" if r.get("predicted") is None else
                             f" (3: {_iv(r, 'predicted')})")
                          for r in c["runs"])
-        console.print(f"  C = {c['flops']:.3g}: {runs}; best trained N {_fmt(c['best_trained_n'])}",
+        console.print(f"  C = {c['flops']:.3g}: {runs}; best trained N {sig4(c['best_trained_n'])}",
                       highlight=False)
         for a in c["approaches"]:
             loss = "" if a.get("loss") is None else (
                 f", loss {_iv(a, 'loss')} vs {c['observed_best']:.4g} "
                 + ("inside" if a.get("inside") else "outside"))
-            console.print(f"    {a['approach']}: N_opt {_fmt(a['n_opt'])} "
-                          f"({_fmt(a['n_ratio'])}x the best trained){loss}", highlight=False)
+            console.print(f"    {a['approach']}: N_opt {sig4(a['n_opt'])} "
+                          f"({sig4(a['n_ratio'])}x the best trained){loss}", highlight=False)

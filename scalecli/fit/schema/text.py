@@ -30,7 +30,8 @@ EXPONENT_HEADERS = ("scale", "at", "what the number is", "value (95% CI)", "poin
 Number = Callable[[float | None], str]
 
 
-def _fmt(value: float | None) -> str:
+def sig4(value: float | None) -> str:
+    """A number to 4 significant digits; '-' when there is none."""
     return "-" if value is None else f"{value:.4g}"
 
 
@@ -47,7 +48,7 @@ def _get(p: object, key: str) -> float | None:
 
 
 def estimate_text(p: Estimate | Predicted | TokensPerParam | dict | None,
-                  fmt: Number = _fmt) -> str:
+                  fmt: Number = sig4) -> str:
     """'value [lo, hi]' of an estimate (a record or its dict), '-' without a value."""
     if p is None or _get(p, "value") is None:
         return "-"
@@ -55,7 +56,7 @@ def estimate_text(p: Estimate | Predicted | TokensPerParam | dict | None,
     return fmt(_get(p, "value")) + ("" if ci == "-" else f" {ci}")
 
 
-def exponent_rows(entries: list[ExponentRow] | list[dict], fmt: Number = _fmt
+def exponent_rows(entries: list[ExponentRow] | list[dict], fmt: Number = sig4
                   ) -> tuple[list[list[str]], list[str]]:
     """The exponents as table rows (scale, at, x, exponent [CI], points, R^2) for the
     fitted ones, and one 'scale: why not' line for each that the design lacks."""
