@@ -152,3 +152,12 @@ def test_seed_noise_sits_on_the_scaling_plots_axis(tmp_path: Path):
     assert doc["fits"]["isoflop"]["x"] == "params"
     assert [p["x"] for p in doc["seed_noise"]["points"]] == [
         float(r["params_non_embedding"]) for r in table]
+
+
+def test_a_convention_that_fails_leaves_the_next_one_fitted(tmp_path: Path):
+    doc, _ = fit(write(tmp_path, blank_first(rows(), "params_non_embedding")), "--form",
+                 "isoflop", "--bootstrap", "0")
+    assert list(doc["conventions"]) == ["params", "params_matmul"]
+    assert list(doc["conventions_skipped"]) == ["params_non_embedding"]
+    assert "is not numeric" in doc["conventions_skipped"]["params_non_embedding"]
+    assert abs(a_of(doc, "params_matmul", "isoflop") - a_of(doc, "params", "isoflop")) < 0.01
