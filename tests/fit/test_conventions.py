@@ -154,10 +154,12 @@ def test_seed_noise_sits_on_the_scaling_plots_axis(tmp_path: Path):
         float(r["params_non_embedding"]) for r in table]
 
 
-def test_a_convention_that_fails_leaves_the_next_one_fitted(tmp_path: Path):
-    doc, _ = fit(write(tmp_path, blank_first(rows(), "params_non_embedding")), "--form",
+@pytest.mark.parametrize(("edit", "why"), [(drop, "has no column 'params_non_embedding'"),
+                                           (blank_first, "is not numeric")])
+def test_a_convention_that_fails_leaves_the_next_one_fitted(tmp_path: Path, edit, why):
+    doc, _ = fit(write(tmp_path, edit(rows(), "params_non_embedding")), "--form",
                  "isoflop", "--bootstrap", "0")
     assert list(doc["conventions"]) == ["params", "params_matmul"]
     assert list(doc["conventions_skipped"]) == ["params_non_embedding"]
-    assert "is not numeric" in doc["conventions_skipped"]["params_non_embedding"]
+    assert why in doc["conventions_skipped"]["params_non_embedding"]
     assert abs(a_of(doc, "params_matmul", "isoflop") - a_of(doc, "params", "isoflop")) < 0.01
