@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scalecli.fit.envelope import analyse_envelope, frontier, law_of, noise_of
-from scalecli.fit.isoflop import Budget
+from scalecli.fit.isoflop import Budget, residual_sd
 
 E = 0.001
 # Four sizes 3x apart, equally spaced in ln N: the cubic (-1, 3, -3, 1) is orthogonal to
@@ -112,3 +112,16 @@ def test_the_noise_comes_from_the_seeds_or_the_parabolas() -> None:
     sds, text = noise_of(three, None, None)
     assert sds is None
     assert text == "no seeds and no isoFLOP parabola with residuals to measure the noise"
+
+
+def test_the_residual_sd_pools_every_budget_with_four_points_or_more() -> None:
+    budgets = ladder()
+    three = Budget(1e17, None, budgets[0].log_n[:3], budgets[0].loss[:3],
+                   budgets[0].log_d[:3])
+    # a budget too small for residuals first does not stop the others from counting
+    assert residual_sd([three, *budgets]) == pytest.approx(math.sqrt(20) * E)
+    # one budget with twice the cubic: RSS 20 E^2 + 80 E^2 on 2 dof -> sqrt(50) E
+    double = Budget(2e21, None, budgets[0].log_n, budgets[0].loss + E * CUBIC,
+                    budgets[0].log_d)
+    assert residual_sd([budgets[0], double]) == pytest.approx(math.sqrt(50) * E)
+    assert residual_sd([three]) is None
