@@ -1,0 +1,161 @@
+"""fit.summary's lines and tables as the terminal shows them, from fit.json dicts written
+here by hand: every number and word checked against the dict it came from."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+
+from scalecli.fit import summary
+from scalecli.fit.schema.text import PARAMETRIC_C
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def console() -> Console:
+    return Console(record=True, width=400, force_terminal=True, color_system="truecolor")
+
+
+def lines(con: Console) -> list[str]:
+    return [line.rstrip() for line in con.export_text(clear=False).splitlines()]
+
+
+def est(value: float, lo: float | None = None, hi: float | None = None) -> dict:
+    return {"value": value, "se": None, "ci_low": lo, "ci_high": hi}
+
+
+def test_by_size_text() -> None:
+    fitted = {"size": "s2", "n": 84900.0, "converged": True, "exponent": -0.0712,
+              "params": {"b": {"ci_low": -0.08, "ci_high": -0.06}}}
+    assert summary.by_size_text("power", fitted) == "s2 (N 8.49e+04): -0.0712 [-0.08, -0.06]"
+    bare = {**fitted, "params": {"b": {"ci_low": None, "ci_high": None}}}
+    assert summary.by_size_text("power", bare) == "s2 (N 8.49e+04): -0.0712"
+    sat = {**fitted, "exponent": -0.3, "params": {"alpha": {"ci_low": 0.2, "ci_high": 0.4}}}
+    assert summary.by_size_text("saturating", sat) == "s2 (N 8.49e+04): -0.3 [-0.4, -0.2]"
+    failed = {"size": "s1", "n": None, "converged": False, "message": "2 distinct x"}
+    assert summary.by_size_text("power", failed) == "s1 (N -): no fit (2 distinct x)"
+
+
+def test_seed_noise_lines() -> None:
+    assert summary.seed_noise_lines({"column": "val_loss", "pooled_sd": None}) == [
+        "seed noise: one seed per configuration, so the seed-to-seed sd of val_loss is not "
+        "measured"]
+    noise = {"column": "val_loss", "pooled_sd": 0.012345, "dof": 6, "configs_pooled": 3,
+             "outliers_left_out": 1, "points": [
+                 {"label": "s1", "tokens": 1e9, "n_seeds": 3, "mean": 4.12345, "sd": 0.0111},
+                 {"label": "s2", "tokens": 2e9, "n_seeds": 1, "mean": 3.9, "sd": None}]}
+    assert summary.seed_noise_lines(noise) == [
+        "seed noise: pooled sd of val_loss 0.01235 (6 degrees of freedom over 3 "
+        "configurations; 1 outlier seed(s) left out); each point is the mean over its seeds",
+        "  per point (n seeds, mean +- sd): s1 at 1e+09 tokens 3x 4.123 +- 0.0111; "
+        "s2 at 2e+09 tokens 1x 3.9"]
+    one_budget = {**noise, "outliers_left_out": 0,
+                  "points": [{**p, "tokens": 1e9} for p in noise["points"]]}
+    assert summary.seed_noise_lines(one_budget) == [
+        "seed noise: pooled sd of val_loss 0.01235 (6 degrees of freedom over 3 "
+        "configurations); each point is the mean over its seeds",
+        "  per point (n seeds, mean +- sd): s1 3x 4.123 +- 0.0111; s2 1x 3.9"]
+
+
+def approaches(flops_tpp: float = 1e21) -> list[dict]:
+    return [{"approach": "1: envelope", "form": "envelope", "a_opt": est(0.5, 0.4, 0.6),
+             "b_opt": est(0.5), "tokens_per_param": {"flops": flops_tpp, **est(20.0)},
+             "predictions": []},
+            {"approach": "3: parametric", "form": "chinchilla", "a_opt": est(0.46),
+             "b_opt": est(0.54), "tokens_per_param": None,
+             "predictions": [{"flops": 1e22, "n_opt": est(3e10, 2e10, 4e10),
+                              "d_opt": est(5e10), "loss": est(2.01)}]}]
+
+
+def test_print_approaches_with_and_without_conventions() -> None:
+    con = console()
+    summary.print_approaches(con, approaches())
+    text = lines(con)
+    assert "N counted as" not in text[2]  # the header row
+    assert "tokens/param at C = 1e+21" in text[2]
+    assert re.search(r"1: envelope\s+│\s+0\.5 \[0\.4, 0\.6\] │\s+0\.5 │\s+20 │$", text[4])
+    assert re.search(r"3: parametric │\s+0\.46 │\s+0\.54 │\s+- │$", text[5])
+    assert f"  3: parametric: {PARAMETRIC_C}, with N counted as its row says; 1 and 2 take C " \
+           "from the compute column" in text
+    assert ("  3: parametric at C = 1e+22: N_opt 3e+10 [2e+10, 4e+10], D_opt 5e+10, "
+            "loss 2.01") in text
+    # the parametric line is plain text: no highlighting of its numbers
+    styled = con.export_text(styles=True)
+    line = next(s for s in styled.splitlines() if "with N counted as its row says" in s)
+    assert not ANSI.search(line)
+
+    con = console()
+    summary.print_approaches(con, approaches(), {"params": approaches(),
+                                                 "params_non_embedding": approaches()[:1]})
+    text = lines(con)
+    assert "N counted as" in text[2]
+    rows = text[4:7]
+    assert rows[0].lstrip("│ ").startswith("total (params)")
+    assert not rows[1].lstrip("│ ").startswith("total")  # the name on a group's first row
+    assert rows[2].lstrip("│ ").startswith("non-embedding (params_non_embedding)")
+
+
+def test_prediction_lines_and_the_combined_ten_x() -> None:
+    block = {"y": "val_loss", "seed_sd": 0.0123, "points": [
+        {"x": 1e9, "source": "default", "label": None,
+         "forms": {"power": {"y": 3.5, "low": 3.4, "high": 3.6},
+                   "saturating": {"y": 3.7, "low": None, "high": None}},
+         "combined": {"y": 3.6, "low": 3.3, "high": 3.9, "disagree": True}},
+        {"x": 2e9, "source": "validation", "label": None, "forms": {}, "combined": None},
+        {"x": 3e9, "source": "predict", "label": None, "forms": {"power": None},
+         "combined": {"y": 3.1, "low": 3.0, "high": 3.2}}]}
+    assert summary.prediction_lines(block) == [
+        "prediction of one new run's val_loss from the ladder (95% prediction intervals: the "
+        "fit's uncertainty plus seed noise sd 0.0123)",
+        "  N = 1e+09 (10x the largest): power 3.5 [3.4, 3.6]; saturating 3.7; [bold]combined "
+        "3.6 [3.3, 3.9][/] (the forms disagree there)",
+        "  N = 2e+09 (validation run): ",
+        "  N = 3e+09 (--predict): power -; [bold]combined 3.1 [3, 3.2][/]"]
+    assert summary.prediction_lines({**block, "seed_sd": None, "points": []}) == [
+        "prediction of one new run's val_loss from the ladder (95% prediction intervals: the "
+        "fit's uncertainty plus no seed noise: none measured)"]
+    assert summary.ten_x_combined_text(block) == (
+        "combined prediction at 10x the largest size (N = 1e+09): val_loss 3.6 [3.3, 3.9] "
+        "(95% prediction interval); the forms disagree there")
+    agree = {**block, "points": [{**block["points"][0], "combined": {"y": 3.6, "low": None}}]}
+    assert summary.ten_x_combined_text(agree) == (
+        "combined prediction at 10x the largest size (N = 1e+09): val_loss 3.6 (95% "
+        "prediction interval)")
+    assert summary.ten_x_combined_text(None) is None
+    assert summary.ten_x_combined_text({"points": block["points"][1:]}) is None
+
+
+def test_print_validation() -> None:
+    block = {"y": "val_loss", "best_form": "saturating", "ruled_out": ["power"], "runs": [
+        {"model": "", "run_id": "r7", "x": 5e8, "observed": 3.21234, "scores": [
+            {"form": "power", "predicted": 3.0, "low": 2.9, "high": 3.1, "rel_error": -0.0661,
+             "inside": False},
+            {"form": "saturating", "predicted": 3.2, "low": 3.1, "high": 3.3,
+             "rel_error": None, "inside": None}]}],
+             "compute": [{"flops": 1e20, "best_trained_n": 3e8, "observed_best": 2.95,
+                          "runs": [{"model": "v1", "observed": 2.95, "predicted": 2.9,
+                                    "low": 2.8, "high": 3.0},
+                                   {"run_id": "v2", "observed": 3.01}],
+                          "approaches": [{"approach": "2: isoFLOP", "n_opt": 2.5e8,
+                                          "n_ratio": 0.8333, "loss": None},
+                                         {"approach": "3: parametric", "n_opt": 4e8,
+                                          "n_ratio": 1.333, "loss": 2.9, "low": 2.85,
+                                          "high": 2.92, "inside": False}]}]}
+    con = console()
+    summary.print_validation(con, block)
+    text = lines(con)
+    first = next(t for t in text if " power " in t)
+    second = next(t for t in text if " saturating " in t)
+    assert re.search(r"r7\s.*5e\+08\s.*power\s.*3 \[2\.9, 3\.1\]\s.*3\.212\s.*-6\.61%\s.*no",
+                     first)
+    assert "r7" not in second and "5e+08" not in second and "3.212" not in second
+    assert re.search(r"saturating\s.*3\.2 \[3\.1, 3\.3\]\s.*-\s.*-", second)
+    assert "  best form: saturating; ruled out (a run outside its interval): power" in text
+    assert "  C = 1e+20: v1 2.95 (3: 2.9 [2.8, 3]), v2 3.01; best trained N 3e+08" in text
+    assert "    2: isoFLOP: N_opt 2.5e+08 (0.8333x the best trained)" in text
+    assert ("    3: parametric: N_opt 4e+08 (1.333x the best trained), loss 2.9 [2.85, 2.92] "
+            "vs 2.95 outside") in text
+    con = console()
+    summary.print_validation(con, {"y": "val_loss", "runs": []})
+    assert lines(con) == ["  best form: -; ruled out (a run outside its interval): none"]
