@@ -159,3 +159,38 @@ def test_print_validation() -> None:
     con = console()
     summary.print_validation(con, {"y": "val_loss", "runs": []})
     assert lines(con) == ["  best form: -; ruled out (a run outside its interval): none"]
+
+
+def test_print_optimum() -> None:
+    fit = {"y": "val_loss", "x": "params", "c": "flops", "converged": True,
+           "message": "2 of 3 budgets accepted", "bootstrap": {"n": 200, "n_ok": 197},
+           "params": {"a_opt": est(0.45, 0.41, 0.49), "b_opt": est(0.55, 0.51, 0.59)},
+           "budgets": [{"flops": 1e18, "points": 7, "n_opt": 1.234e8, "d_opt": 1.35e9,
+                        "loss_opt": 3.2101, "curvature": 0.0812, "accepted": True},
+                       {"flops": 1e19, "points": 5, "n_opt": 5e8, "d_opt": 3.3e9,
+                        "loss_opt": 2.9, "curvature": -0.01, "accepted": False,
+                        "reason": "not_bracketed", "reason_text": "the lowest loss is at "
+                        "the edge"}],
+           "leave_one_out": {"budgets": [{"flops": 1e18, "a_opt": 0.44},
+                                         {"flops": 1e20, "a_opt": 0.47}]}}
+    con = console()
+    summary.print_optimum(con, "isoflop", fit)
+    text = lines(con)
+    assert text[0] == ("  C = 1e+18: 7 sizes, N_opt 1.234e+08, D_opt 1.35e+09, loss 3.21, "
+                       "curvature 0.0812; accepted")
+    assert text[1] == ("  C = 1e+19: 5 sizes, N_opt 5e+08, D_opt 3.3e+09, loss 2.9, "
+                       "curvature -0.01; rejected: not_bracketed (the lowest loss is at the "
+                       "edge)")
+    assert text[2] == ("isoflop: N_opt ~ C^a, D_opt ~ C^b (val_loss; N = params, C = flops): "
+                       "a = 0.45 [0.41, 0.49], b = 0.55 [0.51, 0.59]; 2 of 3 budgets "
+                       "accepted; bootstrap 197/200 refits ok")
+    assert text[3] == "  leave one budget out: a = 0.44 without 1e+18, 0.47 without 1e+20"
+    envelope = {"y": "val_loss", "x": "params", "c": "flops", "converged": False,
+                "message": "the envelope has 2 budget(s)",
+                "envelope": [{"flops": 1e18, "loss": 3.2, "n": 1e8, "d": 1.7e9}]}
+    con = console()
+    summary.print_optimum(con, "envelope", envelope)
+    assert lines(con) == [
+        "  C = 1e+18: lowest loss 3.2 at N = 1e+08, D = 1.7e+09",
+        "envelope: N_opt ~ C^a, D_opt ~ C^b (val_loss; N = params, C = flops): no law (the "
+        "envelope has 2 budget(s))"]
