@@ -87,3 +87,20 @@ def test_compute_forms_curve_and_tokens_are_k_c_to_the_exponent() -> None:
     fit = {"params": {"a_opt": {"value": 0.5}, "b_opt": {"value": 0.25}},
            "derived": {"k_n": 2.0, "k_d": 3.0}}
     assert form.values(fit) == params
+
+
+def test_isoflop_method_and_a_law_it_cannot_fit() -> None:
+    budgets = synthetic(seed=0, noise=0.01)
+    fit = analysed("isoflop")
+    assert fit["method"] == (
+        "per budget, least squares parabola of loss in ln N over the size nearest its "
+        "vertex and up to 3 sizes on each side; ln N_opt and ln D_opt against ln C by least "
+        "squares over the accepted budgets, each weighted by its vertex's precision "
+        "(1 / Var(ln N_opt) from its parabola's covariance); bootstrap over runs within "
+        "each budget (Hoffmann et al. 2022, approach 2)")
+    assert fit["message"] == "5 of 5 budgets accepted"
+    one = registry.get("isoflop").analyse(budgets[:1], 10, 0, PREDICT, REFERENCE, (None, None))
+    assert one["converged"] is False and one["params"] == {} and one["exponent"] is None
+    assert one["message"] == "1 budget(s) accepted; a law needs 2"
+    assert one["derived"] == {"predictions": []}
+    assert one["bootstrap"] == {"n": 10, "n_ok": 0, "seed": 0}
