@@ -1,0 +1,76 @@
+"""compute.budgets_of by hand: the runs grouped into FLOP budgets (the compute column, or
+6 N D without one; budget_flops where set), each sorted by N, with the budget's C the
+geometric mean of its runs'; and a bad cell named with its column and file."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from scalecli.errors import ScaleError
+from scalecli.fit.compute import Job, budgets_of, compute_column
+
+
+class OneRowPerPoint:
+    def __init__(self, n: int) -> None:
+        self.points = [SimpleNamespace(rows=[i]) for i in range(n)]
+
+    @staticmethod
+    def first(values: np.ndarray) -> np.ndarray:
+        return values
+
+    mean = first
+
+
+def job(rows: list[dict[str, str]], path: Path = Path("/data/results.csv")) -> Job:
+    return Job(rows=rows, header=list(rows[0]), path=path, lad=OneRowPerPoint(len(rows)),
+               x_col="params", y_col="val_loss", d_col="tokens", n_boot=0, seed=0,
+               predict_flops=None, holdout=0)
+
+
+def row(n: float, d: float, loss: float, **more: str) -> dict[str, str]:
+    return {"params": repr(n), "tokens": repr(d), "val_loss": repr(loss), **more}
+
+
+def test_without_a_compute_column_c_is_6_n_d() -> None:
+    rows = [row(2e6, 1e9, 3.0), row(1e6, 2e9, 3.1), row(1e6, 1e9, 3.5)]
+    assert compute_column(list(rows[0])) is None
+    low, high = budgets_of(job(rows))
+    assert low.flops == pytest.approx(6e15) and low.nominal is None
+    assert np.exp(low.log_n).tolist() == pytest.approx([1e6])
+    assert high.flops == pytest.approx(1.2e16)
+    assert np.exp(high.log_n).tolist() == pytest.approx([1e6, 2e6])  # sorted by N
+    assert high.loss.tolist() == [3.1, 3.0]
+    assert np.exp(high.log_d).tolist() == pytest.approx([2e9, 1e9])
+    assert high.n_seeds.tolist() == [1, 1]
+
+
+def test_the_compute_column_and_budget_flops_group_the_runs() -> None:
+    rows = [row(1e6, 1e9, 3.0, flops="6e15", budget_flops="6e15"),
+            row(2e6, 5e8, 3.1, flops="6.3e15", budget_flops="6e15"),
+            row(4e6, 1e9, 2.9, flops="2.4e16", budget_flops="2.4e16")]
+    assert compute_column(list(rows[0])) == "flops"
+    first, second = budgets_of(job(rows))
+    assert first.nominal == 6e15 and second.nominal == 2.4e16
+    assert first.flops == pytest.approx(math.sqrt(6e15 * 6.3e15))
+    assert np.exp(first.log_n).tolist() == pytest.approx([1e6, 2e6])
+    assert compute_column(["flops_6nd", "params"]) == "flops_6nd"
+    assert compute_column(["flops", "flops_6nd"]) == "flops"
+    # budget_flops blank (token budgets): the flops column alone groups them
+    blank = [{**r, "budget_flops": ""} for r in rows]
+    assert [b.nominal for b in budgets_of(job(blank))] == [None, None]
+
+
+@pytest.mark.parametrize("column", ["params", "val_loss", "tokens", "flops"])
+def test_a_bad_cell_names_its_column_and_file(column: str) -> None:
+    rows = [row(1e6, 1e9, 3.0, flops="6e15"), row(2e6, 1e9, 2.9, flops="1.2e16")]
+    rows[1][column] = "n/a"
+    with pytest.raises(ScaleError) as caught:
+        budgets_of(job(rows, Path("/data/sweep/results.csv")))
+    assert str(caught.value) == (
+        f"column {column!r} in /data/sweep/results.csv is not numeric: row 2 of the fitted "
+        "rows holds 'n/a'; fix the value or filter the row out with --where")
