@@ -61,3 +61,17 @@ def test_the_chinchilla_bootstrap_skips_only_resamples_with_one_n_or_one_d() -> 
     thetas, skipped = bootstrap_chinchilla(n, d, loss, point, 10, np.random.default_rng(1))
     # a resample of 8 rows has one N (or one D) with probability 2 / 2^8
     assert skipped <= 1 and thetas.shape == (10 - skipped, 5)
+
+
+def test_the_saturating_starts_by_hand() -> None:
+    from scalecli.fit.laws import _saturating_starts
+
+    x, y = np.array([1.0, np.e]), np.array([2.0, 2.0])
+    starts = _saturating_starts(x, y)
+    assert starts.shape == (20, 3)
+    # E = 0 (the floor 1e-6 min y stands in for ln 0), alpha = 0.05: ln A = ln 2 + 0.025
+    assert starts[0] == pytest.approx([np.log(2.0) + 0.025, 0.05, np.log(2e-6)])
+    # E = 0.5 min y = 1, alpha = 0.3: ln A = mean(ln(2 - 1) + 0.3 ln x) = 0.15
+    assert starts[7] == pytest.approx([0.15, 0.3, 0.0])
+    # E = 0.99 min y = 1.98: ln A = ln 0.02 + alpha / 2
+    assert starts[19] == pytest.approx([np.log(0.02) + 0.75, 1.5, np.log(1.98)])
