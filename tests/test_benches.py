@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -273,3 +275,35 @@ def test_mutation_tiny(tmp_path: Path) -> None:
     for line in survivors:
         assert re.match(r"scalecli/sweep/lr_search\.py:\d+  \w+  \w[\w ]*: .+  ->  .+", line)
     assert not (ROOT / "mutants").exists()  # mutmut ran in the copy
+
+
+def test_profile_step_tiny(tmp_path: Path) -> None:
+    lines = run_bench("profile_step.py", [], tmp_path)
+    last = fields(lines[-1])
+    assert list(last) == ["s1_step_ms_1t", "s1_matmul_share"]
+    finite_positive(last["s1_step_ms_1t"])
+    assert 0 < float(last["s1_matmul_share"]) < 1
+    # Every kind of work has its row, and the rows add up to the profiled step.
+    rows = {line[:16].strip(): line[16:] for line in lines}
+    for kind in ("matmul", "vocab softmax", "attn softmax", "casts", "norm + gelu",
+                 "optimizer", "elementwise", "framework"):
+        assert "ms" in rows[kind], kind
+    total = sum(float(rows[k].split()[0]) for k in ("matmul", "vocab softmax", "attn softmax",
+                                                    "casts", "norm + gelu", "optimizer",
+                                                    "elementwise", "framework"))
+    assert total == pytest.approx(float(rows["profiled step"].split()[0]), abs=0.05)
+
+
+def test_stacked_forward_tiny_is_bit_identical(tmp_path: Path) -> None:
+    # One thread: the stacked models' logits and every gradient equal each plain model's,
+    # bit for bit, in fp32 and bf16 (on two threads bf16 may differ in the last bit).
+    last = fields(run_bench("stacked_forward.py", [], tmp_path)[-1])
+    assert last["s1_m2_t1_identical"] == "yes"
+    finite_positive(last["s1_m2_t1_ratio"])
+
+
+def test_perturbation_tiny(tmp_path: Path) -> None:
+    last = fields(run_bench("perturbation.py", [], tmp_path)[-1])
+    assert list(last) == ["fp32_delta"]
+    delta = float(last["fp32_delta"])
+    assert math.isfinite(delta) and delta >= 0

@@ -79,25 +79,39 @@ def _register_attention() -> str:
 
     def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
                   dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> Any:
-        t = query.shape[2]
         # Beyond 512 tokens the fp32 scores (B x H x T x T, kept for backward) cost more
         # memory than the speed is worth; SDPA's flash kernel never materialises them.
         if (query.device.type != "cpu" or query.dtype != torch.bfloat16 or dropout
-                or attention_mask is not None or key.shape[2] != t or t > 512):
+                or attention_mask is not None or key.shape[2] != query.shape[2]
+                or query.shape[2] > 512):
             return sdpa_attention_forward(module, query, key, value, attention_mask,
                                           dropout=dropout, scaling=scaling, **kwargs)
-        b, h, _, d = query.shape
-        scale = scaling if scaling is not None else d**-0.5
-        future = torch.full((t, t), float("-inf"), device=query.device).triu_(1)
-        # fp32 scores, scaled and causally masked in one kernel: scale * q k^T + future
-        scores = torch.baddbmm(future, query.float().reshape(b * h, t, d),
-                               key.float().reshape(b * h, t, d).transpose(1, 2), alpha=scale)
-        probs = torch.softmax(scores, dim=-1).to(value.dtype).view(b, h, t, t)
-        return (probs @ value).transpose(1, 2).contiguous(), None
+        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+        return causal_attention(query, key, value, scale), None
 
     AttentionInterface.register("scalecli", attention)
     AttentionMaskInterface.register("scalecli", sdpa_mask)  # the same masks as "sdpa"
     return "scalecli"
+
+
+def causal_attention(query: Any, key: Any, value: Any, scale: float) -> Any:
+    """Causal self-attention, (B, H, T, h) each -> (B, T, H, h): what the "scalecli"
+    attention computes without a mask, dropout or cache (the lean forward calls it too).
+    bf16 on CPU up to 512 tokens runs as explicit matmuls around fp32 scores; everything
+    else is SDPA's causal kernel, as Hugging Face's sdpa_attention_forward calls it."""
+    import torch
+
+    b, h, t, d = query.shape
+    if query.device.type != "cpu" or query.dtype != torch.bfloat16 or t > 512:
+        out = torch.nn.functional.scaled_dot_product_attention(query, key, value,
+                                                               scale=scale, is_causal=t > 1)
+        return out.transpose(1, 2).contiguous()
+    future = torch.full((t, t), float("-inf"), device=query.device).triu_(1)
+    # fp32 scores, scaled and causally masked in one kernel: scale * q k^T + future
+    scores = torch.baddbmm(future, query.float().reshape(b * h, t, d),
+                           key.float().reshape(b * h, t, d).transpose(1, 2), alpha=scale)
+    probs = torch.softmax(scores, dim=-1).to(value.dtype).view(b, h, t, t)
+    return (probs @ value).transpose(1, 2).contiguous()
 
 
 def build_model(config: Any, seed: int) -> Any:
