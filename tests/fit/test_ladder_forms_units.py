@@ -1,0 +1,57 @@
+"""ladder_forms on exact laws: the forms the ladder rejects (with the numbers their reason
+quotes, known by hand) and the draws of a form given exactly its minimum of points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scalecli.fit import ladder_forms
+
+X = np.geomspace(22e3, 2e6, 6)
+LAW = 3.71 + 11.6 * X ** -0.3  # the saturating law: 3.8593 at 2e6 (11.6 * 2e6^-0.3 = 0.1493)
+
+
+def test_a_largest_size_far_below_the_law_rejects_the_forms_by_their_holdout() -> None:
+    y = LAW.copy()
+    y[-1] -= 0.3  # observed 3.5593
+    rejected = ladder_forms.rejected_forms(X, y, n_boot=100, seed=0, seed_sd=0.01)
+    assert list(rejected) == ["power", "saturating"]
+    # the saturating refit on the other five sizes is exact: it predicts the law's 3.859,
+    # in nats (not in perplexity)
+    said = rejected["saturating"]
+    assert said.startswith("its refit without the largest size predicted it at 3.859 [")
+    assert said.endswith("], observed 3.559 (holdout check)")
+    low, high = (float(v) for v in said.split("[")[1].split("]")[0].split(", "))
+    assert low < 3.859 < high and high < 3.9
+    assert rejected["power"].endswith("observed 3.559 (holdout check)")
+    power_at = float(rejected["power"].split("predicted it at ")[1].split(" ")[0])
+    assert 3.6 < power_at < 4.0  # in nats too: ln of its perplexity
+
+
+def test_a_bending_ladder_rejects_the_straight_line_only() -> None:
+    rejected = ladder_forms.rejected_forms(X, LAW.copy(), n_boot=100, seed=0, seed_sd=0.01)
+    assert list(rejected) == ["power"]
+    assert rejected["power"].startswith(
+        "the ladder bends away from the power law's straight line (quadratic term p = ")
+    assert rejected["power"].endswith(", poor_fit)")
+    # without a bootstrap only the bend is tested: one low point does not bend the line
+    y = LAW.copy()
+    y[-1] -= 0.3
+    assert ladder_forms.rejected_forms(X, y) == {}
+    assert list(ladder_forms.rejected_forms(X, LAW.copy())) == ["power"]
+
+
+def test_a_form_with_exactly_its_minimum_of_points_gets_draws() -> None:
+    x, y = X[:3], LAW[:3]
+    (power,) = ladder_forms.form_draws(x, y, np.array([1e6]), 40, 0, 0.0)
+    assert power.form == "power"
+    assert power.draws.shape[0] >= 30 and power.interval() is not None
+    assert power.y[0] == pytest.approx(float(np.log(power_ppl_at(x, y, 1e6))), rel=1e-9)
+
+
+def power_ppl_at(x: np.ndarray, y: np.ndarray, at: float) -> float:
+    """ppl = a N^b by least squares of ln ppl (= the loss) on ln N, by the normal equations."""
+    lx = np.log(x)
+    b = np.sum((lx - lx.mean()) * (y - y.mean())) / np.sum((lx - lx.mean()) ** 2)
+    return float(np.exp(y.mean() + b * (np.log(at) - lx.mean())))
