@@ -104,6 +104,15 @@ def default_modules() -> list[str]:
     return fit + list(SWEEP_MODULES)
 
 
+def expand(module: str) -> list[str]:
+    """A module, or every module under a folder (`scalecli/fit/`, __init__.py left out)."""
+    module = module.removeprefix("./")
+    if not module.endswith("/"):
+        return [module]
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / module).rglob("*.py")
+                  if p.name != "__init__.py")
+
+
 def tests_for(module: str) -> list[str]:
     for prefix, tests in TEST_MAP.items():
         if module == prefix or (prefix.endswith("/") and module.startswith(prefix)):
@@ -239,8 +248,9 @@ def read_equivalent(path: Path = EQUIVALENT) -> dict[tuple[str, tuple[str, ...],
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", default=None,
-                        help="a module to mutate (repeatable); default: scalecli/fit/ and "
-                             "the three sweep modules")
+                        help="a module, or a folder ending in / (every module under it), "
+                             "to mutate (repeatable); default: scalecli/fit/ and the three "
+                             "sweep modules")
     parser.add_argument("--sample", type=int, default=None,
                         help="run K mutants per module, drawn with --seed (0: all; default: "
                              "all, 10 per module of scalecli/fit/)")
@@ -275,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                   for m, v in saved["modules"].items()}
         return report(repo, picked, env, read_equivalent(), saved.get("seconds"),
                       saved["sample"])
-    modules = [m.removeprefix("./") for m in (args.module or default_modules())]
+    modules = [m for arg in (args.module or default_modules()) for m in expand(arg)]
     tests = args.tests or list(dict.fromkeys(t for m in modules for t in tests_for(m)))
     copy_repository(repo, args.worktree)
     tests = [t for t in tests if (repo / t.partition("::")[0]).exists()]
