@@ -71,6 +71,17 @@ def test_dry_run_json_lists_the_runs_with_counts_flops_and_time() -> None:
     assert runner.invoke(app, ["sweep", "--json", *TINY]).exit_code == 2  # needs --dry-run
 
 
+def test_dry_run_json_gives_the_workers_per_run_as_the_table_does() -> None:
+    result = runner.invoke(app, ["sweep", "--dry-run", "--json", *TINY])
+    assert json.loads(result.stdout)["workers_per_run"] == 1
+    two = runner.invoke(app, ["sweep", "--dry-run", "--json", *TINY,
+                              "--set", "runtime.workers_per_run=2"])
+    assert two.exit_code == 0, two.output
+    plan = json.loads(two.stdout)  # the note about the workers went to stderr
+    assert plan["workers_per_run"] == 2
+    assert "workers per run: 2 (data-parallel CPU processes" in two.stderr
+
+
 def test_dry_run_json_lists_the_validation_runs_after_the_ladder() -> None:
     past = "validate={models: [{name: c, n_layer: 2, n_embd: 48, n_head: 2}]}"
     result = runner.invoke(app, ["sweep", "--dry-run", "--json", *TINY, "--set", past])

@@ -16,7 +16,13 @@ from rich.console import Console
 
 from scalecli.errors import ScaleError
 from scalecli.sweep import beyond
-from scalecli.sweep.plan import _estimated_rate, _planned_runs, _start_lrs, run_seconds
+from scalecli.sweep.plan import (
+    _estimated_rate,
+    _planned_runs,
+    _start_lrs,
+    _workers,
+    run_seconds,
+)
 from scalecli.sweep.spec import RunSpec, SweepSpec, design
 
 
@@ -62,13 +68,16 @@ def plan(spec: SweepSpec, notes: Console, trust_remote_code: bool) -> dict[str, 
         rt, where = None, spec.runtime.device  # a GPU plan on a machine without one
     rate_of, how = (_estimated_rate(runs + valid + guessed, vocab, rt, notes) if rt
                     else (None, None))
+    # Data-parallel workers: the same devices check and time scaling as the table's.
+    rate_of, how = _workers(spec, rt, rate_of, how, notes)
     records = [run_record(run, vocab, run_seconds(run, run.counts(vocab).flops_per_token,
                                                   rate_of) if rate_of else None)
                | {"chosen_after_fit": run in guessed}
                for run in runs + valid + guessed]
     return {
         "sweep": spec.name, "vocab_size": vocab, "context": spec.data.context,
-        "device": where, "estimate": how, "runs": records,
+        "device": where, "workers_per_run": spec.runtime.workers_per_run,
+        "estimate": how, "runs": records,
         "total": {"runs": len(records), "flops": sum(r["flops"] for r in records),
                   "est_seconds": (sum(r["est_seconds"] for r in records) if rate_of
                                   else None)},
