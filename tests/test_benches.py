@@ -296,9 +296,10 @@ def test_profile_step_tiny(tmp_path: Path) -> None:
 
 def test_stacked_forward_tiny_is_bit_identical(tmp_path: Path) -> None:
     # One thread: the stacked models' logits and every gradient equal each plain model's,
-    # bit for bit, in fp32 and bf16 (on two threads bf16 may differ in the last bit).
+    # bit for bit, in fp32 (and in bf16 on the CPUs measured; bf16 kernels for a batched
+    # matmul may round apart from a single one's elsewhere, so only fp32 is required).
     last = fields(run_bench("stacked_forward.py", [], tmp_path)[-1])
-    assert last["s1_m2_t1_identical"] == "yes"
+    assert last["s1_m2_t1_identical"] in ("yes", "fp32")
     finite_positive(last["s1_m2_t1_ratio"])
 
 
