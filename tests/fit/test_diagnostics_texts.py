@@ -4,7 +4,7 @@ tiny hand-built rows and fits dicts; tests/fit/test_diagnostics.py checks which 
 from __future__ import annotations
 
 from scalecli.fit import diagnostics as dg
-from tests.fit.test_diagnostics import HEADER, evidence, ladder
+from tests.fit.test_diagnostics import HEADER, evidence, ladder, row
 
 
 def one(found: list[dg.Diagnostic]) -> tuple[str, str, str]:
@@ -115,3 +115,55 @@ def test_data_limited_names_the_measured_optimum_or_hoffmanns() -> None:
     enough = {"isoflop": {"converged": True, "derived": {"tokens_per_param": {
         "value": 2e6 / 823e3, "flops": None}}}}
     assert dg.data_limited(evidence(ladder(), fits=enough)) == []
+
+
+def test_non_monotone_without_seeds_counts_any_increase() -> None:
+    rows = ladder()
+    rows[2] = row("s3", 150e3, 4.2)
+    assert one(dg.non_monotone(evidence(rows))) == (
+        "non_monotone", "warning", "A larger size has a higher best val_loss than a smaller "
+        "one (no seeds measure the noise, so any increase counts): s3 (4.2000) is worse "
+        "than the smaller s2 (4.1406). Check each size's lr and seeds before trusting the "
+        "exponent.")
+    assert dg.non_monotone(evidence(ladder())) == []
+
+
+def test_multi_epoch_says_why_it_cannot_count_epochs() -> None:
+    assert one(dg.multi_epoch(evidence(ladder()))) == (
+        "skipped", "info", "multi_epoch skipped: no data.json beside the CSV (not a sweep "
+        "folder), so the number of training tokens is unknown")
+    assert one(dg.multi_epoch(evidence(ladder(), data_summary={"train_tokens": 0})))[2] == \
+        "multi_epoch skipped: data.json has no positive train_tokens"
+    checkpoints = [{**r, "batch_tokens": ""} for r in ladder()]  # trained elsewhere
+    assert one(dg.multi_epoch(evidence(checkpoints, data_summary={"train_tokens": 1e5})))[
+        2] == "multi_epoch skipped: the CSV has no numeric tokens column"
+    assert dg.multi_epoch(evidence(ladder(), data_summary={"train_tokens": 1e9})) == []
+
+
+def lr_rows() -> list[dict[str, str]]:
+    # s1 at three lrs, the loss falling with lr: its best is the largest lr tried
+    return [row("s1", 21.7e3, loss, lr=lr)
+            for lr, loss in ((1e-3, 4.5), (3e-3, 4.4), (1e-2, 4.3))]
+
+
+def test_lr_edge_texts() -> None:
+    rows = [*lr_rows(), *ladder()[1:]]
+    assert one(dg.lr_edge(evidence(rows))) == (
+        "lr_edge", "warning", "The best learning rate is at the edge of the grid for: s1 at "
+        "lr 0.01 (the largest of 3 tried). The optimum may lie outside it, so that loss is "
+        "too high; extend the grid.")
+
+    def tried(status: str, error: str = "") -> dg.Evidence:
+        past = {**row("s1", 21.7e3, 9.0, lr=3e-2), "status": status, "error": error}
+        return dg.Evidence(rows=rows, header=[*HEADER, "error"], x_col="params_non_embedding",
+                           y_col="val_ppl", fits={}, predict=None, data_summary=None,
+                           tried=[*rows, past])
+
+    assert one(dg.lr_edge(tried("diverged"))) == (
+        "lr_edge", "info", "s1: lr 0.01 is the largest that trained of 4 tried; past it 0.03 "
+        "diverged: the optimum is bracketed by divergence.")
+    assert one(dg.lr_edge(tried("failed", "CUDA out of memory"))) == (
+        "lr_edge", "warning", "The best learning rate is at the edge of the grid for: s1 at "
+        "lr 0.01 (the largest that trained of 4 tried; past it 0.03 failed (CUDA out of "
+        "memory), which measured nothing). The optimum may lie outside it, so that loss is "
+        "too high; extend the grid.")
