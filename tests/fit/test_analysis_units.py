@@ -75,3 +75,17 @@ def test_the_saturating_starts_by_hand() -> None:
     assert starts[7] == pytest.approx([0.15, 0.3, 0.0])
     # E = 0.99 min y = 1.98: ln A = ln 0.02 + alpha / 2
     assert starts[19] == pytest.approx([np.log(0.02) + 0.75, 1.5, np.log(1.98)])
+
+
+def test_one_predict_value_gets_its_prediction() -> None:
+    from scalecli.fit.forms import registry
+
+    point = FitResult("power", np.array([100.0, -0.5]), True, "")
+    boots = np.column_stack([np.arange(90.0, 110.0), np.full(20, -0.5)])
+    derived = analysis._derived(registry.get("power"), point, boots, np.array([400.0]))
+    (row,) = derived["predictions"]
+    assert row["x"] == 400.0 and row["y"] == pytest.approx(5.0)  # 100 / sqrt(400)
+    assert row["ci_low"] == pytest.approx(90.475 / 20) and row["ci_high"] == pytest.approx(
+        108.525 / 20)
+    assert analysis._derived(registry.get("power"), point, boots, np.array([]))[
+        "predictions"] == []

@@ -74,3 +74,20 @@ def test_a_bad_cell_names_its_column_and_file(column: str) -> None:
     assert str(caught.value) == (
         f"column {column!r} in /data/sweep/results.csv is not numeric: row 2 of the fitted "
         "rows holds 'n/a'; fix the value or filter the row out with --where")
+
+
+def test_the_seed_sd_pools_the_seeds_of_every_point() -> None:
+    from scalecli.fit import seeds
+    from scalecli.fit.compute import seed_sd
+
+    rows = [{"model": m, "params": n, "tokens": "1e9", "seed": s, "val_loss": loss}
+            for m, n, s, loss in (("a", "1e6", "0", "3.0"), ("a", "1e6", "1", "3.2"),
+                                  ("b", "2e6", "0", "2.8"), ("b", "2e6", "1", "2.9"))]
+    header = list(rows[0])
+    lad = seeds.ladder(rows, header, "params", "tokens")
+    # deviations from each point's mean: +-0.1 and +-0.05; 2 degrees of freedom
+    assert seed_sd(rows, header, Path("r.csv"), "val_loss", lad) == pytest.approx(
+        math.sqrt((2 * 0.1 ** 2 + 2 * 0.05 ** 2) / 2))
+    one = [r for r in rows if r["seed"] == "0"]
+    assert seed_sd(one, header, Path("r.csv"), "val_loss",
+                   seeds.ladder(one, header, "params", "tokens")) is None

@@ -179,3 +179,19 @@ def test_the_table_reuses_the_power_fit_of_the_same_y_only() -> None:
     assert other[0]["exponent"]["value"] == pytest.approx(np.log10(0.8))  # its own fit
     assert got[1]["reason"].startswith("no size was trained on 3 token budgets (at most 1)")
     assert got[2]["reason"] == "the CSV has no flops or flops_6nd column"
+
+
+def test_rows_without_a_number_are_left_out_and_the_frontier_row_names_y() -> None:
+    rows = [{"model": f"m{k}", "params": n, "tokens": "1e9", "flops": "1", "val_ppl": y}
+            for k, (n, y) in enumerate([("1e6", "40"), ("1e7", "32"), ("1e8", "25.6"),
+                                        ("", "20")])]
+    header = ["model", "params", "tokens", "flops", "val_ppl"]
+    got = ex.exponents(rows, header, OneRowPerPoint(), "params", "val_ppl", "tokens",
+                       "flops", slope_fit, {})
+    assert got[0]["n_points"] == 3  # the row without params is not a point
+    assert got[0]["exponent"]["value"] == pytest.approx(np.log10(0.8))
+    assert got[2]["scale"] == "C" and got[2]["y"] == "val_ppl" and got[2]["x"] == "flops"
+    # no points at all: no token budget has sizes, "at most 0"
+    (entry,) = ex.along_n(np.array([]), np.array([]), np.array([]), "params", "val_ppl",
+                          "tokens", slope_fit)
+    assert entry["reason"].startswith("no tokens value has 3 sizes (at most 0)")

@@ -86,3 +86,9 @@ def test_sizes_below_one_are_sizes_in_other_units_and_kept() -> None:
     assert fpt is not None
     assert np.exp(fpt.log_n).tolist() == pytest.approx([0.5, 2.0])
     assert fpt.log_ratio.tolist() == pytest.approx([math.log(1.2), 0.0])
+
+
+def test_flops_per_token_below_one_is_kept_when_n_is_in_other_units() -> None:
+    fpt = FlopsPerToken.from_runs(np.array([0.1, 0.2]), np.array([0.72, 1.2]),
+                                  np.array([1.0, 2.0]))
+    assert fpt is not None and fpt.log_ratio.tolist() == pytest.approx([math.log(1.2), 0.0])

@@ -83,6 +83,7 @@ def test_degenerate_designs_say_why() -> None:
     assert POWER.degenerate(x, None) is None
     assert POWER.degenerate(x[:2], None) == "2 points, power needs at least 3"
     assert POWER.degenerate(np.array([2.0, 2.0, 2.0]), None) == "all x are equal"
+    assert POWER.degenerate(np.array([1.0, 2.0, 2.0]), None) is None  # two x make a line
     six = np.arange(1.0, 7.0)
     assert CHINCHILLA.degenerate(six, None) == "all D are equal"
     assert CHINCHILLA.degenerate(six, np.full(6, 5.0)) == "all D are equal"

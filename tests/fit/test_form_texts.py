@@ -100,6 +100,13 @@ def test_the_form_choices_and_their_help() -> None:
     assert str(caught.value) == ("--form 'powr' is unknown; use power, saturating, "
                                  "chinchilla, all, isoflop, envelope, compute")
     assert registry.find(None) is None and registry.find("envelope").name == "envelope"
+    for name in ("", "all", "compute"):
+        with pytest.raises(ValueError) as caught:
+            registry.register(type("Bad", (type(POWER),), {"name": name})())
+        assert str(caught.value) == "a form needs a name other than 'all' and 'compute'"
+    with pytest.raises(ValueError) as caught:
+        registry.register(type("Again", (type(POWER),), {})())
+    assert str(caught.value) == "a form named 'power' is registered already"
 
 
 def test_a_second_parametric_form_is_named_in_the_help() -> None:

@@ -4,6 +4,7 @@ here by hand: every number and word checked against the dict it came from."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from rich.console import Console
 
@@ -73,7 +74,8 @@ def test_print_approaches_with_and_without_conventions() -> None:
     summary.print_approaches(con, approaches())
     text = lines(con)
     assert "N counted as" not in text[2]  # the header row
-    assert "tokens/param at C = 1e+21" in text[2]
+    assert re.search(r"┃ approach\s+┃ a \(N_opt ~ C\^a\) ┃ b \(D_opt ~ C\^b\) ┃ "
+                     r"tokens/param at C = 1e\+21 ┃", text[2])
     assert re.search(r"1: envelope\s+│\s+0\.5 \[0\.4, 0\.6\] │\s+0\.5 │\s+20 │$", text[4])
     assert re.search(r"3: parametric │\s+0\.46 │\s+0\.54 │\s+- │$", text[5])
     assert f"  3: parametric: {PARAMETRIC_C}, with N counted as its row says; 1 and 2 take C " \
@@ -194,3 +196,39 @@ def test_print_optimum() -> None:
         "  C = 1e+18: lowest loss 3.2 at N = 1e+08, D = 1.7e+09",
         "envelope: N_opt ~ C^a, D_opt ~ C^b (val_loss; N = params, C = flops): no law (the "
         "envelope has 2 budget(s))"]
+
+
+def test_print_summary_tables_predictions_and_diagnostics(monkeypatch) -> None:
+    import scalecli.console
+
+    con = console()
+    monkeypatch.setattr(scalecli.console, "output_console", lambda: con)
+    power = {"x": "params_non_embedding", "y": "val_ppl", "d": None, "converged": True,
+             "message": "", "bootstrap": {"n": 100, "n_ok": 99, "seed": 0},
+             "params": {"a": {"value": 120.5, "se": 3.0, "ci_low": 115.0, "ci_high": 126.0},
+                        "b": {"value": -0.0712, "se": 0.004, "ci_low": None,
+                              "ci_high": -0.06}},
+             "r2_log": 0.99912, "rmse_log": 0.00231, "n_points": 5,
+             "derived": {"predictions": [{"x": 1e9, "y": 20.0, "ci_low": 18.0,
+                                          "ci_high": 22.0}]},
+             "extrapolation_note": "refit without the 1 largest", "extrapolation": None}
+    chin = {**power, "x": "params", "y": "val_loss", "d": "tokens", "params": {},
+            "derived": {"a_opt": 0.4516, "b_opt": 0.5484, "G": 0.6, "optimal": [],
+                        "predictions": [{"x": 1e21, "y": 2.1, "ci_low": None,
+                                         "ci_high": None}]}}
+    doc = {"source": "r.csv", "rows_used": 5, "rows_total": 6, "rows_excluded": {"failed": 1},
+           "filter": ["status=ok"], "fits": {"power": power, "chinchilla": chin},
+           "diagnostics": [{"severity": "warning", "code": "poor_fit",
+                            "message": "The power law fits poorly: [x]."}]}
+    summary.print_summary(doc, [], Path("out/fit.json"))
+    text = lines(con)
+    assert text[0] == "r.csv: 5 of 6 rows used (left out: 1 failed); filter status=ok"
+    assert any(re.search(r"b\s+│\s+-0\.0712 │\s+0\.004 │\s+\[-inf, -0\.06\] │$", t) for t in text)
+    assert any(re.search(r"a\s+│\s+120\.5 │\s+3 │\s+\[115, 126\] │$", t) for t in text)
+    assert "  predicted val_ppl at params_non_embedding = 1e+09: 20 [18, 22]" in text
+    assert "  predicted val_loss at C = 1e+21: 2.1" in text
+    assert "  compute-optimal: N_opt ~ C^0.452, D_opt ~ C^0.548, G = 0.6" in text
+    assert ("  R^2 (log) 0.9991, RMSE (log) 0.0023, 5 points; bootstrap 99/100 refits ok "
+            "(seed 0)") in text
+    assert "  warning poor_fit: The power law fits poorly: [x]." in text
+    assert text[-1] == "wrote out/fit.json"

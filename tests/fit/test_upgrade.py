@@ -107,3 +107,26 @@ def test_tables_and_the_prediction_block() -> None:
         {"x": 2e9, "forms": {}, "combined": None}]}
     assert v0_to_v1({"prediction": None}) == {"schema_version": 1, "prediction": None}
     assert v0_to_v1({"prediction": {"points": None}})["prediction"] == {"points": []}
+
+
+def test_an_approach_without_its_fit_keeps_its_name_and_fit_json_is_indented() -> None:
+    import json
+
+    from scalecli.fit import schema
+
+    doc = schema.FitDoc.from_dict({"schema_version": 1, "fits": {}, "approaches": [
+        {"approach": "2: isoFLOP", "form": "isoflop"}]})
+    (row,) = doc.approach_rows()
+    assert (row.approach, row.form, row.a_opt, row.predictions) == ("2: isoFLOP", "isoflop",
+                                                                    None, [])
+    text = schema.to_json(doc)
+    assert text == json.dumps(doc.to_dict(), indent=2)
+    assert '\n  "schema_version": 1,\n' in text
+    bad = schema.FitDoc.from_dict({"schema_version": 1, "fits": {}})
+    bad.source = float("nan")
+    try:
+        schema.to_json(bad)
+    except ValueError as error:  # strict JSON: no NaN
+        assert "Out of range float values are not JSON compliant" in str(error)
+    else:
+        raise AssertionError("NaN written into fit.json")

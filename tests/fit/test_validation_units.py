@@ -108,3 +108,20 @@ def test_validation_runs_without_a_model_column_are_told_apart_by_total_params()
     assert [(r["n"], r["n_seeds"], r["model"], r["run_id"]) for r in out] == [
         (1e8, 2, None, None), (2e8, 1, None, None)]
     assert [r["observed"] for r in out] == pytest.approx([3.1, 2.9])
+
+
+def test_a_miss_names_the_run_and_how_far_outside_each_edge() -> None:
+    def run(label: dict, observed: float) -> dict:
+        return {**label, "x": 5e8, "observed": observed, "scores": [
+            {"form": "power", "predicted": 3.0, "low": 2.9, "high": 3.1,
+             "rel_error": (3.0 - observed) / observed, "inside": False}]}
+
+    block = {"runs": [run({"model": "v1"}, 3.3), run({"run_id": "r2"}, 2.5), run({}, 3.05)]}
+    block["runs"][2]["scores"][0]["inside"] = True
+    (d,) = vd.findings(block)
+    assert (d.code, d.severity) == ("prediction_miss", "warning")
+    assert d.message == (
+        "The power form's 95% prediction interval missed a validation run: v1: predicted 3 "
+        "[2.9, 3.1], observed 3.3 (-9.1%, 0.2 nats outside); r2: predicted 3 [2.9, 3.1], "
+        "observed 2.5 (+20.0%, 0.4 nats outside). Do not extrapolate with this form alone.")
+    assert vd.findings(None) == [] and vd.findings({"runs": [block["runs"][2]]}) == []
