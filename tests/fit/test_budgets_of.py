@@ -91,3 +91,36 @@ def test_the_seed_sd_pools_the_seeds_of_every_point() -> None:
     one = [r for r in rows if r["seed"] == "0"]
     assert seed_sd(one, header, Path("r.csv"), "val_loss",
                    seeds.ladder(one, header, "params", "tokens")) is None
+
+
+def test_one_approach_that_fits_nothing_is_one_clear_error() -> None:
+    from scalecli.fit import seeds
+    from scalecli.fit.compute import compute_fits
+
+    # one budget of three sizes: too few to accept it, and one budget is no law anyway
+    rows = [row(n, 1e18 / (6 * n), loss, flops="1e18", budget_flops="1e18")
+            for n, loss in ((1e7, 3.0), (3e7, 2.9), (1e8, 3.05))]
+    header = list(rows[0])
+    lad = seeds.ladder(rows, header, "params", "tokens")
+    one_budget = Job(rows=rows, header=header, path=Path("/data/results.csv"), lad=lad,
+                     x_col="params", y_col="val_loss", d_col="tokens", n_boot=0, seed=0,
+                     predict_flops=None, holdout=0)
+    with pytest.raises(ScaleError) as caught:
+        compute_fits("isoflop", one_budget)
+    assert str(caught.value) == (
+        "--form isoflop fitted nothing in /data/results.csv: 0 budget(s) accepted; a law "
+        "needs 2; add FLOP budgets (see docs/guides/isoflop.md)")
+
+
+def test_points_refuse_a_missing_or_non_positive_y() -> None:
+    from scalecli.fit.slices import Run, Size, points
+
+    def size(x: float, y: str) -> Size:
+        run = Run(x, 3.0, ("tokens", 1e9), 1e-3, {"val_ppl": y})
+        return Size(x, f"s{x:g}", 3.0, [run], [run])
+
+    got = points([size(1.0, "20"), size(2.0, "10")], "val_ppl")
+    assert got[0].tolist() == [1.0, 2.0]
+    assert got[1].tolist() == pytest.approx([math.log(20), math.log(10)])
+    assert points([size(1.0, "20"), size(2.0, "0")], "val_ppl") is None
+    assert points([size(1.0, ""), size(2.0, "10")], "val_ppl") is None
