@@ -124,3 +124,25 @@ def test_points_refuse_a_missing_or_non_positive_y() -> None:
     assert got[1].tolist() == pytest.approx([math.log(20), math.log(10)])
     assert points([size(1.0, "20"), size(2.0, "0")], "val_ppl") is None
     assert points([size(1.0, ""), size(2.0, "10")], "val_ppl") is None
+
+
+def test_the_envelope_draws_the_pooled_seed_noise_of_the_loss() -> None:
+    from scalecli.fit import seeds
+    from scalecli.fit.compute import compute_fits
+    from tests.fit.test_isoflop import synthetic
+
+    # every point twice, at +-0.5% of its loss: a pooled seed sd of 0.005 loss by hand
+    rows = [row(float(np.exp(n)), float(np.exp(d)), float(loss * (1 + s)), model=f"m{j}",
+                seed=str(k), flops=repr(b.flops), budget_flops=repr(b.flops))
+            for b in synthetic() for j, (n, d, loss) in enumerate(zip(
+                b.log_n, b.log_d, b.loss, strict=True)) for k, s in enumerate((-0.005, 0.005))]
+    header = list(rows[0])
+    lad = seeds.ladder(rows, header, "params", "tokens")
+    seeded = Job(rows=rows, header=header, path=Path("r.csv"), lad=lad, x_col="params",
+                 y_col="val_loss", d_col="tokens", n_boot=20, seed=0, predict_flops=None,
+                 holdout=0)
+    fits, *_ = compute_fits("envelope", seeded)
+    said = fits["envelope"]["method"].split("normal noise of the pooled seed sd ")[1]
+    sd = float(said.split(" ")[0])
+    losses = np.array([b.loss for b in synthetic()]).ravel()
+    assert sd == pytest.approx(float(np.sqrt(np.mean((0.005 * losses) ** 2) * 2)), rel=0.01)
