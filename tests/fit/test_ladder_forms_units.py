@@ -55,3 +55,15 @@ def power_ppl_at(x: np.ndarray, y: np.ndarray, at: float) -> float:
     lx = np.log(x)
     b = np.sum((lx - lx.mean()) * (y - y.mean())) / np.sum((lx - lx.mean()) ** 2)
     return float(np.exp(y.mean() + b * (np.log(at) - lx.mean())))
+
+
+def test_the_power_law_draws_the_seed_level_it_is_given() -> None:
+    asked = []
+
+    def level(n_boot: int, rng: np.random.Generator) -> None:
+        asked.append(n_boot)
+        return None  # as seeds.seed_level does without seeds
+
+    drawn = ladder_forms.form_draws(X, LAW, np.array([1e7]), 40, 0, 0.0, level)
+    assert [d.form for d in drawn] == ["power", "saturating"]
+    assert asked == [40]  # the power law's bootstrap only (saturating has no seed level)
