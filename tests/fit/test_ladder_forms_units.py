@@ -67,3 +67,20 @@ def test_the_power_law_draws_the_seed_level_it_is_given() -> None:
     drawn = ladder_forms.form_draws(X, LAW, np.array([1e7]), 40, 0, 0.0, level)
     assert [d.form for d in drawn] == ["power", "saturating"]
     assert asked == [40]  # the power law's bootstrap only (saturating has no seed level)
+
+
+def test_ladder_points_are_one_per_size_and_none_for_an_isoflop_design() -> None:
+    from scalecli.fit import seeds
+
+    rows = [{"model": f"s{k}", "params_non_embedding": repr(float(n)), "tokens": "1e9",
+             "seed": str(s), "val_loss": repr(float(y + 0.01 * s)), "budget_flops": ""}
+            for k, (n, y) in enumerate(zip(X[:4], LAW[:4], strict=True)) for s in (0, 1)]
+    header = list(rows[0])
+    lad = seeds.ladder(rows, header, "params_non_embedding", "tokens")
+    x, y = ladder_forms.ladder_points(lad, rows)
+    assert x.tolist() == pytest.approx(X[:4].tolist())
+    assert y.tolist() == pytest.approx((LAW[:4] + 0.005).tolist())  # the seeds' mean
+    grid = [{**r, "budget_flops": "1e18"} for r in rows]
+    assert ladder_forms.ladder_points(seeds.ladder(grid, header, "params_non_embedding",
+                                                   "tokens"), grid) is None
+    assert ladder_forms.ladder_points(lad, []) is None
