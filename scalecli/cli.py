@@ -17,13 +17,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-# One BLAS thread for numpy and scipy, unless the user chose otherwise; set before anything
-# imports numpy. Every fit solves tiny problems (tens of points), where a second thread
-# only adds synchronisation, and OpenBLAS threads spin-wait: with one busy process per core
-# beside it (a sweep, a second fit, a CI job) `fit --form compute` took 4.3x longer with a
-# thread per core than with one, and on an idle machine one thread was no slower
-# (bench/blas_threads.py). torch keeps its own thread pool.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from scalecli.threads import thread_defaults
+
+# One BLAS thread for numpy, and torch's threads quick to sleep on a busy machine, unless
+# the user chose otherwise (scalecli/threads.py); before anything imports numpy or torch.
+os.environ.update(thread_defaults(os.environ))
 
 import typer
 from rich.console import Console

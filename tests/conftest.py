@@ -10,11 +10,13 @@ import os
 
 import pytest
 
+from scalecli.threads import thread_defaults
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# One BLAS thread, as the CLI sets for itself (scalecli/cli.py): the tests import numpy
-# before the CLI does, and fits of tens of points only lose with a second thread.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The CLI's thread settings (scalecli/threads.py: one BLAS thread; on a busy machine, torch's
+# threads quick to sleep): the tests import numpy and torch before the CLI does.
+os.environ.update(thread_defaults(os.environ))
 
 
 @pytest.fixture(scope="session", autouse=True)
