@@ -143,3 +143,10 @@ def test_parse_predict() -> None:
     assert message(parse_predict, "1e8, -3") == "--predict: '-3' must be a positive number"
     assert message(parse_predict, "0") == "--predict: '0' must be a positive number"
     assert message(parse_predict, "inf") == "--predict: 'inf' must be a positive number"
+
+
+def test_a_cell_past_the_csv_modules_field_limit_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("a,b\n1," + "9" * 140_000 + "\n", encoding="utf-8")
+    assert message(read_csv, path) == (
+        f"{path} is not a valid CSV: field larger than field limit (131072)")
