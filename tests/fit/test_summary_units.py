@@ -211,8 +211,12 @@ def test_print_summary_tables_predictions_and_diagnostics(monkeypatch) -> None:
              "r2_log": 0.99912, "rmse_log": 0.00231, "n_points": 5,
              "derived": {"predictions": [{"x": 1e9, "y": 20.0, "ci_low": 18.0,
                                           "ci_high": 22.0}]},
-             "extrapolation_note": "refit without the 1 largest", "extrapolation": None}
-    chin = {**power, "x": "params", "y": "val_loss", "d": "tokens", "params": {},
+             "extrapolation_note": "refit without the 1 largest", "extrapolation": {
+                 "x": [1.6e6, 3.2e6], "predicted": [3.86, 3.7], "observed": [3.85, 3.5],
+                 "rel_error": [0.0026, 0.0571], "low": [3.8, None], "high": [3.9, None],
+                 "inside": [True, None]}}
+    chin = {**power, "extrapolation": None, "x": "params", "y": "val_loss", "d": "tokens",
+            "params": {},
             "derived": {"a_opt": 0.4516, "b_opt": 0.5484, "G": 0.6, "optimal": [],
                         "predictions": [{"x": 1e21, "y": 2.1, "ci_low": None,
                                          "ci_high": None}]}}
@@ -231,4 +235,6 @@ def test_print_summary_tables_predictions_and_diagnostics(monkeypatch) -> None:
     assert ("  R^2 (log) 0.9991, RMSE (log) 0.0023, 5 points; bootstrap 99/100 refits ok "
             "(seed 0)") in text
     assert "  warning poor_fit: The power law fits poorly: [x]." in text
+    assert "    x = 1.6e+06: predicted 3.86 [3.8, 3.9], inside, observed 3.85 (+0.26%)" in text
+    assert "    x = 3.2e+06: predicted 3.7, observed 3.5 (+5.71%)" in text
     assert text[-1] == "wrote out/fit.json"

@@ -130,3 +130,9 @@ def test_an_approach_without_its_fit_keeps_its_name_and_fit_json_is_indented() -
         assert "Out of range float values are not JSON compliant" in str(error)
     else:
         raise AssertionError("NaN written into fit.json")
+
+
+def test_the_json_schema_names_its_version() -> None:
+    from scalecli.fit import schema
+
+    assert schema.schema()["title"] == "fit.json, schema_version 1"
