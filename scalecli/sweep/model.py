@@ -96,7 +96,7 @@ def _register_attention() -> str:
 
 def causal_attention(query: Any, key: Any, value: Any, scale: float) -> Any:
     """Causal self-attention, (B, H, T, h) each -> (B, T, H, h): what the "scalecli"
-    attention computes without a mask, dropout or cache (the lean forward calls it too).
+    attention computes without a mask, dropout or cache (bench/stacked_forward.py calls it too).
     bf16 on CPU up to 512 tokens runs as explicit matmuls around fp32 scores; everything
     else is SDPA's causal kernel, as Hugging Face's sdpa_attention_forward calls it."""
     import torch
