@@ -30,12 +30,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from profile_step import runs_of_default  # noqa: E402  (the same runs the profile times)
+
 from scalecli.sweep import train  # noqa: E402
-from scalecli.sweep.data import prepare  # noqa: E402
 from scalecli.sweep.hardware import resolve_runtime  # noqa: E402
 from scalecli.sweep.loop_state import LoopState  # noqa: E402
-from scalecli.sweep.parse import load_spec  # noqa: E402
-from scalecli.sweep.spec import expand  # noqa: E402
 
 EPS = {"fp32": 1e-6, "bf16": 2.0**-7}
 
@@ -61,10 +60,8 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--tiny", action="store_true", help="CI smoke: 5 steps, fp32")
     args = parser.parse_args()
-    spec, _ = load_spec(ROOT / "sweeps" / "default.yaml")
-    data = prepare(spec.data, spec.eval.tokens)
-    run = next(r for r in expand(spec, data.vocab_size, {0: 1e-2})
-               if r.model.name == args.size and r.seed == 0)
+    runs, data = runs_of_default([args.size])
+    run = runs[args.size]
     steps = 5 if args.tiny else None
     dtypes = ["fp32"] if args.tiny else args.dtypes
     fields = {}

@@ -36,30 +36,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-# GPT2Config fields the lean forward reproduces; any other value of these falls back to
-# the plain model (a sweep can set any GPT2Config field through a size's extras).
-_PLAIN = {"add_cross_attention": False, "scale_attn_by_inverse_layer_idx": False,
-          "reorder_and_upcast_attn": False, "scale_attn_weights": True}
-
-
-def supported(model: Any) -> str:
-    """Why the lean forward cannot stand in for `model` ("" when it can)."""
-    cfg = model.config
-    if type(model).__name__ != "GPT2LMHeadModel":
-        return f"{type(model).__name__} is not a GPT2LMHeadModel"
-    for key, value in _PLAIN.items():
-        if getattr(cfg, key, value) != value:
-            return f"{key}={getattr(cfg, key)}"
-    if any(getattr(cfg, k, 0.0) for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop")):
-        return "dropout is on"
-    if not cfg.tie_word_embeddings:
-        return "untied output head"
-    if getattr(model, "is_gradient_checkpointing", False):
-        return "activation checkpointing"
-    if model.config._attn_implementation != "scalecli":
-        return f"attention {model.config._attn_implementation}"
-    return ""
-
 
 @dataclass
 class Stack:
@@ -87,10 +63,6 @@ class Stack:
         blocks = first.transformer.h
         return cls(params, list(models), first.config, [b.attn.scaling for b in blocks],
                    getattr(first, "_scalecli_mup", None))
-
-    @property
-    def size(self) -> int:
-        return len(self.members)
 
     def share_grads(self) -> None:
         """Point each member's .grad at its row of the stacked gradient (after backward):
@@ -176,13 +148,13 @@ def _activation(name: str) -> Any:
     return ACT2FN[name]
 
 
-def _bench_models(size: str, members: int) -> tuple[list[Any], Any]:
+def _bench_models(size: str, members: int) -> list[Any]:
     from scalecli.sweep.model import build_model, gpt2_config
     from scalecli.sweep.sizes import SIZES
 
     shape = {k: SIZES[size][k] for k in ("n_layer", "n_embd", "n_head")}
     config = gpt2_config(**shape, vocab_size=1024, n_ctx=128)
-    return [build_model(config, seed) for seed in range(members)], config
+    return [build_model(config, seed) for seed in range(members)]
 
 
 def _loss(logits_: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -193,7 +165,7 @@ def identical(size: str, members: int, dtype: torch.dtype | None) -> bool:
     """Logits and every gradient of the stacked path equal the plain models', bit for bit."""
     import copy
 
-    models, _ = _bench_models(size, members)
+    models = _bench_models(size, members)
     plain = [copy.deepcopy(m) for m in models]
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 1024, (members, 16, 128), generator=g)
@@ -223,7 +195,7 @@ def seconds_per_run(size: str, members: int, rounds: int, steps: int) -> tuple[f
     import statistics
     import time
 
-    models, _ = _bench_models(size, members)
+    models = _bench_models(size, members)
     plain = [copy.deepcopy(m) for m in models]
     stack = Stack.of(models)
     x = torch.randint(0, 1024, (members, 16, 128))
