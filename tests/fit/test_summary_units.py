@@ -238,3 +238,26 @@ def test_print_summary_tables_predictions_and_diagnostics(monkeypatch) -> None:
     assert "    x = 1.6e+06: predicted 3.86 [3.8, 3.9], inside, observed 3.85 (+0.26%)" in text
     assert "    x = 3.2e+06: predicted 3.7, observed 3.5 (+5.71%)" in text
     assert text[-1] == "wrote out/fit.json"
+
+
+def test_print_summary_lists_every_exclusion_a_caveat_and_a_check_without_intervals(
+        monkeypatch) -> None:
+    import scalecli.console
+
+    con = console()
+    monkeypatch.setattr(scalecli.console, "output_console", lambda: con)
+    fit = {"x": "params_non_embedding", "y": "val_loss", "d": None, "converged": True,
+           "message": "", "params": {}, "r2_log": 0.5, "rmse_log": 0.01, "n_points": 3,
+           "bootstrap": {"n": 10, "n_ok": 10, "seed": 0}, "derived": {},
+           "caveat": "few sizes: the interval undercovers",
+           "extrapolation_note": "refit without the 1 largest",
+           "extrapolation": {"x": [2e6], "predicted": [3.9], "observed": [3.8],
+                             "rel_error": [0.0263]}}  # an older fit.json: no low/high/inside
+    doc = {"source": "r.csv", "rows_used": 3, "rows_total": 6,
+           "rows_excluded": {"failed": 2, "diverged": 1}, "filter": [],
+           "fits": {"saturating": fit}, "diagnostics": []}
+    summary.print_summary(doc, [], Path("out/fit.json"))
+    text = lines(con)
+    assert text[0] == "r.csv: 3 of 6 rows used (left out: 2 failed, 1 diverged)"
+    assert "    x = 2e+06: predicted 3.9, observed 3.8 (+2.63%)" in text
+    assert "  caution: few sizes: the interval undercovers" in text
