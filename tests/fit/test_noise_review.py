@@ -207,3 +207,21 @@ def test_data_limited_compares_with_the_tokens_per_parameter_the_fit_measured():
     assert dg.data_limited(evidence(rows)) == []
     low = dg.data_limited(evidence(ladder()))
     assert "~20 of Hoffmann et al. (2022)" in low[0].message and "measured no" in low[0].message
+
+
+def test_the_bootstrap_pick_prefers_more_seeds_within_the_noise() -> None:
+    # Size B: lr 0.1 with three seeds (a resampled mean X about 1, var 1/3) and lr 0.2 with
+    # one seed at 0.5 (a draw Y ~ N(0.5, 1): the pooled seed sd). `pick` keeps the
+    # three-seed lr unless Y is below X by more than the gap 1.96 sqrt(1 + 1/3) = 2.263, so
+    # the draw is X - 1 + (Y - X) 1{Y - X < -2.263}. With D = Y - X ~ N(-0.5, 4/3):
+    # E[D 1{D < c}] = mu Phi(z) - s phi(z), z = (c - mu) / s = -1.526, which is -0.176.
+    # A plain argmin (no gap) would keep the lower mean: about -0.56.
+    lad, log_y = two_sizes([("0.1", [0.0, 1.0, 2.0]), ("0.2", [0.5])])
+    assert [c.rows for c in lad.points] == [[0, 1, 2], [3, 4, 5]] and lad.loss_sd == 1.0
+    draws = seeds.seed_level(lad, log_y, 20000, np.random.default_rng(0))
+    s = math.sqrt(4 / 3)
+    z = (-1.96 * s + 0.5) / s
+    phi = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    expected = -0.5 * 0.5 * math.erfc(-z / math.sqrt(2)) - s * phi
+    assert expected == pytest.approx(-0.176, abs=0.002)
+    assert np.mean(draws[:, 1]) == pytest.approx(expected, abs=0.03)
