@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
 import random
 import re
@@ -333,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
 def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
            equivalent: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str],
            seconds: float | None, sample: int | None) -> int:
-    print("\n| module | mutants run / made | killed | survived | equivalent | kill rate |")
-    print("|---|---|---|---|---|---|")
+    print("\n| module | mutants run / made | killed | survived | equivalent | kill rate "
+          "| 95% interval |")
+    print("|---|---|---|---|---|---|---|")
     survivors: list[tuple[str, Mutant]] = []
     timeouts: list[tuple[str, Mutant]] = []
     counts = {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0}
@@ -361,7 +363,8 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
         if rate is not None:  # a module without mutants (constants only) has no rate
             rates.append(rate)
         print(f"| {module} | {len(entry.mutants)} / {entry.total} | {killed} | {survived} | "
-              f"{same} | {'-' if rate is None else f'{rate:.0f}%'} |")
+              f"{same} | {'-' if rate is None else f'{rate:.0f}%'} | "
+              f"{interval_text(killed, killed + survived)} |")
         for key, value in (("mutants", len(entry.mutants)), ("killed", killed),
                            ("survived", survived), ("equivalent", same)):
             counts[key] += value
@@ -381,10 +384,29 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
     sampled = any(len(entry.mutants) < entry.total for entry in picked.values())
     what = "a sample of the mutants of some modules" if sampled else "every mutant"
     print(f"\n{took}{what}" + (f" (--sample {sample})" if sample else ""))
+    print(f"all modules pooled: {counts['killed']} of {total} killed, "
+          f"{interval_text(counts['killed'], total)}")
     print(" ".join(f"{k}={v}" for k, v in counts.items())
           + f" kill_rate={overall:.1f} min_module_rate={min(rates, default=float('nan')):.1f}")
     return 0
 
+
+def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a kill rate (killed of n), in percent: a sample of 10
+    mutants puts a 90% module anywhere from about 60% to 98%, so one sample ranks modules
+    and the interval says how far it grades one. Wilson rather than the normal
+    approximation, which gives 100% +- 0 for 10 of 10."""
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
+def interval_text(killed: int, n: int) -> str:
+    if n == 0:
+        return "-"
+    low, high = wilson(killed, n)
+    return f"{low:.0f}-{high:.0f}%"
 
 
 def line_of(module: str, mutant: Mutant) -> str:

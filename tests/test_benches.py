@@ -308,3 +308,24 @@ def test_perturbation_tiny(tmp_path: Path) -> None:
     assert list(last) == ["fp32_delta"]
     delta = float(last["fp32_delta"])
     assert math.isfinite(delta) and delta >= 0
+
+
+def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
+    """The harness's per-module interval (it imports without mutmut). 10 of 10 killed gives
+    the Wilson interval 72.2-100% (Agresti and Coull 1998 tabulate 0.722 for x = n = 10);
+    9 of 10 gives 59.6-98.2%, which is why one sample of 10 ranks modules and cannot grade
+    one at 90%."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation", ROOT / "bench" / "mutation.py")
+    mutation = importlib.util.module_from_spec(spec)
+    sys.modules["mutation"] = mutation  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(mutation)
+    finally:
+        del sys.modules["mutation"]
+    assert mutation.wilson(10, 10) == pytest.approx((72.25, 100.0), abs=0.01)
+    assert mutation.wilson(9, 10) == pytest.approx((59.58, 98.21), abs=0.01)
+    assert mutation.wilson(0, 4) == pytest.approx((0.0, 48.99), abs=0.01)
+    assert mutation.interval_text(310, 334) == "90-95%"
+    assert mutation.interval_text(0, 0) == "-"
