@@ -283,7 +283,8 @@ def fit(
     After the table, fit prints diagnostics: when the numbers should not be trusted as
     they stand (a non-monotone ladder, repeated data, too few tokens per parameter, an lr
     at the edge of its grid, a poor or unstable fit, seed noise), and what to do."""
-    from scalecli.fit.driver import FitOptions, run_fit
+    from scalecli.fit.driver import run_fit
+    from scalecli.fit.request import FitOptions
 
     options = FitOptions(
         path=Path(),  # replaced below, where a failure to find the sweep is one red line
