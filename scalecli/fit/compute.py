@@ -221,8 +221,7 @@ def parametric(form: LawForm, job: Job, budgets: list[Budget], context: tuple,
                               fpt=per_token(job.rows, job.header, job.x_col, job.d_col,
                                             job.lad),
                               draws_out=draws_out)
-    fits[form.name] = {"form": form.name, **named,
-                       **{k: v for k, v in result.items() if k != "form"}}
+    fits[form.name] = {"form": form.name, **named, **result}  # result's "form" is the same
 
 
 def compute_fits(choice: str, job: Job, draws_out: dict | None = None

@@ -50,9 +50,7 @@ def ladder_points(lad: seeds.Ladder, rows: list[dict[str, str]]
 def form_draws(x: np.ndarray, y: np.ndarray, xs: np.ndarray, n_boot: int, seed: int,
                seed_sd: float, power_level=None) -> list[FormDraws]:
     """Each 1-D form's predictive draws at xs, from the ladder (x, y) alone."""
-    def draws_of(form, xa, ya):
-        if xa.size < analysis.min_points(form):
-            return analysis.fit_form(form, xa, ya), np.empty((0, 3))
+    def draws_of(form, xa, ya):  # xa is x: a form with too few points is skipped below
         point, boots, _ = analysis.point_and_draws(
             form, xa, ya, n_boot=n_boot, seed=seed,
             seed_level=power_level if form.seed_level else None)
