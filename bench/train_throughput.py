@@ -205,7 +205,7 @@ class Case:
 
     @property
     def micro_seqs(self) -> int:
-        from scalecli.sweep.train import micro_batch_seqs
+        from scalecli.sweep.batches import micro_batch_seqs
 
         return micro_batch_seqs(self.run, self.rt.device, self.run.model.n_embd,
                                 self.data.vocab_size)

@@ -1,10 +1,13 @@
-"""The training batches of a run: step s always gets the same sequences for a given seed."""
+"""The training batches of a run: step s always gets the same sequences for a given seed,
+and how many of them one forward pass takes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
+
+from scalecli.sweep.spec import RunSpec
 
 
 class Batches:
@@ -38,3 +41,26 @@ class Batches:
             index[i] = self._order(epoch)[pos]
         block = self.tokens[self.starts[index][:, None] + self.offsets].long()  # (B, T+1)
         return block[:, :-1], block[:, 1:]
+
+
+def micro_batch_seqs(run: RunSpec, device: torch.device, model_width: int, vocab: int,
+                     workers: int = 1) -> int:
+    """Sequences per forward pass: the whole batch (a worker's share of it) unless memory
+    says otherwise."""
+    context = run.data.context
+    batch_seqs = run.train.batch_tokens // context // workers
+    if run.train.micro_batch_tokens:
+        return run.train.micro_batch_tokens // context
+    if device.type != "cuda":
+        # On CPU a forward of up to 16K tokens keeps the caches warm and costs little memory.
+        limit = max(1, 16_384 // context)
+    else:
+        # Activation memory per token (Korthikanti et al. 2022, ~34 d bytes per layer in
+        # half precision) plus fp32 logits; use under 40% of the free memory.
+        free = torch.cuda.mem_get_info(device)[0]
+        per_token = 34 * model_width * run.model.n_layer + 8 * vocab
+        limit = max(1, int(0.4 * free / (per_token * context)))
+    seqs = batch_seqs
+    while seqs > limit and seqs % 2 == 0:
+        seqs //= 2
+    return seqs

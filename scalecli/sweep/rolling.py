@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from scalecli.errors import ScaleError
 
 # On CPU a forward of up to 16K tokens keeps the caches warm and costs little memory
-# (as train.micro_batch_seqs); beyond that, batching buys nothing.
+# (as batches.micro_batch_seqs); beyond that, batching buys nothing.
 CPU_TOKENS_PER_FORWARD = 16_384
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scalecli.errors import Interrupted
 from scalecli.faults import fail_point, pause_point
 from scalecli.sweep import checkpoint, distributed, mup
-from scalecli.sweep.batches import Batches
+from scalecli.sweep.batches import Batches, micro_batch_seqs
 from scalecli.sweep.data import TokenData
 from scalecli.sweep.distributed import Ranks
 from scalecli.sweep.evaluate import EvalResult, evaluate, val_tensors
@@ -72,29 +72,6 @@ def _optimizer(model: Any, run: RunSpec, device: torch.device) -> torch.optim.Op
     kwargs: dict[str, Any] = {"fused": True}
     return torch.optim.AdamW(param_groups, lr=run.lr, betas=(run.train.beta1, run.train.beta2),
                              **kwargs)
-
-
-def micro_batch_seqs(run: RunSpec, device: torch.device, model_width: int, vocab: int,
-                     workers: int = 1) -> int:
-    """Sequences per forward pass: the whole batch (a worker's share of it) unless memory
-    says otherwise."""
-    context = run.data.context
-    batch_seqs = run.train.batch_tokens // context // workers
-    if run.train.micro_batch_tokens:
-        return run.train.micro_batch_tokens // context
-    if device.type != "cuda":
-        # On CPU a forward of up to 16K tokens keeps the caches warm and costs little memory.
-        limit = max(1, 16_384 // context)
-    else:
-        # Activation memory per token (Korthikanti et al. 2022, ~34 d bytes per layer in
-        # half precision) plus fp32 logits; use under 40% of the free memory.
-        free = torch.cuda.mem_get_info(device)[0]
-        per_token = 34 * model_width * run.model.n_layer + 8 * vocab
-        limit = max(1, int(0.4 * free / (per_token * context)))
-    seqs = batch_seqs
-    while seqs > limit and seqs % 2 == 0:
-        seqs //= 2
-    return seqs
 
 
 def _eval_steps(steps: int, points: int) -> set[int]:
