@@ -362,10 +362,9 @@ def unstable_fit(ev: Evidence) -> list[Diagnostic]:
                               f"the {line.name} law's b has no 95% interval to compare with")]
     half = (b["ci_high"] - b["ci_low"]) / 2.0
     for (kind, _), sizes in sizes_by_budget(ev).items():
-        if kind == FLOPS:
+        if kind == FLOPS or len(sizes) < MIN_SIZES_LOO:
             continue
-        pts = points(sizes, power.get("y") or ev.y_col) if len(sizes) >= MIN_SIZES_LOO else None
-        if pts is None:
+        if (pts := points(sizes, power.get("y") or ev.y_col)) is None:
             continue
         shifts = loo_shifts(pts[0], np.exp(pts[1]))
         worst = int(np.argmax(np.abs(shifts)))
@@ -384,10 +383,9 @@ def mixed_schedules(ev: Evidence) -> list[Diagnostic]:
     kinds = sorted({r.get("schedule") or "cosine" for r in ev.rows})
     if "schedule" not in ev.header or len(kinds) < 2:
         return []
-    listed = ", ".join(kinds)
-    return [Diagnostic("mixed_schedules", "warning", f"The rows mix lr schedules ({listed}), "
-                       "which end at different losses for the same run length. Fit one at a "
-                       "time: --where schedule=wsd.")]
+    return [Diagnostic("mixed_schedules", "warning", "The rows mix lr schedules "
+                       f"({', '.join(kinds)}), which end at different losses for the same run "
+                       "length. Fit one at a time: --where schedule=wsd.")]
 
 
 RULES: tuple[Callable[[Evidence], list[Diagnostic]], ...] = (
