@@ -93,7 +93,7 @@ def test_one_predict_value_gets_its_prediction() -> None:
 
 def test_the_chinchilla_bootstrap_counts_refits_that_fail() -> None:
     # A loss the refit cannot use (an infinite log loss, weighted in by every resample:
-    # 0 * inf is NaN) leaves no finite objective: each of the 6 refits fails and is counted,
+    # 0 * inf is NaN) leaves no finite objective: each of the 2 refits fails and is counted,
     # apart from the resamples with one N or one D, which are counted before any refit.
     n = np.repeat([1e7, 1e8], 4)
     d = np.tile([1e9, 4e9], 4)
@@ -101,5 +101,5 @@ def test_the_chinchilla_bootstrap_counts_refits_that_fail() -> None:
     point = fit_chinchilla(n, d, loss)
     loss[0] = np.inf
     with np.errstate(invalid="ignore"):
-        thetas, skipped = bootstrap_chinchilla(n, d, loss, point, 6, np.random.default_rng(1))
-    assert thetas.shape == (0, 5) and skipped == 6
+        thetas, skipped = bootstrap_chinchilla(n, d, loss, point, 2, np.random.default_rng(1))
+    assert thetas.shape == (0, 5) and skipped == 2
