@@ -130,6 +130,8 @@ COLUMN_DOCS: dict[str, str] = {
     "finished_at": "When the row was written (UTC, ISO 8601).",
 }
 
+# The lr search's record beside results.csv: the sweep writes it, the fit keeps its choices.
+LR_SEARCH_RECORD = "lr_search.json"
 STATUSES = ("ok", "diverged", "failed")
 # `role`: how a run is used, not what it trained (so not part of its run_id). A ladder run is
 # fitted; a validation run (a sweep's `validate:` block, past the ladder) is scored against

@@ -21,7 +21,7 @@ from scalecli.fit.rows import (
     read_csv,
     split_roles,
 )
-from scalecli.results import read_json
+from scalecli.results import LR_SEARCH_RECORD, read_json
 
 
 @dataclass
@@ -148,7 +148,7 @@ def read_runs(req: FitRequest) -> Runs:
     if held:
         excluded[VALIDATION_REASON] = len(held)
     # The lr that the sweep's lr search chose, where it ran (its record beside the CSV)
-    searched = seeds.searched_runs(read_json(req.path.parent / "lr_search.json"))
+    searched = seeds.searched_runs(read_json(req.path.parent / LR_SEARCH_RECORD))
     lad = seeds.ladder(every_lr, header, req.main_x, req.d, req.all_lrs, searched)
     kept = [every_lr[i] for i in lad.fitted_rows()]
     if len(kept) < len(every_lr):

@@ -12,13 +12,14 @@ runs are recorded chooses the same sizes (and so trains nothing new).
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 from pathlib import Path
 
 from scalecli.errors import ScaleError
 from scalecli.fit.driver import compute_fit
 from scalecli.fit.forms import registry
-from scalecli.results import read_rows, role_of
+from scalecli.results import LR_SEARCH_RECORD, read_rows, role_of
 
 
 def ladder_rows(csv_path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -43,7 +44,12 @@ def optimal_params(csv_path: Path, flops: list[float]) -> list[tuple[float, str]
                                     lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        table = _approaches(ladder_csv, flops)
+        # The lr search's record goes with the rows, so that each size keeps the lr the
+        # search chose, as `scalecli fit` on the CSV itself does (`seeds.searched_runs`).
+        record = csv_path.parent / LR_SEARCH_RECORD
+        if record.is_file():
+            shutil.copyfile(record, Path(folder) / LR_SEARCH_RECORD)
+        table = _approaches(ladder_csv, flops, csv_path)
     # the approach that reads N_opt most directly first (`Form.directness`): approach 2's
     # measured parabolas, then approach 3's fitted surface, then approach 1's coarse frontier
     for form in registry.by_directness():
@@ -58,9 +64,10 @@ def optimal_params(csv_path: Path, flops: list[float]) -> list[tuple[float, str]
                      "least 2 budgets, each with sizes on both sides of its optimum)")
 
 
-def _approaches(csv_path: Path, flops: list[float]) -> dict[str, dict]:
-    """fit.json's `approaches` rows by form. Approach 2 alone first: it takes milliseconds,
-    where `compute` also fits approach 3's grid of starts (tens of seconds)."""
+def _approaches(csv_path: Path, flops: list[float], source: Path) -> dict[str, dict]:
+    """fit.json's `approaches` rows by form, fitted on `csv_path` (the ladder's rows of
+    `source`). Approach 2 alone first: it takes milliseconds, where `compute` also fits
+    approach 3's grid of starts (tens of seconds)."""
     # Point estimates only: the choice of a size needs no interval and no holdout.
     options = {"predict_flops": list(flops), "bootstrap": 0, "holdout": 0}
     first = registry.by_directness()[0].name
@@ -74,6 +81,8 @@ def _approaches(csv_path: Path, flops: list[float]) -> dict[str, dict]:
     try:
         doc = compute_fit(csv_path, form=registry.COMPUTE, **options)
     except ScaleError as error:
+        # named by the user's file, not the temporary copy that is gone by now
+        why = str(error).replace(str(csv_path), str(source))
         raise ScaleError(f"validate.flops needs an isoFLOP design: the compute fit of the "
-                         f"ladder's runs failed ({error})") from None
+                         f"ladder's runs failed ({why})") from None
     return {row["form"]: row for row in doc.get("approaches") or []}

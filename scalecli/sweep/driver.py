@@ -20,7 +20,14 @@ from rich.markup import escape
 from scalecli.console import output_console
 from scalecli.errors import Interrupted, ScaleError
 from scalecli.locate import mark_last
-from scalecli.results import atomic_write_text, read_rows, statuses, write_json, write_rows
+from scalecli.results import (
+    LR_SEARCH_RECORD,
+    atomic_write_text,
+    read_rows,
+    statuses,
+    write_json,
+    write_rows,
+)
 from scalecli.sweep import beyond, records
 from scalecli.sweep.interrupt import StopFlag, sigint
 from scalecli.sweep.lock import folder_lock
@@ -196,7 +203,7 @@ def _search_lr(sweep: SweepRun) -> dict[int, float]:
     auto_lr, probes = search(sweep.spec, sweep.data.vocab_size, sweep.data.fingerprint,
                              partial(sweep.train, label="lr search"), sweep.val_losses,
                              partial(sweep.say, style="bold"))
-    write_json(sweep.out_dir / "lr_search.json", {"probes": probes, "chosen": [
+    write_json(sweep.out_dir / LR_SEARCH_RECORD, {"probes": probes, "chosen": [
         {"budget_index": i, "lr": lr} for i, lr in sorted(auto_lr.items())]})
     return auto_lr
 

@@ -4,6 +4,7 @@ from the ladder's own compute fit (approach 2, else 3, else 1), never from valid
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -166,3 +167,54 @@ def test_when_no_approach_converges_the_error_says_what_is_needed(fake_fit) -> N
         suggest.optimal_params(path, FLOPS)
     assert str(caught.value) == ("validate.flops needs an isoFLOP design: the compute fit "
                                  "of the ladder's runs failed (no rows with flops)")
+
+
+def test_a_failed_compute_fit_is_told_by_the_users_csv_not_the_temporary_copy(
+        fake_fit, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, docs, calls = fake_fit
+    docs["isoflop"] = {}
+
+    def failing(csv_path: Path, **options) -> dict:
+        calls.append(options)
+        if options["form"] == "compute":
+            raise ScaleError(f"no row of {csv_path} is left after --where status=ok")
+        return {}
+
+    monkeypatch.setattr(suggest, "compute_fit", failing)
+    with pytest.raises(ScaleError) as caught:
+        suggest.optimal_params(path, FLOPS)
+    assert str(caught.value) == (
+        "validate.flops needs an isoFLOP design: the compute fit of the ladder's runs failed "
+        f"(no row of {path} is left after --where status=ok)")
+
+
+def searched_isoflop(tmp_path: Path) -> Path:
+    """isoflop_rows at one lr, plus a second lr at budget 0's smallest size whose loss is
+    0.5 lower: lowest loss would keep it (and pull that budget's vertex to small N), but the
+    lr search chose the first lr there (lr_search.json beside the CSV)."""
+    rows = [{**r, "lr": "0.01", "seed": "0"} for r in isoflop_rows()]
+    small = rows[0]
+    rows.append({**small, "run_id": "probe-hi", "lr": "0.02",
+                 "val_loss": repr(float(small["val_loss"]) - 0.5)})
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "lr_search.json").write_text(json.dumps({
+        "probes": [{"budget_index": 0, "lr_base": 0.01, "run_id": small["run_id"]},
+                   {"budget_index": 0, "lr_base": 0.02, "run_id": "probe-hi"}],
+        "chosen": [{"budget_index": 0, "lr": 0.01}]}), encoding="utf-8")
+    return write(folder / "results.csv", rows)
+
+
+def test_n_opt_keeps_the_lr_the_search_chose_as_fit_does(tmp_path: Path) -> None:
+    from scalecli.fit.driver import compute_fit
+
+    path = searched_isoflop(tmp_path)
+    fit = compute_fit(path, form="isoflop", predict_flops=FLOPS, bootstrap=0, holdout=0)
+    (row_,) = [r for r in fit["approaches"] if r["form"] == "isoflop"]
+    expected = [p["n_opt"]["value"] for p in row_["predictions"]]
+    assert [n for n, _ in suggest.optimal_params(path, FLOPS)] == pytest.approx(expected)
+    # the same ladder without the record keeps the lower-loss lr: another N_opt, so the
+    # comparison above can fail
+    (path.parent / "lr_search.json").unlink()
+    alone = [n for n, _ in suggest.optimal_params(path, FLOPS)]
+    assert alone[0] != pytest.approx(expected[0], rel=1e-3)
