@@ -50,11 +50,11 @@ MIN_R2 = 0.95
 # The usual 5% level; a quadratic's three coefficients need four sizes for one dof.
 CURVE_ALPHA = 0.05
 MIN_SIZES_CURVE = 4
+EXACT_RSS = 1e-24  # an exact fit's rss, relative to sum(log y^2): (1e-12)^2, far above rounding
 # fit.json's band and the measured interval coverage stop at 10x the largest size
 # (analysis._band, bench/fit_coverage.py); nothing checks a law further out.
 FAR_FACTOR = 10.0
-# Leaving one of four sizes out still leaves a line with a degree of freedom.
-MIN_SIZES_LOO = 4
+MIN_SIZES_LOO = 4  # leaving one of four sizes out still leaves a line with a dof
 
 
 @dataclass(frozen=True)
@@ -209,8 +209,8 @@ def curvature_p(lx: np.ndarray, ly: np.ndarray) -> float | None:
     coef, *_ = np.linalg.lstsq(design, ly, rcond=None)
     dof, rss = lx.size - 3, float(np.sum((ly - design @ coef) ** 2))
     se = math.sqrt(rss / dof * np.linalg.inv(design.T @ design)[2, 2])
-    if se == 0.0:  # an exact fit: any curvature is certain, none is none
-        return 0.0 if abs(coef[2]) > 1e-12 else 1.0
+    if rss <= EXACT_RSS * max(float(np.sum(ly**2)), 1.0):  # exact: t is rounding / rounding
+        return 0.0 if abs(coef[2]) > 1e-12 else 1.0  # any curvature is certain, none is none
     return float(2.0 * stats.t.sf(abs(coef[2]) / se, dof))
 
 

@@ -362,3 +362,16 @@ def test_mixed_schedules_is_silent_on_one_schedule_or_without_the_column():
     wsd = [{**r, "schedule": "wsd"} for r in ladder()]
     assert dg.mixed_schedules(evidence(wsd, header=[*HEADER, "schedule"])) == []
     assert dg.mixed_schedules(evidence(ladder())) == []
+
+
+def test_an_exact_power_law_never_bends_whatever_its_rounding() -> None:
+    # Noiseless synthetic ladders leave residuals of rounding size; a t of rounding over
+    # rounding is any number, and about one such ladder in 400 read as a bend at 5%.
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        lx = np.sort(rng.uniform(8.0, 22.0, rng.integers(4, 9)))
+        assert dg.curvature_p(lx, rng.uniform(1.0, 6.0) + rng.uniform(-0.3, -0.02) * lx) == 1.0
+    lx = np.log([1e5, 2e5, 4e5, 8e5, 1.6e6])
+    assert dg.curvature_p(lx, 1.0 + 0.01 * (lx - lx.mean()) ** 2) == 0.0  # an exact bend
+    noisy = 1.0 - 0.1 * lx + np.array([0.01, -0.01, -0.01, 0.01, 0.0])
+    assert 0.0 < dg.curvature_p(lx, noisy) < 1.0  # a real fit keeps its t-test
