@@ -54,6 +54,6 @@ def by_convention(choice: str, job: Job, table: list[dict]
 
 
 def skipped_notes(skipped: dict[str, str]) -> list[str]:
-    """One summary note per convention left out."""
-    return [f"N counted as {NAMES.get(column, column)} ({column}) left out of the "
+    """One summary note per convention left out (`by_convention` skips only NAMES' columns)."""
+    return [f"N counted as {NAMES[column]} ({column}) left out of the "
             f"conventions table: {why}" for column, why in skipped.items()]
