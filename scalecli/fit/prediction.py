@@ -87,7 +87,7 @@ def loss_form_draws(form, x: np.ndarray, loss: np.ndarray, xs: np.ndarray,
         return None
     if form.perplexity:
         y = form.log_predict(point.theta, xs)[0]
-        curves = form.log_predict(boots, xs) if boots.size else np.empty((0, xs.size))
+        curves = form.log_predict(boots, xs)  # (0, k) thetas give (0, m) curves
     else:
         y = form.predict(point.theta, xs)
         curves = np.array([form.predict(t, xs) for t in boots]).reshape(-1, xs.size)
