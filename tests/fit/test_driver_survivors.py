@@ -5,7 +5,6 @@ table keeps its order whichever N --x names."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from scalecli.fit import schema
 from scalecli.fit.driver import compute_fit
 from scalecli.fit.rows import numeric_column
 from tests.fit.test_conventions import rows as gpt2_rows
+from tests.fit.test_conventions import write
 
 THETA = (1.69, 406.4, 410.7, 0.34, 0.28)  # Hoffmann et al.'s E, A, B, alpha, beta
 
@@ -25,15 +25,6 @@ THETA = (1.69, 406.4, 410.7, 0.34, 0.28)  # Hoffmann et al.'s E, A, B, alpha, be
 def chinchilla_loss(n: float, d: float) -> float:
     e, a, b, alpha, beta = THETA
     return e + a / n**alpha + b / d**beta
-
-
-def write(folder: Path, table: list[dict[str, str]]) -> Path:
-    path = folder / "results.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
-    return path
 
 
 def grid(validation_n: float, validation_d: float) -> list[dict[str, str]]:

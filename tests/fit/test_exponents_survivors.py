@@ -12,6 +12,7 @@ import pytest
 from scalecli.fit import compute, diagnostics
 from scalecli.fit import exponents as ex
 from scalecli.fit.slices import Evidence
+from tests.fit.test_exponents_units import OneRowPerPoint
 
 
 def slope_fit(x: np.ndarray, y: np.ndarray) -> dict:
@@ -19,16 +20,6 @@ def slope_fit(x: np.ndarray, y: np.ndarray) -> dict:
     b = float(np.polyfit(np.log(x), np.log(y), 1)[0])
     return {"converged": True, "n_points": x.size, "r2_log": 1.0,
             "params": {"b": {"value": b, "se": 0.01, "ci_low": b - 0.02, "ci_high": b + 0.02}}}
-
-
-class OneRowPerPoint:
-    """A seeds.Ladder of one row per configuration."""
-
-    @staticmethod
-    def first(values: np.ndarray) -> np.ndarray:
-        return values
-
-    mean = first
 
 
 def test_the_frontier_groups_runs_by_budget_flops_when_the_csv_has_it() -> None:
