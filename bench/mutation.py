@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            # One tokenizer cache for every mutant's tests, not one per pytest session.
-           "SCALECLI_CACHE": str(args.workdir / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+           "SCALECLI_CACHE": str(args.workdir / "cache"), "RAY_USAGE_STATS_ENABLED": "0",
+           # a mutant that drops an encoding fails its test, as in .ci/run (pyproject.toml)
+           "PYTHONWARNDEFAULTENCODING": "1"}
     record = args.workdir / "picked.json"
     if args.report_only:
         saved = json.loads(record.read_text(encoding="utf-8"))

@@ -26,7 +26,7 @@ LOCK_NAME = ".lock"
 
 def _read_pid(path: Path) -> int:
     try:
-        return int(path.read_text().strip() or 0)
+        return int(path.read_text(encoding="utf-8").strip() or 0)
     except (OSError, ValueError):
         return 0
 
