@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from scalecli.fit import diagnostics as dg
+from scalecli.fit.isoflop import parabola
 from tests.fit.test_diagnostics import HEADER, evidence, ladder, row
 from tests.fit.test_diagnostics_texts import lr_rows, one
 from tests.fit.test_noise_review import isoflop_rows
@@ -116,6 +117,33 @@ def test_curvature_p_calls_a_fit_exact_below_1e_24_of_sum_log_y_squared() -> Non
     assert dg.curvature_p(LX, small) == pytest.approx(1 - math.sqrt(70 / 72), rel=1e-3)
 
 
+def centred_fit(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, float]:
+    """The least squares that curvature_p makes (u = lx - mean, LAPACK's lstsq), only to pick
+    inputs that land exactly on its boundaries: where they land is LAPACK's rounding."""
+    u = lx - lx.mean()
+    design = np.column_stack([np.ones_like(u), u, u**2])
+    coef, *_ = np.linalg.lstsq(design, ly, rcond=None)
+    return coef, float(np.sum((ly - design @ coef) ** 2))
+
+
+def test_curvature_p_at_its_two_thresholds_exactly() -> None:
+    # An rss of exactly 1e-24 (sum(log y^2) < 1) is still an exact fit: its curvature,
+    # above 1e-12, is certain (p = 0.0), where the t-test would give t = c2 / 1.9e-13 ~ 10
+    # and p ~ 0.01. e = sqrt(1e-25) makes rss = 10 e^2 = 1e-24 up to LAPACK's rounding;
+    # keep the curvatures for which it is exactly that.
+    e = math.sqrt(1e-25)
+    at_rss = [ly for c2 in np.linspace(1.5e-12, 5e-12, 36)
+              if centred_fit(LX, ly := c2 * U**2 + e * R)[1] == 1e-24]
+    assert at_rss
+    assert [dg.curvature_p(LX, ly) for ly in at_rss] == [0.0] * len(at_rss)
+    # A curvature of exactly 1e-12 on an exact fit is none (p = 1.0), as below it.
+    at_c2 = [(lx, ly) for n in range(4, 9) for step in (1.0, 0.5, 2.0, math.log(2), math.log(10))
+             if centred_fit(lx := 10.0 + step * np.arange(n), ly := 1e-12 * (lx - lx.mean()) ** 2)
+             [0][2] == 1e-12]
+    assert at_c2
+    assert [dg.curvature_p(lx, ly) for lx, ly in at_c2] == [1.0] * len(at_c2)
+
+
 # -------------------------------------------------------------------------------- bends
 
 
@@ -158,3 +186,26 @@ def test_a_flat_three_size_isoflop_budget_gives_its_curvature_and_standard_error
         "noise (1.96 standard errors; seed sd 0.02): C = 1e+12: curvature 0.02 nats per "
         "(ln N)^2 against a standard error of 0.0261 (3 sizes). Its N_opt is not measured: "
         "widen its sizes around the optimum or add seeds.")
+
+
+def test_a_curvature_of_exactly_1_96_standard_errors_is_measured() -> None:
+    # Flat means |c2| < 1.96 se, strictly. Take the seed sd at which 1.96 se equals |c2| to
+    # the last bit (se = sd sqrt((X'WX)^-1[2, 2]), c2 the weighted parabola's, as above).
+    rows = [r for r in isoflop_rows({1e12: 0.02}, sd=0.02) if r["model"] in ("i0", "i2", "i4")]
+    sizes = dg.sizes_by_budget(evidence(rows, header=[*HEADER, "budget_flops"]))[
+        (dg.FLOPS, 1e12)]
+    log_n = np.log([s.x for s in sizes])
+    u, w = log_n - log_n.mean(), np.full(3, 2.0)
+    c2 = abs(parabola(u, np.array([s.loss for s in sizes]), w)[2])
+    design = np.column_stack([np.ones_like(u), u, u * u])
+    k = math.sqrt(np.linalg.inv(design.T @ (design * w[:, None]))[2, 2])
+    sd = c2 / (1.96 * k)
+    for _ in range(40):  # the neighbouring floats of sd, upwards, then from below
+        if 1.96 * (sd * k) == c2:
+            break
+        sd = np.nextafter(sd, math.inf if 1.96 * (sd * k) < c2 else 0.0)
+    assert 1.96 * (sd * k) == c2
+    assert dg.flat_slice(sizes, sd) is None
+    assert dg.flat_slice(sizes, sd * (1 + 1e-9)) == (
+        "C = 1e+12: curvature 0.02 nats per (ln N)^2 against a standard error of 0.0102 "
+        "(3 sizes)")
