@@ -212,7 +212,10 @@ def results(repo: Path, module: str) -> dict[str, str]:
     """Each mutant's status (killed, survived, no tests, timeout...) from mutmut's record."""
     from mutmut.stats import status_by_exit_code
 
-    meta = json.loads((repo / "mutants" / (module + ".meta")).read_text(encoding="utf-8"))
+    path = repo / "mutants" / (module + ".meta")
+    if not path.exists():  # --again with nothing left to run: mutmut never ran here
+        return {}
+    meta = json.loads(path.read_text(encoding="utf-8"))
     return {name: status_by_exit_code[code] for name, code in meta["exit_code_by_key"].items()}
 
 
@@ -287,6 +290,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true",
                         help="list the last run's results in WORKDIR again (after editing "
                              "mutation_equivalent.txt) without running anything")
+    parser.add_argument("--again", type=Path, default=None, metavar="EARLIER_WORKDIR",
+                        help="run again, on the last commit, only the mutants that the run in "
+                             "EARLIER_WORKDIR did not kill; its killed ones count as killed, "
+                             "so the table grades every mutant that run picked")
     parser.add_argument("--workdir", type=Path,
                         default=Path(os.environ.get("TMPDIR", "/tmp")) / "scalecli-mutation")
     return parser.parse_args(argv)
@@ -309,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         picked = {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
                   for m, v in saved["modules"].items()}
         return report(repo, picked, env, read_equivalent(), saved.get("seconds"),
-                      saved["sample"])
-    modules = [m for arg in (args.module or default_modules()) for m in expand(arg)]
+                      saved["sample"], saved.get("carried", {}))
+    earlier, carried = (None, {}) if args.again is None else killed_before(args.again)
+    modules = ([m for arg in (args.module or default_modules()) for m in expand(arg)]
+               if earlier is None else list(earlier))
     tests = args.tests or list(dict.fromkeys(t for m in modules for t in tests_for(m)))
     copy_repository(repo, args.worktree)
     tests = [t for t in tests if (repo / t.partition("::")[0]).exists()]
@@ -320,28 +329,24 @@ def main(argv: list[str] | None = None) -> int:
     picked: dict[str, Module] = {}
     for module in modules:
         names = mutant_names(repo, module)
+        if earlier is not None:
+            picked[module] = again(module, names, earlier[module])
+            continue
         sample = args.sample if args.sample is not None else next(
             (k for prefix, k in DEFAULT_SAMPLE.items() if module.startswith(prefix)), 0)
         chosen = sorted(rng.sample(names, sample)) if 0 < sample < len(names) else names
         picked[module] = Module(module, len(names), [Mutant(n) for n in chosen])
-    names = [m.name for module in picked.values() for m in module.mutants]
+    names = [m.name for module in picked.values() for m in module.mutants
+             if m.name not in carried]
     source = ("the last commit" if args.worktree is None else "the working tree"
               if not args.worktree else f"the last commit, {' '.join(args.worktree)} as edited")
     print(f"mutating {len(modules)} modules, {len(names)} mutants, in {repo} "
           f"({source}); tests: {' '.join(tests)}",
           flush=True)
     log = args.workdir / "mutmut.log"
-    with open(log, "w", encoding="utf-8") as handle:
-        # Its own session, so that an interrupted harness stops mutmut's workers too.
-        proc = subprocess.Popen(["mutmut", "run", "--max-children", str(args.jobs), *names],
-                                cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        signal.signal(signal.SIGTERM, lambda *_: os.killpg(proc.pid, signal.SIGTERM))
-        try:
-            code = proc.wait()
-        except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGTERM)
-            raise
+    # `mutmut run` with no names runs every mutant: with --again and nothing left to run,
+    # mutmut is not started, and the table is the earlier run's.
+    code = run_mutmut(repo, names, args.jobs, env, log) if names else 0
     if code != 0:
         print(log.read_text(encoding="utf-8", errors="replace")[-3000:])
         print(f"mutmut failed (exit {code}); its log: {log}")
@@ -349,15 +354,59 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     # What was run, so that --report-only can list it again (after an equivalent is added).
     record.write_text(json.dumps({
-        "sample": args.sample, "seconds": seconds,
+        "sample": args.sample, "seconds": seconds, "carried": carried,
         "modules": {m: {"total": v.total, "mutants": [x.name for x in v.mutants]}
                     for m, v in picked.items()}}, indent=1), encoding="utf-8")
-    return report(repo, picked, env, read_equivalent(), seconds, args.sample)
+    return report(repo, picked, env, read_equivalent(), seconds, args.sample, carried)
+
+
+def run_mutmut(repo: Path, names: list[str], jobs: int, env: dict[str, str],
+               log: Path) -> int:
+    with open(log, "w", encoding="utf-8") as handle:
+        # Its own session, so that an interrupted harness stops mutmut's workers too.
+        proc = subprocess.Popen(["mutmut", "run", "--max-children", str(jobs), *names],
+                                cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        signal.signal(signal.SIGTERM, lambda *_: os.killpg(proc.pid, signal.SIGTERM))
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise
+
+
+def killed_before(workdir: Path) -> tuple[dict[str, Module], dict[str, str]]:
+    """The modules an earlier run picked, and the status of each mutant it killed."""
+    record = workdir / "picked.json"
+    if not record.exists():
+        raise SystemExit(f"--again: {record} does not exist; give the --workdir of a finished run")
+    saved = json.loads(record.read_text(encoding="utf-8"))
+    modules = {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
+               for m, v in saved["modules"].items()}
+    carried = dict(saved.get("carried", {}))
+    for module, entry in modules.items():
+        status = results(workdir / "repo", module)
+        carried.update({m.name: status[m.name] for m in entry.mutants
+                        if status.get(m.name) in KILLED})
+    return modules, carried
+
+
+def again(module: str, names: list[str], earlier: Module) -> Module:
+    """The earlier run's pick of `module`, which must still be mutmut's names for it: a
+    mutant's name numbers the mutations of its function, so an edited function renames them."""
+    if len(names) != earlier.total or not {m.name for m in earlier.mutants} <= set(names):
+        raise SystemExit(f"--again: {module} has changed since the earlier run (its mutants "
+                         "are not the same); run it again in full")
+    return Module(module, earlier.total, [Mutant(m.name) for m in earlier.mutants])
 
 
 def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
            equivalent: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str],
-           seconds: float | None, sample: int | None) -> int:
+           seconds: float | None, sample: int | None,
+           carried: dict[str, str] | None = None) -> int:
+    """The table and the survivors. `carried`: the statuses of mutants an earlier run killed
+    and this one did not run again (--again)."""
+    carried = carried or {}
     print("\n| module | mutants run / made | killed | survived | equivalent | kill rate "
           "| 95% interval |")
     print("|---|---|---|---|---|---|---|")
@@ -369,7 +418,7 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
         status = results(repo, module)
         killed = survived = same = 0
         for mutant in entry.mutants:
-            mutant.status = status.get(mutant.name, "not checked")
+            mutant.status = carried.get(mutant.name) or status.get(mutant.name, "not checked")
             if mutant.status in KILLED:
                 killed += 1
                 if mutant.status == "timeout":
@@ -407,6 +456,9 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
     took = f"{seconds / 60:.1f} minutes; " if seconds is not None else ""
     sampled = any(len(entry.mutants) < entry.total for entry in picked.values())
     what = "a sample of the mutants of some modules" if sampled else "every mutant"
+    if carried:
+        what += (f", {len(carried)} of them killed in the earlier run and not run again "
+                 "(--again)")
     print(f"\n{took}{what}" + (f" (--sample {sample})" if sample else ""))
     print(f"all modules pooled: {counts['killed']} of {total} killed, "
           f"{interval_text(counts['killed'], total)}")

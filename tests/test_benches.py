@@ -276,6 +276,20 @@ def test_mutation_tiny(tmp_path: Path) -> None:
         assert re.match(r"scalecli/sweep/lr_search\.py:\d+  \w+  \w[\w ]*: .+  ->  .+", line)
     assert not (ROOT / "mutants").exists()  # mutmut ran in the copy
 
+    # --again runs only the first run's survivors, and grades the same 3 mutants: the ones
+    # killed before count as killed, so nothing can be lost between the runs.
+    proc = subprocess.run(
+        [sys.executable, "bench/mutation.py", "--again", str(tmp_path / "mutation"),
+         "--tests", "tests/sweep/test_lr_choice.py", "--workdir", str(tmp_path / "again")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    lines = proc.stdout.strip().splitlines()
+    rerun = fields(lines[-1])
+    assert int(rerun["mutants"]) == 3
+    assert int(rerun["killed"]) + int(rerun["survived"]) + int(rerun["equivalent"]) == 3
+    assert int(rerun["killed"]) >= int(last["killed"])
+    assert f"mutating 1 modules, {3 - int(last['killed'])} mutants" in proc.stdout
+
 
 def test_profile_step_tiny(tmp_path: Path) -> None:
     lines = run_bench("profile_step.py", [], tmp_path)
@@ -310,11 +324,8 @@ def test_perturbation_tiny(tmp_path: Path) -> None:
     assert math.isfinite(delta) and delta >= 0
 
 
-def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
-    """The harness's per-module interval (it imports without mutmut). 10 of 10 killed gives
-    the Wilson interval 72.2-100% (Agresti and Coull 1998 tabulate 0.722 for x = n = 10);
-    9 of 10 gives 59.6-98.2%, which is why one sample of 10 ranks modules and cannot grade
-    one at 90%."""
+def load_mutation_harness():
+    """bench/mutation.py as a module (it imports without mutmut)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("mutation", ROOT / "bench" / "mutation.py")
@@ -324,6 +335,27 @@ def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
         spec.loader.exec_module(mutation)
     finally:
         del sys.modules["mutation"]
+    return mutation
+
+
+def test_mutation_again_refuses_a_module_whose_mutants_changed() -> None:
+    mutation = load_mutation_harness()
+    earlier = mutation.Module("m.py", 3, [mutation.Mutant("m.x_f__mutmut_1"),
+                                          mutation.Mutant("m.x_f__mutmut_3")])
+    names = ["m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_f__mutmut_3"]
+    kept = mutation.again("m.py", names, earlier)
+    assert (kept.total, [m.name for m in kept.mutants]) == (3, names[::2])
+    for changed in ([*names, "m.x_f__mutmut_4"], ["m.x_g__mutmut_1", *names[1:]]):
+        with pytest.raises(SystemExit, match=r"m\.py has changed since the earlier run"):
+            mutation.again("m.py", changed, earlier)
+
+
+def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
+    """The harness's per-module interval (it imports without mutmut). 10 of 10 killed gives
+    the Wilson interval 72.2-100% (Agresti and Coull 1998 tabulate 0.722 for x = n = 10);
+    9 of 10 gives 59.6-98.2%, which is why one sample of 10 ranks modules and cannot grade
+    one at 90%."""
+    mutation = load_mutation_harness()
     assert mutation.wilson(10, 10) == pytest.approx((72.25, 100.0), abs=0.01)
     assert mutation.wilson(9, 10) == pytest.approx((59.58, 98.21), abs=0.01)
     assert mutation.wilson(0, 4) == pytest.approx((0.0, 48.99), abs=0.01)
