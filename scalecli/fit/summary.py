@@ -284,6 +284,7 @@ def prediction_lines(block: dict) -> list[str]:
 def print_validation(console, block: dict) -> None:
     """The 'Prediction check' table: per validation run and form, predicted [low, high],
     observed, relative error, inside; then the best form and the forms ruled out."""
+    from rich.markup import escape
     from rich.table import Table
 
     if block["runs"]:
@@ -291,7 +292,9 @@ def print_validation(console, block: dict) -> None:
                       "prediction intervals)", title_justify="left")
         for column in ("run", "N", "form", "predicted [low, high]", "observed", "rel. error",
                        "inside"):
-            table.add_column(column, justify="left" if column in ("run", "form") else "right")
+            # escaped: rich would read "[low, high]" as a style tag and print "predicted"
+            table.add_column(escape(column),
+                             justify="left" if column in ("run", "form") else "right")
         for run in block["runs"]:
             label = run.get("model") or run.get("run_id") or "-"
             for k, s in enumerate(run["scores"]):
