@@ -292,8 +292,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "mutation_equivalent.txt) without running anything")
     parser.add_argument("--again", type=Path, default=None, metavar="EARLIER_WORKDIR",
                         help="run again, on the last commit, only the mutants that the run in "
-                             "EARLIER_WORKDIR did not kill; its killed ones count as killed, "
-                             "so the table grades every mutant that run picked")
+                             "EARLIER_WORKDIR did not kill, and every mutant of a function "
+                             "edited since; its other killed ones count as killed, so the "
+                             "table grades every mutant that run picked")
     parser.add_argument("--workdir", type=Path,
                         default=Path(os.environ.get("TMPDIR", "/tmp")) / "scalecli-mutation")
     return parser.parse_args(argv)
@@ -330,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     for module in modules:
         names = mutant_names(repo, module)
         if earlier is not None:
-            picked[module] = again(module, names, earlier[module])
+            picked[module], stale = again(
+                module, names, earlier[module],
+                function_sources(args.again / "repo" / module), function_sources(repo / module))
+            carried = {k: v for k, v in carried.items() if k not in stale}
             continue
         sample = args.sample if args.sample is not None else next(
             (k for prefix, k in DEFAULT_SAMPLE.items() if module.startswith(prefix)), 0)
@@ -391,13 +395,39 @@ def killed_before(workdir: Path) -> tuple[dict[str, Module], dict[str, str]]:
     return modules, carried
 
 
-def again(module: str, names: list[str], earlier: Module) -> Module:
-    """The earlier run's pick of `module`, which must still be mutmut's names for it: a
-    mutant's name numbers the mutations of its function, so an edited function renames them."""
-    if len(names) != earlier.total or not {m.name for m in earlier.mutants} <= set(names):
-        raise SystemExit(f"--again: {module} has changed since the earlier run (its mutants "
-                         "are not the same); run it again in full")
-    return Module(module, earlier.total, [Mutant(m.name) for m in earlier.mutants])
+def function_sources(path: Path) -> dict[str, str]:
+    """Each function's source by the key mutmut names its mutants with (x_f, xǁClassǁm)."""
+    text = path.read_text(encoding="utf-8")
+    out = {}
+    for node in ast.parse(text).body:
+        members = node.body if isinstance(node, ast.ClassDef) else [node]
+        for item in members:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                key = (f"xǁ{node.name}ǁ{item.name}" if isinstance(node, ast.ClassDef)
+                       else f"x_{item.name}")
+                out[key] = ast.get_source_segment(text, item) or ""
+    return out
+
+
+def function_of(name: str) -> str:
+    """mutmut's key of a mutant's function: scalecli.fit.m.x_f__mutmut_3 -> x_f."""
+    return name.rpartition(".")[2].partition("__mutmut_")[0]
+
+
+def again(module: str, names: list[str], earlier: Module, before: dict[str, str],
+          now: dict[str, str]) -> tuple[Module, set[str]]:
+    """The earlier run's pick of `module` where its function is unchanged, and every mutant
+    of a function edited since (mutmut numbers a function's mutations, so an edit renames
+    them all): (the pick, the earlier mutants whose verdicts no longer hold)."""
+    changed = {key for key in set(before) | set(now) if before.get(key) != now.get(key)}
+    kept = [Mutant(m.name) for m in earlier.mutants if function_of(m.name) not in changed]
+    missing = [m.name for m in kept if m.name not in set(names)]
+    if missing:  # an unchanged function should give the same names
+        raise SystemExit(f"--again: {module}: {missing[0]} is not a mutant any more; run the "
+                         "module again in full")
+    fresh = [Mutant(n) for n in names if function_of(n) in changed]
+    stale = {m.name for m in earlier.mutants if function_of(m.name) in changed}
+    return Module(module, len(names), kept + fresh), stale
 
 
 def report(repo: Path, picked: dict[str, Module], env: dict[str, str],

@@ -338,16 +338,34 @@ def load_mutation_harness():
     return mutation
 
 
-def test_mutation_again_refuses_a_module_whose_mutants_changed() -> None:
+def test_mutation_again_reruns_every_mutant_of_an_edited_function() -> None:
     mutation = load_mutation_harness()
-    earlier = mutation.Module("m.py", 3, [mutation.Mutant("m.x_f__mutmut_1"),
-                                          mutation.Mutant("m.x_f__mutmut_3")])
-    names = ["m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_f__mutmut_3"]
-    kept = mutation.again("m.py", names, earlier)
-    assert (kept.total, [m.name for m in kept.mutants]) == (3, names[::2])
-    for changed in ([*names, "m.x_f__mutmut_4"], ["m.x_g__mutmut_1", *names[1:]]):
-        with pytest.raises(SystemExit, match=r"m\.py has changed since the earlier run"):
-            mutation.again("m.py", changed, earlier)
+    before = {"x_f": "def f(): return 1", "x_g": "def g(): return 2"}
+    earlier = mutation.Module("m.py", 4, [mutation.Mutant(n) for n in (
+        "m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_g__mutmut_1", "m.x_g__mutmut_2")])
+    names = ["m.x_f__mutmut_1", "m.x_f__mutmut_2", "m.x_g__mutmut_1", "m.x_g__mutmut_2"]
+    kept, stale = mutation.again("m.py", names, earlier, before, dict(before))
+    assert ([m.name for m in kept.mutants], stale) == (names, set())
+    # g edited: its new mutants (three now) are all picked, its old verdicts are stale
+    names = [*names[:2], "m.x_g__mutmut_1", "m.x_g__mutmut_2", "m.x_g__mutmut_3"]
+    edited = {**before, "x_g": "def g(): return 2 + 0"}
+    kept, stale = mutation.again("m.py", names, earlier, before, edited)
+    assert [m.name for m in kept.mutants] == names
+    assert kept.total == 5
+    assert stale == {"m.x_g__mutmut_1", "m.x_g__mutmut_2"}
+    # an unchanged function whose mutant is gone: the names are not mutmut's any more
+    with pytest.raises(SystemExit, match=r"m\.x_f__mutmut_2 is not a mutant any more"):
+        mutation.again("m.py", [names[0], *names[2:]], earlier, before, edited)
+
+
+def test_mutation_function_sources_key_functions_as_mutmut_does(tmp_path: Path) -> None:
+    mutation = load_mutation_harness()
+    path = tmp_path / "m.py"
+    path.write_text("def f():\n    return 1\n\n\nclass C:\n    def m(self):\n        return 2\n",
+                    encoding="utf-8")
+    assert mutation.function_sources(path) == {
+        "x_f": "def f():\n    return 1", "xǁCǁm": "def m(self):\n        return 2"}
+    assert mutation.function_of("scalecli.fit.m.xǁCǁm__mutmut_12") == "xǁCǁm"
 
 
 def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
