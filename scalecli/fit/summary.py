@@ -296,7 +296,8 @@ def print_validation(console, block: dict) -> None:
             table.add_column(escape(column),
                              justify="left" if column in ("run", "form") else "right")
         for run in block["runs"]:
-            label = run.get("model") or run.get("run_id") or "-"
+            # a run's name is the user's text, not markup: "gpt [ablation]" keeps its brackets
+            label = escape(run.get("model") or run.get("run_id") or "-")
             for k, s in enumerate(run["scores"]):
                 inside = "-" if s["inside"] is None else ("yes" if s["inside"] else
                                                           "[yellow]no[/]")
@@ -310,7 +311,7 @@ def print_validation(console, block: dict) -> None:
     console.print(f"  best form: {block.get('best_form') or '-'}; ruled out (a run outside "
                   f"its interval): {ruled}", highlight=False)
     for c in block.get("compute") or []:
-        runs = ", ".join(f"{r.get('model') or r.get('run_id')} {r['observed']:.4g}"
+        runs = ", ".join(f"{escape(str(r.get('model') or r.get('run_id')))} {r['observed']:.4g}"
                          + ("" if r.get("predicted") is None else
                             f" (3: {_iv(r, 'predicted')})")
                          for r in c["runs"])
