@@ -200,8 +200,9 @@ def print_exponents(console, entries: list[dict]) -> None:
 
     rows, missing = exponent_rows(entries)
     out = Table(title="exponents: every scale the design supports", title_justify="left")
-    for column in EXPONENT_HEADERS:
-        out.add_column(column, justify="left" if column in ("scale", "at", "law") else "right")
+    for column in EXPONENT_HEADERS:  # text left, numbers right
+        out.add_column(column, justify="left" if column in ("scale", "at", "what the number is")
+                       else "right")
     for row in rows:
         out.add_row(*row)
     console.print(out)
