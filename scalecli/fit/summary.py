@@ -196,6 +196,7 @@ def print_optimum(console, name: str, fit: dict) -> None:
 def print_exponents(console, entries: list[dict]) -> None:
     """`--form all`'s exponents: a table of every scale the design supports, then the
     scales it does not, each with what to add."""
+    from rich.markup import escape
     from rich.table import Table
 
     rows, missing = exponent_rows(entries)
@@ -203,11 +204,11 @@ def print_exponents(console, entries: list[dict]) -> None:
     for column in EXPONENT_HEADERS:  # text left, numbers right
         out.add_column(column, justify="left" if column in ("scale", "at", "what the number is")
                        else "right")
-    for row in rows:
-        out.add_row(*row)
+    for row in rows:  # size labels and column names are the user's text, not markup
+        out.add_row(*(escape(cell) for cell in row))
     console.print(out)
     for line in missing:
-        console.print(f"  [yellow]not measured:[/] {line}", highlight=False)
+        console.print(f"  [yellow]not measured:[/] {escape(line)}", highlight=False)
 
 
 def print_approaches(console, table: list[dict], conventions: dict | None = None) -> None:
