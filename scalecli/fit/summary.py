@@ -214,6 +214,7 @@ def print_exponents(console, entries: list[dict]) -> None:
 def print_approaches(console, table: list[dict], conventions: dict | None = None) -> None:
     """Chinchilla's approaches side by side, with an "N counted as" column when fit.json has
     `conventions`; then N_opt, D_opt (and loss) per budget asked, for the default N."""
+    from rich.markup import escape
     from rich.table import Table
 
     groups = list((conventions or {}).items()) or [(None, table)]
@@ -227,7 +228,8 @@ def print_approaches(console, table: list[dict], conventions: dict | None = None
                        else "right")
     for column, rows in groups:
         for k, r in enumerate(rows):
-            named = [f"{NAMES.get(column, column)} ({column})" if k == 0 else ""] \
+            # an --x outside NAMES is a CSV column's name: the user's text, not markup
+            named = [escape(f"{NAMES.get(column, column)} ({column})") if k == 0 else ""] \
                 if conventions else []
             out.add_row(*named, r["approach"], estimate_text(r["a_opt"]),
                         estimate_text(r["b_opt"]), estimate_text(r.get("tokens_per_param")))
