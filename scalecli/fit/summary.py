@@ -25,28 +25,33 @@ def _solves_optimum(name: str) -> bool:
 
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     """One table of parameters per form, then fit quality, extrapolation and derived lines."""
+    from rich.markup import escape
     from rich.table import Table
 
     from scalecli.console import output_console
 
+    # The CSV's path, its column names, --where's values, size labels and run names are the
+    # user's text, not markup: escaped, so that a name like 'm[/b]' prints as written
+    # instead of crashing rich with a MarkupError (and '[b]' is not swallowed as a style).
     console = output_console()
     excluded = ", ".join(f"{n} {k}" for k, n in doc["rows_excluded"].items())
     console.print(
-        f"[bold]{doc['source']}[/]: {doc['rows_used']} of {doc['rows_total']} rows used"
-        + (f" (left out: {excluded})" if excluded else "")
-        + (f"; filter {' '.join(doc['filter'])}" if doc["filter"] else "")
+        f"[bold]{escape(doc['source'])}[/]: {doc['rows_used']} of {doc['rows_total']} rows used"
+        + (f" (left out: {escape(excluded)})" if excluded else "")
+        + (f"; filter {escape(' '.join(doc['filter']))}" if doc["filter"] else "")
     )
     if doc.get("seed_noise"):
         for line in seed_noise_lines(doc["seed_noise"]):
-            console.print(line, highlight=False)
+            console.print(escape(line), highlight=False)
     for name, fit in doc["fits"].items():
         boot = fit["bootstrap"]
-        title = f"{name}: {fit['y']} vs {fit['x']}" + (f", {fit['d']}" if fit["d"] else "")
+        title = escape(f"{name}: {fit['y']} vs {fit['x']}"
+                       + (f", {fit['d']}" if fit["d"] else ""))
         if isinstance(registry.find(name), ComputeForm):
             print_optimum(console, name, fit)
             continue
         if not fit["converged"]:
-            console.print(f"[bold red]{title}: did not converge[/] ({fit['message']})")
+            console.print(f"[bold red]{title}: did not converge[/] ({escape(fit['message'])})")
             continue
         table = Table(title=title, title_justify="left")
         for column in ("param", "value", "se", "95% CI"):
@@ -63,11 +68,12 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
         derived = fit["derived"]
         if "ten_x_text" in derived:
             console.print(
-                f"  [bold]{derived['ten_x_text']}[/] (10^b = {derived['ten_x_factor']:.4f})"
+                f"  [bold]{escape(derived['ten_x_text'])}[/] "
+                f"(10^b = {derived['ten_x_factor']:.4f})"
             )
             beside = ten_x_combined_text(doc.get("prediction"))
             if beside:
-                console.print(f"  {beside}", highlight=False)
+                console.print(f"  {escape(beside)}", highlight=False)
         if _solves_optimum(name):
             console.print(
                 f"  compute-optimal: N_opt ~ C^{derived['a_opt']:.3f}, "
@@ -86,9 +92,10 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
             )
             at = "C" if _solves_optimum(name) else fit["x"]
             console.print(
-                f"  predicted {fit['y']} at {at} = {pred['x']:.3g}: {sig4(pred['y'])}{ci}"
+                f"  predicted {escape(str(fit['y']))} at {escape(str(at))} = {pred['x']:.3g}: "
+                f"{sig4(pred['y'])}{ci}"
             )
-        console.print(f"  extrapolation: {fit['extrapolation_note']}")
+        console.print(f"  extrapolation: {escape(str(fit['extrapolation_note']))}")
         check = fit["extrapolation"]
         if check:
             for k, (xv, pv, ov, ev) in enumerate(zip(
@@ -104,10 +111,11 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
                     f"({100 * ev:+.2f}%)"
                 )
         if fit.get("caveat"):
-            console.print(f"  [yellow]caution:[/] {fit['caveat']}")
+            console.print(f"  [yellow]caution:[/] {escape(fit['caveat'])}")
         if fit.get("by_size"):
-            console.print(f"  per size, the exponent along {fit['x']} (95% CI): " + "; ".join(
-                by_size_text(name, e) for e in fit["by_size"]), highlight=False)
+            console.print(f"  per size, the exponent along {escape(str(fit['x']))} (95% CI): "
+                          + escape("; ".join(by_size_text(name, e) for e in fit["by_size"])),
+                          highlight=False)
     if doc.get("prediction"):
         for line in prediction_lines(doc["prediction"]):
             console.print(line, highlight=False)
@@ -118,9 +126,9 @@ def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     if doc.get("exponents"):
         print_exponents(console, doc["exponents"])
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     print_diagnostics(console, doc.get("diagnostics") or [])
-    console.print(f"wrote {out_path}")
+    console.print(f"wrote {escape(str(out_path))}")
 
 
 
@@ -171,21 +179,26 @@ def print_diagnostics(console, diagnostics: list[dict]) -> None:
 
 def print_optimum(console, name: str, fit: dict) -> None:
     """An isoflop or envelope fit: its budgets (with verdicts), a and b, predictions."""
-    title = f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, C = {fit['c']})"
+    from rich.markup import escape
+
+    # column names and messages are the user's text (or quote it), not markup
+    title = escape(f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, "
+                   f"C = {fit['c']})")
     for b in fit.get("budgets") or []:
-        verdict = "accepted" if b["accepted"] else f"[yellow]rejected: {b['reason']}[/]"
+        verdict = "accepted" if b["accepted"] else f"[yellow]rejected: {escape(b['reason'])}[/]"
         console.print(f"  C = {b['flops']:.3g}: {b['points']} sizes, N_opt {sig4(b['n_opt'])}, "
                       f"D_opt {sig4(b['d_opt'])}, loss {sig4(b['loss_opt'])}, curvature "
                       f"{sig4(b['curvature'])}; {verdict}"
-                      + (f" ({b['reason_text']})" if b.get("reason_text") else ""))
+                      + (f" ({escape(b['reason_text'])})" if b.get("reason_text") else ""))
     for e in fit.get("envelope") or []:
         console.print(f"  C = {e['flops']:.3g}: lowest loss {sig4(e['loss'])} at N = "
                       f"{sig4(e['n'])}, D = {sig4(e['d'])}")
     if not fit["converged"]:
-        console.print(f"[bold red]{title}: no law[/] ({fit['message']})")
+        console.print(f"[bold red]{title}: no law[/] ({escape(fit['message'])})")
         return
     console.print(f"[bold]{title}[/]: a = {estimate_text(fit['params']['a_opt'])}, "
-                  f"b = {estimate_text(fit['params']['b_opt'])}; {fit['message']}; bootstrap "
+                  f"b = {estimate_text(fit['params']['b_opt'])}; {escape(fit['message'])}; "
+                  "bootstrap "
                   f"{fit['bootstrap']['n_ok']}/{fit['bootstrap']['n']} refits ok")
     loo = fit.get("leave_one_out") or {}
     if loo.get("budgets"):
@@ -268,13 +281,16 @@ def ten_x_combined_text(block: dict | None) -> str | None:
 
 
 def prediction_lines(block: dict) -> list[str]:
-    """fit.json's prediction: per point, each form and the combined one, with intervals."""
+    """fit.json's prediction: per point, each form and the combined one, with intervals;
+    rich markup, the user's text in it (the y column, a run's name) escaped."""
+    from rich.markup import escape
+
     sd = block.get("seed_sd")
-    lines = [f"prediction of one new run's {block['y']} from the ladder (95% prediction "
+    lines = [f"prediction of one new run's {escape(block['y'])} from the ladder (95% prediction "
              "intervals: the fit's uncertainty plus "
              + (f"seed noise sd {sd:.3g})" if sd else "no seed noise: none measured)")]
     for p in block["points"]:
-        where = {"validation": f"{p['label'] or 'validation run'}",
+        where = {"validation": escape(p["label"] or "validation run"),
                  "predict": "--predict", "default": "10x the largest"}[p["source"]]
         forms = "; ".join(f"{name} {_iv(f)}" for name, f in p["forms"].items())
         c = p.get("combined")
