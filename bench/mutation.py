@@ -267,6 +267,12 @@ def read_equivalent(path: Path = EQUIVALENT) -> dict[tuple[str, tuple[str, ...],
         why = " ".join(line[4:].strip() for line in lines if line.startswith("why:"))
         if not why:
             raise SystemExit(f"{path.name}: an entry without 'why:' for {lines[0]}")
+        signs = "".join(line[0] for line in lines if line[:2] in ("- ", "+ "))
+        if len(signs) >= 4 and signs == "-+" * (len(signs) // 2):
+            # a block is one mutant's diff (its lines as they were, then as mutated), so
+            # "- a + a' - b + b'" would be keyed as one mutant that no run makes
+            raise SystemExit(f"{path.name}: the entry for {lines[0]} lists several mutants; "
+                             "give each its own block")
         entries[(lines[0].strip(), removed, added)] = why
     return entries
 

@@ -368,6 +368,19 @@ def test_mutation_function_sources_key_functions_as_mutmut_does(tmp_path: Path) 
     assert mutation.function_of("scalecli.fit.m.xǁCǁm__mutmut_12") == "xǁCǁm"
 
 
+def test_mutation_equivalent_list_is_one_mutant_per_block(tmp_path: Path) -> None:
+    mutation = load_mutation_harness()
+    assert len(mutation.read_equivalent()) > 100  # the repository's own list parses
+    one = "m.py\n- a = 1\n- b = 2\n+ a = 2\nwhy: w\n"  # one mutant over two lines
+    (tmp_path / "ok.txt").write_text(one, encoding="utf-8")
+    assert mutation.read_equivalent(tmp_path / "ok.txt") == {
+        ("m.py", ("a = 1", "b = 2"), ("a = 2",)): "w"}
+    (tmp_path / "two.txt").write_text("m.py\n- a = 1\n+ a = 2\n- a = 1\n+ a = 3\nwhy: w\n",
+                                      encoding="utf-8")
+    with pytest.raises(SystemExit, match="lists several mutants"):
+        mutation.read_equivalent(tmp_path / "two.txt")
+
+
 def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
     """The harness's per-module interval (it imports without mutmut). 10 of 10 killed gives
     the Wilson interval 72.2-100% (Agresti and Coull 1998 tabulate 0.722 for x = n = 10);
