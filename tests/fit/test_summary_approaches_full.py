@@ -13,11 +13,8 @@ parameter moved by C^(b - a); approaches 1 and 2 give no loss (`"loss": None`)."
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
-
 from scalecli.fit import summary
+from tests.fit.terminal import terminal
 
 
 def est(value: float, low: float, high: float) -> dict:
@@ -89,8 +86,7 @@ LINES = [
 def shown(table: list[dict], conventions: dict | None) -> list[str]:
     """The plain lines print_approaches writes on a terminal of fixed width (the
     parametric line, 281 characters, does not wrap) and colours."""
-    con = Console(file=io.StringIO(), record=True, width=320, force_terminal=True,
-                  color_system="standard")
+    con = terminal(320)
     summary.print_approaches(con, table, conventions)
     return con.export_text().splitlines()
 

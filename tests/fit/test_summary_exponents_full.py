@@ -13,14 +13,11 @@ Cells follow fit.schema.text: a value to 4 significant digits with its [low, hig
 
 from __future__ import annotations
 
-import io
-import re
-
 from rich.console import Console
 
 from scalecli.fit import summary
+from tests.fit.terminal import ANSI, printed, terminal
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 YELLOW = "\x1b[33mnot measured:\x1b[0m"  # color_system="standard"
 
 
@@ -85,16 +82,14 @@ LINES = [
 
 def console() -> Console:
     """A terminal of fixed width and colours, highlighting on as rich's default is."""
-    return Console(file=io.StringIO(), record=True, width=180, force_terminal=True,
-                   color_system="standard")
+    return terminal(180)
 
 
 def shown(entries: list[dict]) -> tuple[list[str], list[str]]:
     """(plain lines, lines with their ANSI styles) that print_exponents writes."""
     con = console()
     summary.print_exponents(con, entries)
-    return (con.export_text(clear=False).splitlines(),
-            con.export_text(styles=True).splitlines())
+    return printed(con)
 
 
 def test_the_whole_table_and_the_scales_not_measured() -> None:

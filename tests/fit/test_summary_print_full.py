@@ -16,8 +16,6 @@ configurations of 3 seeds (dof 4)."""
 from __future__ import annotations
 
 import copy
-import io
-import re
 from pathlib import Path
 
 import pytest
@@ -25,8 +23,8 @@ from rich.console import Console
 
 import scalecli.console
 from scalecli.fit import summary
+from tests.fit.terminal import ANSI, printed, terminal
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BOLD_COMBINED = "\x1b[1mcombined 2.68 [2.6, 2.78]\x1b[0m"  # color_system="standard"
 
 
@@ -228,8 +226,7 @@ TAIL = [
 def console() -> Console:
     """A terminal of fixed width (nothing wraps) and colours, highlighting on as rich's
     default is: lines printed with highlight=False stay plain even so."""
-    return Console(file=io.StringIO(), record=True, width=200, force_terminal=True,
-                   color_system="standard")
+    return terminal(200)
 
 
 def shown(monkeypatch, doc: dict, notes: list[str], out: str = "out/ladder/fit.json"
@@ -238,8 +235,7 @@ def shown(monkeypatch, doc: dict, notes: list[str], out: str = "out/ladder/fit.j
     con = console()
     monkeypatch.setattr(scalecli.console, "output_console", lambda: con)
     summary.print_summary(doc, notes, Path(out))
-    return (con.export_text(clear=False).splitlines(),
-            con.export_text(styles=True).splitlines())
+    return printed(con)
 
 
 def test_the_whole_summary(monkeypatch) -> None:

@@ -9,14 +9,11 @@ smallest worst |rel_error| (power 5%, saturating 2%)."""
 
 from __future__ import annotations
 
-import io
-import re
-
 from rich.console import Console
 
 from scalecli.fit import summary
+from tests.fit.terminal import ANSI, printed, terminal
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 YELLOW_NO = "\x1b[33mno\x1b[0m"  # 'no' in yellow, color_system="standard"
 
 RUNS = [
@@ -87,16 +84,14 @@ LINES = [
 
 def console() -> Console:
     """A terminal of fixed width and colours, highlighting on as rich's default is."""
-    return Console(file=io.StringIO(), record=True, width=120, force_terminal=True,
-                   color_system="standard")
+    return terminal(120)
 
 
 def shown(block: dict) -> tuple[list[str], list[str]]:
     """(plain lines, lines with their ANSI styles) that print_validation writes."""
     con = console()
     summary.print_validation(con, block)
-    return (con.export_text(clear=False).splitlines(),
-            con.export_text(styles=True).splitlines())
+    return printed(con)
 
 
 def test_the_whole_table_and_the_lines_under_it() -> None:
