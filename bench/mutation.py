@@ -319,9 +319,7 @@ def main(argv: list[str] | None = None) -> int:
            "PYTHONWARNDEFAULTENCODING": "1"}
     record = args.workdir / "picked.json"
     if args.report_only:
-        saved = json.loads(record.read_text(encoding="utf-8"))
-        picked = {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
-                  for m, v in saved["modules"].items()}
+        saved, picked = load_record(args.workdir)
         return report(repo, picked, env, read_equivalent(), saved.get("seconds"),
                       saved["sample"], saved.get("carried", {}))
     earlier, carried = (None, {}) if args.again is None else killed_before(args.again)
@@ -385,14 +383,19 @@ def run_mutmut(repo: Path, names: list[str], jobs: int, env: dict[str, str],
             raise
 
 
+def load_record(workdir: Path) -> tuple[dict, dict[str, Module]]:
+    """A finished run's picked.json, and the modules and mutants it picked."""
+    saved = json.loads((workdir / "picked.json").read_text(encoding="utf-8"))
+    return saved, {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
+                   for m, v in saved["modules"].items()}
+
+
 def killed_before(workdir: Path) -> tuple[dict[str, Module], dict[str, str]]:
     """The modules an earlier run picked, and the status of each mutant it killed."""
-    record = workdir / "picked.json"
-    if not record.exists():
-        raise SystemExit(f"--again: {record} does not exist; give the --workdir of a finished run")
-    saved = json.loads(record.read_text(encoding="utf-8"))
-    modules = {m: Module(m, v["total"], [Mutant(n) for n in v["mutants"]])
-               for m, v in saved["modules"].items()}
+    if not (workdir / "picked.json").exists():
+        raise SystemExit(f"--again: {workdir / 'picked.json'} does not exist; give the "
+                         "--workdir of a finished run")
+    saved, modules = load_record(workdir)
     carried = dict(saved.get("carried", {}))
     for module, entry in modules.items():
         status = results(workdir / "repo", module)
