@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
+
 from scalecli.fit.forms import ComputeForm, LawForm, registry
 from scalecli.fit.schema.text import (
     EXPONENT_HEADERS,
@@ -25,7 +27,6 @@ def _solves_optimum(name: str) -> bool:
 
 def print_summary(doc: dict, notes: list[str], out_path: Path) -> None:
     """One table of parameters per form, then fit quality, extrapolation and derived lines."""
-    from rich.markup import escape
     from rich.table import Table
 
     from scalecli.console import output_console
@@ -179,8 +180,6 @@ def print_diagnostics(console, diagnostics: list[dict]) -> None:
 
 def print_optimum(console, name: str, fit: dict) -> None:
     """An isoflop or envelope fit: its budgets (with verdicts), a and b, predictions."""
-    from rich.markup import escape
-
     # column names and messages are the user's text (or quote it), not markup
     title = escape(f"{name}: N_opt ~ C^a, D_opt ~ C^b ({fit['y']}; N = {fit['x']}, "
                    f"C = {fit['c']})")
@@ -209,7 +208,6 @@ def print_optimum(console, name: str, fit: dict) -> None:
 def print_exponents(console, entries: list[dict]) -> None:
     """`--form all`'s exponents: a table of every scale the design supports, then the
     scales it does not, each with what to add."""
-    from rich.markup import escape
     from rich.table import Table
 
     rows, missing = exponent_rows(entries)
@@ -227,7 +225,6 @@ def print_exponents(console, entries: list[dict]) -> None:
 def print_approaches(console, table: list[dict], conventions: dict | None = None) -> None:
     """Chinchilla's approaches side by side, with an "N counted as" column when fit.json has
     `conventions`; then N_opt, D_opt (and loss) per budget asked, for the default N."""
-    from rich.markup import escape
     from rich.table import Table
 
     groups = list((conventions or {}).items()) or [(None, table)]
@@ -283,8 +280,6 @@ def ten_x_combined_text(block: dict | None) -> str | None:
 def prediction_lines(block: dict) -> list[str]:
     """fit.json's prediction: per point, each form and the combined one, with intervals;
     rich markup, the user's text in it (the y column, a run's name) escaped."""
-    from rich.markup import escape
-
     sd = block.get("seed_sd")
     lines = [f"prediction of one new run's {escape(block['y'])} from the ladder (95% prediction "
              "intervals: the fit's uncertainty plus "
@@ -304,7 +299,6 @@ def prediction_lines(block: dict) -> list[str]:
 def print_validation(console, block: dict) -> None:
     """The 'Prediction check' table: per validation run and form, predicted [low, high],
     observed, relative error, inside; then the best form and the forms ruled out."""
-    from rich.markup import escape
     from rich.table import Table
 
     if block["runs"]:
