@@ -24,6 +24,7 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 from contextlib import nullcontext
@@ -254,12 +255,17 @@ def _rank_main(rank: int, train_run: Any, world: int, folder_name: str, run: Run
         outcome.update(kind="error", error=describe(error), at=time.time())
     (folder / f".rank{rank}.json").write_text(json.dumps(outcome), encoding="utf-8")
     os.replace(folder / f".rank{rank}.json", folder / f"rank{rank}.json")
-    if dist.is_initialized() and outcome["kind"] in ("ok", "interrupted"):
+    done = outcome["kind"] in ("ok", "interrupted")
+    if dist.is_initialized() and done:
         dist.destroy_process_group()
-    if outcome["kind"] not in ("ok", "interrupted"):
-        # An exit code, not an exception: the launcher then ends the other ranks, which may
-        # be waiting in a collective for this one.
-        os._exit(1)
+    # Leave without the interpreter's teardown: the outcome is on disk, and teardown can
+    # abort in gloo's C++ destructors ("terminate called without an active exception",
+    # SIGABRT), which the launcher would read as a dead rank, ending the others mid-run.
+    # On a failure, an exit code rather than an exception: the launcher then ends the
+    # other ranks, which may be waiting in a collective for this one.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if done else 1)
 
 
 def _progress_writer(progress: Any) -> Any:

@@ -204,6 +204,36 @@ def test_a_rank_that_raises_fails_its_run_with_one_line_and_the_sweep_goes_on(
     assert "Traceback" not in result.output
 
 
+# Imported by every Python the sweep starts (PYTHONPATH): a rank whose interpreter teardown
+# aborts, as gloo's C++ destructors sometimes do ("terminate called without an active
+# exception", SIGABRT). The launcher and the resource tracker do not import scalecli's
+# distributed module, so only ranks abort.
+ABORT_AT_TEARDOWN = """\
+import atexit, os, sys
+
+def _abort():
+    if "scalecli.sweep.distributed" in sys.modules:
+        os.abort()
+
+atexit.register(_abort)
+"""
+
+
+def test_a_rank_whose_interpreter_teardown_aborts_still_gives_the_row(
+        trained: dict[str, Any]) -> None:
+    root = trained["root"]
+    hook = root / "teardown_hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(ABORT_AT_TEARDOWN, encoding="utf-8")
+    path = write_sweep(root, "teardown", 2)
+    result = sweep(path, root / "teardown", trained["cache"],
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
+                                                            os.environ.get("PYTHONPATH")])))
+    assert result.exit_code == 0, result.output
+    (rid, reference), = trained[2].items()
+    assert rows_of(root / "teardown")[rid]["val_loss"] == reference["val_loss"]
+
+
 # --- pieces, without processes -------------------------------------------------------------
 
 def test_gradient_accumulation_syncs_on_the_last_micro_step_only() -> None:
