@@ -183,9 +183,7 @@ def residual_sd(budgets: list[Budget]) -> float | None:
     for b in budgets:
         if b.log_n.size < 4:
             continue
-        keep = window(b.log_n, b.loss)
-        if keep.size < 4:
-            continue
+        keep = window(b.log_n, b.loss)  # 4 or more: the centre and 3 on its wider side
         u = b.log_n[keep] - b.log_n[keep].mean()
         coef = parabola(u, b.loss[keep], np.ones(keep.size))
         rss += float(np.sum((b.loss[keep] - (coef[0] + coef[1] * u + coef[2] * u * u)) ** 2))
