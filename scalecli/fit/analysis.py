@@ -31,11 +31,6 @@ def law(form: LawForm | str) -> LawForm:
     return form if isinstance(form, LawForm) else registry.get(form)
 
 
-def min_points(form: LawForm | str) -> int:
-    """A form with k parameters needs k + 1 points, so that at least one is a check."""
-    return law(form).min_points
-
-
 def degenerate_reason(form: LawForm | str, x: np.ndarray, d: np.ndarray | None) -> str | None:
     """Why these points cannot identify the form, or None if they can."""
     return law(form).degenerate(x, d)
