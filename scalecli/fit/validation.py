@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from scalecli.finite import finite
-from scalecli.fit import ladder_forms, prediction, seeds
+from scalecli.fit import axes, ladder_forms, prediction, seeds
 from scalecli.fit.chinchilla import compute_optimal, optimal_many
 from scalecli.fit.diagnostics import Diagnostic
 from scalecli.fit.flops_per_token import FlopsPerToken
@@ -25,7 +25,7 @@ from scalecli.fit.ladder_forms import (
     Y_COL,
     cells,
     form_draws,
-    ladder_points,
+    ladder_points_kept,
     prediction_block,
     rejected_forms,
 )
@@ -276,13 +276,13 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     along_n = [r for r in runs if r["budget_flops"] is None or r["budget_flops"] <= max_budget]
     budget_runs = [r for r in runs if r not in along_n]
     along_n = [r for r in along_n if r["x"] is not None and r["x"] > 0]
-    points = ladder_points(lad, every_lr)
+    points = ladder_points_kept(lad, every_lr)
     forms: list[FormDraws] = []
     combine: list[FormDraws] | None = None
     pred_block = None
     at: dict[float, int] = {}
     if points is not None:
-        x, y = points
+        x, y, kept = points
         xs, labels, sources = [], [], []
         for r in along_n:
             if r["x"] not in at:
@@ -300,7 +300,8 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
             xs.append(ten_x)
             labels.append(None)
             sources.append("default")
-        forms = form_draws(x, y, np.array(xs), n_boot, seed, sd, power_level)
+        forms = form_draws(x, y, np.array(xs), n_boot, seed, sd,
+                           axes.level_on(power_level, kept))
         rejected = rejected_forms(x, y, min(n_boot, ladder_forms.HOLDOUT_BOOT), seed, sd)
         if forms:
             pred_block = prediction_block(np.array(xs), labels, sources, forms, seed_sd,
