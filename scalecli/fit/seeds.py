@@ -230,7 +230,8 @@ def pick(means: np.ndarray, n: np.ndarray, sd: float | None) -> np.ndarray:
     if sd is None or np.all(n == n[0]):
         return low
     gap = noise_gap(sd, n[None, :], n[low][:, None])
-    close = (means - means[rows, low][:, None] <= gap) | (np.arange(n.size) == low[:, None])
+    with np.errstate(invalid="ignore"):  # inf - inf: every lr of a size without a loss
+        close = (means - means[rows, low][:, None] <= gap) | (np.arange(n.size) == low[:, None])
     most = np.where(close, n[None, :], -1)
     tied = close & (most == most.max(axis=1, keepdims=True))
     return np.argmin(np.where(tied, means, np.inf), axis=1)
