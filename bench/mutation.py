@@ -475,7 +475,7 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
         if rate is not None:  # a module without mutants (constants only) has no rate
             rates.append(rate)
         print(f"| {module} | {len(entry.mutants)} / {entry.total} | {killed} | {survived} | "
-              f"{same} | {'-' if rate is None else f'{rate:.0f}%'} | "
+              f"{same} | {'-' if rate is None else rate_text(rate)} | "
               f"{interval_text(killed, killed + survived)} |")
         for key, value in (("mutants", len(entry.mutants)), ("killed", killed),
                            ("survived", survived), ("equivalent", same)):
@@ -504,6 +504,13 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
     print(" ".join(f"{k}={v}" for k, v in counts.items())
           + f" kill_rate={overall:.1f} min_module_rate={min(rates, default=float('nan')):.1f}")
     return 0
+
+
+def rate_text(rate: float) -> str:
+    """A kill rate in whole percent, with one decimal near 100 so that a survivor left
+    never prints as 100% (480 of 482 is 99.6%, not 100%)."""
+    whole = f"{rate:.0f}%"
+    return f"{rate:.1f}%" if whole == "100%" and rate < 100.0 else whole
 
 
 def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:

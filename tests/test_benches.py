@@ -392,3 +392,12 @@ def test_mutation_wilson_interval_matches_the_textbook_values() -> None:
     assert mutation.wilson(0, 4) == pytest.approx((0.0, 48.99), abs=0.01)
     assert mutation.interval_text(310, 334) == "90-95%"
     assert mutation.interval_text(0, 0) == "-"
+
+
+def test_mutation_rate_text_never_rounds_a_survivor_up_to_100() -> None:
+    mutation = load_mutation_harness()
+    assert mutation.rate_text(100.0 * 480 / 482) == "99.6%"
+    assert mutation.rate_text(100.0 * 853 / 857) == "99.5%"
+    assert mutation.rate_text(100.0) == "100%"
+    assert mutation.rate_text(100.0 * 9 / 10) == "90%"
+    assert mutation.rate_text(100.0 * 940 / 1016) == "93%"
