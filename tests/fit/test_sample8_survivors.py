@@ -5,6 +5,7 @@ only."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -14,7 +15,7 @@ import numpy as np
 from scalecli.fit import laws
 from scalecli.fit.flops_per_token import FlopsPerToken
 from scalecli.fit.schema import blocks
-from scalecli.fit.schema.record import json_schema
+from scalecli.fit.schema.record import Record, json_schema, omitted
 
 
 def test_a_run_without_flops_per_token_is_left_out_of_the_profile() -> None:
@@ -60,3 +61,21 @@ def test_a_field_that_applies_to_some_fits_only_is_left_out_and_not_required() -
     schema = json_schema(blocks.ExponentRow, "row")
     assert "reason" not in schema["required"] and "n_points" not in schema["required"]
     assert "exponent" in schema["required"]  # None is written as null: always present
+
+
+def test_omitted_marks_a_field_left_out_when_none() -> None:
+    # A record made here, in the test: blocks' records called omitted() when they were
+    # imported, before the mutation harness switches a mutant on, so only a call made
+    # while the test runs shows it what omitted() returns.
+    @dataclasses.dataclass
+    class Check(Record):
+        """A check."""
+
+        value: float | None = None
+        why: str | None = dataclasses.field(default=None, metadata=omitted("why not"))
+
+    assert Check(value=None).to_dict() == {"value": None}
+    assert Check(value=1.0, why="no data").to_dict() == {"value": 1.0, "why": "no data"}
+    schema = json_schema(Check, "check")
+    assert schema["required"] == ["value"]
+    assert schema["properties"]["why"]["description"] == "why not"
