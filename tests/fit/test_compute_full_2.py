@@ -8,7 +8,6 @@ seed_sd names the file of a bad loss cell."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,21 +24,11 @@ from scalecli.fit.compute import (
 )
 from scalecli.fit.diagnostics import Diagnostic
 from scalecli.fit.forms import registry
+from tests.fit.test_budgets_of import OneRowPerPoint
 
 PATH = Path("/data/results.csv")
 
 
-class OneRowPerPoint:
-    """A ladder whose every row is one point (no seeds, one lr)."""
-
-    def __init__(self, n: int) -> None:
-        self.points = [SimpleNamespace(rows=[i]) for i in range(n)]
-
-    @staticmethod
-    def first(values: np.ndarray) -> np.ndarray:
-        return values
-
-    mean = first
 
 
 def job(rows: list[dict[str, str]], lad=None, n_boot: int = 0) -> Job:
