@@ -223,7 +223,7 @@ def describe(repo: Path, module: str, mutant: Mutant, env: dict[str, str]) -> No
     """The mutant's line in the original file and the lines it changed, from `mutmut show`
     (a diff of the function, numbered from its `def` line)."""
     shown = subprocess.run(["mutmut", "show", mutant.name], cwd=repo, env=env,
-                           capture_output=True, text=True).stdout
+                           capture_output=True, text=True, encoding="utf-8").stdout
     hunk = re.search(r"^@@ -(\d+)", shown, re.M)
     body = shown[hunk.end():].splitlines()[1:] if hunk else []
     offset = next((i for i, line in enumerate(body) if line[:1] in "-+"), 0)
