@@ -27,19 +27,11 @@ def cells(rows: list[dict[str, str]], column: str) -> np.ndarray:
 
 
 def ladder_points(lad: seeds.Ladder, rows: list[dict[str, str]]
-                  ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(N, mean val_loss) per fitted point of the ladder, for the 1-D forms along N; None
-    when a size has several points (a grid of budgets: no one law along N) or the CSV
-    lacks the columns."""
-    found = ladder_points_kept(lad, rows)
-    return None if found is None else found[:2]
-
-
-def ladder_points_kept(lad: seeds.Ladder, rows: list[dict[str, str]]
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """`ladder_points` and the indices of the ladder's points they keep: a size without a
-    positive, finite val_loss is left out, so what is drawn per point of the ladder (the
-    seed level) must be cut to the same points."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(N, mean val_loss, index in the ladder) per fitted point, for the 1-D forms along N;
+    None when a size has several points (a grid of budgets: no one law along N) or the CSV
+    lacks the columns. A size without a positive, finite val_loss is left out, so what is
+    drawn per point of the ladder (the seed level) must be cut to the indices kept."""
     if not rows or X_COL not in rows[0] or Y_COL not in rows[0]:
         return None
     x_row, y_row = cells(rows, X_COL), cells(rows, Y_COL)

@@ -25,7 +25,7 @@ from scalecli.fit.ladder_forms import (
     Y_COL,
     cells,
     form_draws,
-    ladder_points_kept,
+    ladder_points,
     prediction_block,
     rejected_forms,
 )
@@ -276,7 +276,7 @@ def build(every_lr: list[dict[str, str]], lad: seeds.Ladder, held: list[dict[str
     along_n = [r for r in runs if r["budget_flops"] is None or r["budget_flops"] <= max_budget]
     budget_runs = [r for r in runs if r not in along_n]
     along_n = [r for r in along_n if r["x"] is not None and r["x"] > 0]
-    points = ladder_points_kept(lad, every_lr)
+    points = ladder_points(lad, every_lr)
     forms: list[FormDraws] = []
     combine: list[FormDraws] | None = None
     pred_block = None

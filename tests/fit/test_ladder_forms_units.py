@@ -77,7 +77,7 @@ def test_ladder_points_are_one_per_size_and_none_for_an_isoflop_design() -> None
             for k, (n, y) in enumerate(zip(X[:4], LAW[:4], strict=True)) for s in (0, 1)]
     header = list(rows[0])
     lad = seeds.ladder(rows, header, "params_non_embedding", "tokens")
-    x, y = ladder_forms.ladder_points(lad, rows)
+    x, y, _ = ladder_forms.ladder_points(lad, rows)
     assert x.tolist() == pytest.approx(X[:4].tolist())
     assert y.tolist() == pytest.approx((LAW[:4] + 0.005).tolist())  # the seeds' mean
     grid = [{**r, "budget_flops": "1e18"} for r in rows]

@@ -37,7 +37,7 @@ def test_losses_below_one_nat_are_ladder_points() -> None:
     sizes, losses = [22e3, 90e3, 360e3, 1.44e6], [1.30, 1.05, 0.92, 0.85]
     points = ladder_forms.ladder_points(*ladder(sizes, losses))
     assert points is not None
-    x, y = points
+    x, y, _ = points
     assert x.tolist() == sizes
     assert y.tolist() == losses
 
@@ -47,7 +47,7 @@ def test_a_size_of_no_parameters_is_left_out_and_one_of_one_parameter_kept() -> 
     sizes, losses = [0.0, 1.0, 1e5, 4e5, 1.6e6], [6.5, 6.0, 4.5, 4.2, 4.0]
     points = ladder_forms.ladder_points(*ladder(sizes, losses))
     assert points is not None
-    x, y = points
+    x, y, _ = points
     assert x.tolist() == [1.0, 1e5, 4e5, 1.6e6]
     assert y.tolist() == [6.0, 4.5, 4.2, 4.0]
 

@@ -23,7 +23,7 @@ def test_ladder_points_leave_out_a_size_without_a_positive_finite_loss() -> None
     lad = seeds.ladder(rows, list(rows[0]), "params_non_embedding", "tokens")
     got = ladder_forms.ladder_points(lad, rows)
     assert got is not None
-    x, y = got
+    x, y, _ = got
     assert x.tolist() == [1e5, 4e5, 1.6e6]
     assert y.tolist() == [4.5, 4.2, 4.0]
 

@@ -22,7 +22,7 @@ def test_a_ladder_of_exactly_three_sizes_has_points_and_of_two_has_none() -> Non
     lad = seeds.ladder(rows, header, "params_non_embedding", "tokens")
     points = ladder_forms.ladder_points(lad, rows)
     assert points is not None
-    x, y = points
+    x, y, _ = points
     assert x.tolist() == [22000.0, 90000.0, 360000.0]
     assert y.tolist() == pytest.approx([4.30, 4.16, 4.09], abs=1e-12)  # the two seeds' mean
     two = rows[:4]
