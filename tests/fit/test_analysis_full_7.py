@@ -61,6 +61,16 @@ def test_point_and_draws_with_seed_0_given_matches_the_default_and_seed_1_differ
     assert not np.array_equal(default, one)
 
 
+def recording_level(calls: list[int]):
+    """`uniform_level`, noting in `calls` the n_boot of each time it is asked for."""
+
+    def level(n_boot: int, rng: np.random.Generator) -> np.ndarray:
+        calls.append(n_boot)
+        return uniform_level(n_boot, rng)
+
+    return level
+
+
 def test_one_draw_draws_its_seed_level_first() -> None:
     """n_boot 1 with a seed-level form: the level u ~ U(0, 1) is drawn first from
     default_rng(3), then the refit u + z with the next normal; both are returned."""
@@ -68,11 +78,7 @@ def test_one_draw_draws_its_seed_level_first() -> None:
     u = rng.uniform(size=(1, 1))
     z = rng.standard_normal((1, 1))
     calls: list[int] = []
-
-    def level(n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        calls.append(n_boot)
-        return uniform_level(n_boot, rng)
-
+    level = recording_level(calls)
     _, boots, levels = analysis.point_and_draws(Drawn(), X, Y, n_boot=1, seed=3,
                                                 seed_level=level)
     assert calls == [1]
@@ -84,11 +90,7 @@ def test_one_draw_draws_its_seed_level_first() -> None:
 def test_no_draws_draw_no_seed_level() -> None:
     """n_boot 0: the seed level is never asked for (levels None), and no refits."""
     calls: list[int] = []
-
-    def level(n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        calls.append(n_boot)
-        return uniform_level(n_boot, rng)
-
+    level = recording_level(calls)
     point, boots, levels = analysis.point_and_draws(Drawn(), X, Y, n_boot=0, seed=3,
                                                     seed_level=level)
     assert calls == [] and levels is None
