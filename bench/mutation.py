@@ -287,6 +287,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run K mutants per module, drawn with --seed (0: all; default: "
                              "all, 10 per module of scalecli/fit/)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--function", action="append", default=None, metavar="NAME",
+                        help="only the mutants of these functions or methods (repeatable; "
+                             "`build`, or `Ladder.mean` for a method): after an edit, the "
+                             "functions it touched")
     parser.add_argument("--tests", nargs="+", default=None,
                         help="run these tests instead of TEST_MAP's (the harness's own test)")
     parser.add_argument("--worktree", nargs="*", default=None, metavar="PATH",
@@ -342,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sample = args.sample if args.sample is not None else next(
             (k for prefix, k in DEFAULT_SAMPLE.items() if module.startswith(prefix)), 0)
-        chosen = sorted(rng.sample(names, sample)) if 0 < sample < len(names) else names
+        names_in = only_functions(names, args.function)
+        chosen = (sorted(rng.sample(names_in, sample)) if 0 < sample < len(names_in)
+                  else names_in)
         picked[module] = Module(module, len(names), [Mutant(n) for n in chosen])
     names = [m.name for module in picked.values() for m in module.mutants
              if m.name not in carried]
@@ -416,6 +422,15 @@ def function_sources(path: Path) -> dict[str, str]:
                        else f"x_{item.name}")
                 out[key] = ast.get_source_segment(text, item) or ""
     return out
+
+
+def only_functions(names: list[str], functions: list[str] | None) -> list[str]:
+    """The mutants of `functions` (None: every mutant). A method is `Class.method`, as
+    mutmut keys it `xǁClassǁmethod`."""
+    if not functions:
+        return names
+    keys = {"xǁ" + "ǁ".join(f.split(".")) if "." in f else "x_" + f for f in functions}
+    return [n for n in names if function_of(n) in keys]
 
 
 def function_of(name: str) -> str:

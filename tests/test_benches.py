@@ -401,3 +401,13 @@ def test_mutation_rate_text_never_rounds_a_survivor_up_to_100() -> None:
     assert mutation.rate_text(100.0) == "100%"
     assert mutation.rate_text(100.0 * 9 / 10) == "90%"
     assert mutation.rate_text(100.0 * 940 / 1016) == "93%"
+
+
+def test_mutation_function_filter_keeps_only_the_named_functions_and_methods() -> None:
+    mutation = load_mutation_harness()
+    names = ["m.x_build__mutmut_1", "m.x_build__mutmut_2", "m.x_builder__mutmut_1",
+             "m.xǁLadderǁmean__mutmut_3", "m.xǁLadderǁfirst__mutmut_1", "m.x_mean__mutmut_1"]
+    assert mutation.only_functions(names, None) == names
+    assert mutation.only_functions(names, ["build"]) == names[:2]  # not `builder`
+    assert mutation.only_functions(names, ["Ladder.mean"]) == [names[3]]  # not x_mean
+    assert mutation.only_functions(names, ["mean", "Ladder.first"]) == [names[4], names[5]]
