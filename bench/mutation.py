@@ -509,7 +509,8 @@ def report(repo: Path, picked: dict[str, Module], env: dict[str, str],
     overall = 100.0 * counts["killed"] / total if total else float("nan")
     took = f"{seconds / 60:.1f} minutes; " if seconds is not None else ""
     sampled = any(len(entry.mutants) < entry.total for entry in picked.values())
-    what = "a sample of the mutants of some modules" if sampled else "every mutant"
+    what = ("part of the mutants of some modules (a sample, or --function)" if sampled
+            else "every mutant")
     if carried:
         what += (f", {len(carried)} of them killed in the earlier run and not run again "
                  "(--again)")
